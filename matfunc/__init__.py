@@ -1,0 +1,29 @@
+"""matfunc: fast differentiable matrix square root and inverse square root on any array-API backend."""
+
+from ._api import inv_sqrtm, sqrtm
+from ._errors import SingularMatrixError
+from .core.coefficients import ns_iters_for_condition as _ns_iters_for_condition
+
+__all__ = ["sqrtm", "inv_sqrtm", "SingularMatrixError", "newton_schulz_iters"]
+__version__ = "0.1.0"
+
+
+def newton_schulz_iters(cond: float, dtype: str = "float64") -> int:
+    """Newton–Schulz (or Lyapunov sign-iteration) steps that converge for condition numbers up to ``cond``.
+
+    The rule behind the defaults: with matfunc's scaled step schedule, ``k`` steps bring the normalised
+    spectrum ``[1/cond, 1]`` to within the dtype's machine epsilon of 1. Pass the result as ``num_iters``
+    (or ``backward_iters``).
+
+    Examples
+    --------
+    >>> import matfunc
+    >>> [matfunc.newton_schulz_iters(c) for c in (1e2, 1e4, 1e6, 1e8)]
+    [8, 10, 12, 15]
+    >>> matfunc.newton_schulz_iters(1e3, "float32")
+    8
+    """
+    eps = {"float64": 2.220446049250313e-16, "float32": 1.1920928955078125e-07}.get(str(dtype))
+    if eps is None:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    return _ns_iters_for_condition(float(cond), eps)

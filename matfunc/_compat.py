@@ -1,0 +1,53 @@
+"""The one place that talks to array-api-compat, and that maps a namespace to matfunc's backend glue.
+
+Backend detection never imports a framework: array-api-compat inspects ``sys.modules``, and a backend
+module (``matfunc.backends.torch`` ...) is imported only once an array of that framework is seen.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+from array_api_compat import device, is_array_api_strict_namespace  # noqa: F401  (re-exported)
+
+__all__ = ["array_namespace", "device", "backend_module", "is_cpu", "backend_name"]
+
+
+def array_namespace(*arrays: Any) -> ModuleType:
+    """The array-API namespace of ``arrays`` (NumPy, CuPy, PyTorch, JAX, Dask, array-api-strict)."""
+    return array_api_compat.array_namespace(*arrays)
+
+
+def backend_name(xp: ModuleType) -> str:
+    """A short name for the namespace: numpy, cupy, torch, jax, dask, array_api_strict, or other."""
+    checks = (
+        ("torch", array_api_compat.is_torch_namespace),
+        ("jax", array_api_compat.is_jax_namespace),
+        ("cupy", array_api_compat.is_cupy_namespace),
+        ("dask", array_api_compat.is_dask_namespace),
+        ("numpy", array_api_compat.is_numpy_namespace),
+        ("array_api_strict", is_array_api_strict_namespace),
+    )
+    return next((name for name, check in checks if check(xp)), "other")
+
+
+_GLUE = {"torch": "torch", "jax": "jax", "cupy": "cupy", "dask": "dask"}
+
+
+def backend_module(xp: ModuleType) -> ModuleType | None:
+    """matfunc's glue module for the namespace (autodiff wiring and quirks), or None for plain arrays."""
+    name = _GLUE.get(backend_name(xp))
+    return importlib.import_module(f"matfunc.backends.{name}") if name else None
+
+
+def is_cpu(x: Any) -> bool:
+    """Whether ``x`` lives in host memory (used only for the static ``method="auto"`` rule)."""
+    try:
+        dev = device(x)
+    except Exception:  # a framework whose arrays report no device: assume host memory
+        return True
+    kind = getattr(dev, "type", None) or getattr(dev, "platform", None) or str(dev)
+    return "cpu" in str(kind).lower()

@@ -1,0 +1,64 @@
+"""The forward pass of every method, and what it keeps for the backward pass.
+
+``forward`` takes a symmetric input already in its computation dtype (float32/float64) and resolved
+:class:`.Options`; it returns the result and a :class:`Saved` record for :mod:`.gradients`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, NamedTuple
+
+from . import primitives
+from .eig import eigh_sqrt
+from .newton_schulz import newton_schulz
+from .options import Options
+from .pade import pade_sqrt
+from .scaling import normalize
+from .taylor import taylor_sqrt
+
+__all__ = ["Saved", "forward", "normalized_forward"]
+
+
+class Saved(NamedTuple):
+    """What a backward pass needs. ``a``: the (symmetrised) input; ``y``: the output; ``c``: the scale
+    ``(..., 1, 1)`` of the normalisation; ``v``, ``s``: eigenvectors and square roots of the eigenvalues
+    (``eig`` forward only). Fields a given backward mode does not need are None."""
+
+    a: Any
+    y: Any
+    c: Any
+    v: Any
+    s: Any
+
+
+def normalized_forward(a_n: Any, /, *, opts: Options, xp: ModuleType) -> Any:
+    """``f(a_n)`` for the normalised ``a_n`` (spectrum in (0, 1]) by a matrix-product method."""
+    if opts.method == "taylor":
+        return taylor_sqrt(a_n, degree=opts.degree, inverse=opts.inverse, xp=xp)
+    if opts.method == "pade":
+        return pade_sqrt(a_n, degree=opts.degree, inverse=opts.inverse, xp=xp)
+    if opts.method == "newton-schulz":
+        # The paper's plain steps with its Frobenius scaling; the accelerated schedule otherwise.
+        y, z = newton_schulz(
+            a_n,
+            num_iters=opts.num_iters,
+            eps=opts.eps,
+            want="inv" if opts.inverse else "sqrt",
+            scaled=not opts.paper_steps,
+            xp=xp,
+        )
+        return z if opts.inverse else y
+    raise ValueError(f"no normalised kernel for method {opts.method!r}")
+
+
+def forward(a: Any, /, *, opts: Options, xp: ModuleType) -> tuple[Any, Saved]:
+    """``a^{1/2}`` (or ``a^{-1/2}`` if ``opts.inverse``) of a symmetric batch, and the state for backward."""
+    if opts.method == "eig":
+        y, v, s = eigh_sqrt(a, inverse=opts.inverse, xp=xp)
+        return primitives.sym(y), Saved(a, None, None, v, s)
+    a_n, c = normalize(a, scale=opts.scale, xp=xp)
+    f = normalized_forward(a_n, opts=opts, xp=xp)
+    root_c = xp.sqrt(c)
+    y = primitives.sym(f / root_c if opts.inverse else f * root_c)
+    return y, Saved(a, y, c, None, None)

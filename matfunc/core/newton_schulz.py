@@ -1,0 +1,54 @@
+"""Coupled Newton–Schulz (NS) iteration for ``A_n^{1/2}`` and ``A_n^{-1/2}``, with a scaled step schedule.
+
+.. math:: Y_0 = A_n,\\ Z_0 = I;\\quad T_k = \\tfrac{\\sqrt{a_k}}{2} (3I - a_k Z_k Y_k);\\quad
+          Y_{k+1} = Y_k T_k,\\ Z_{k+1} = T_k Z_k,
+
+so that ``Y_k -> A_n^{1/2}`` and ``Z_k -> A_n^{-1/2}``. With every ``a_k = 1`` this is the paper's NS;
+the scales ``a_k`` (:func:`.ns_schedule`, fixed for a given step count) accelerate the growth of small
+eigenvalues from 9/4 to up to 6.25 per step, so 15 steps reach float64 accuracy up to cond 1.5e8
+where plain NS needs about 28. Step counts are fixed per call (``jax.jit``-safe). Cost: ``3k - 3``
+matrix products for ``k`` steps when one of Y or Z is wanted (the first step is a polynomial in ``A_n``
+and the last skips the unused iterate).
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+from . import primitives
+from .coefficients import ns_schedule
+
+__all__ = ["newton_schulz", "ns_matmuls"]
+
+
+def ns_matmuls(num_iters: int) -> int:
+    """Matrix products of :func:`newton_schulz` for one output (``3k - 3``; 0 for ``k = 0``)."""
+    return max(3 * num_iters - 3, 0)
+
+
+def newton_schulz(
+    a_n: Any, /, *, num_iters: int, eps: float, want: str, scaled: bool = True, xp: ModuleType
+) -> tuple[Any | None, Any | None]:
+    """Run ``num_iters`` scaled coupled NS steps; return ``(Y, Z)`` ~ ``(A_n^{1/2}, A_n^{-1/2})``.
+
+    ``want`` is ``"sqrt"``, ``"inv"`` or ``"both"``; an iterate that is not wanted may be returned as None.
+    ``eps`` is the working precision the schedule targets; ``scaled=False`` gives the paper's plain steps.
+    """
+    eye = primitives.eye_like(a_n, xp=xp)
+    if num_iters == 0:
+        return a_n, eye
+    scales = ns_schedule(num_iters, eps) if scaled else (1.0,) * num_iters
+    need_y, need_z = want in ("sqrt", "both"), want in ("inv", "both")
+    # Step 1: Z_0 = I, so T_0 = (sqrt(a)/2)(3I - a A_n), Y_1 = A_n T_0, Z_1 = T_0.
+    a0 = scales[0]
+    t = (math.sqrt(a0) / 2.0) * (3.0 * eye - a0 * a_n)
+    y, z = a_n @ t, t
+    for k, a in enumerate(scales[1:], start=2):
+        last = k == num_iters
+        t = primitives.matmul_add(eye, z, y, alpha=-a * math.sqrt(a) / 2.0, beta=1.5 * math.sqrt(a), xp=xp)
+        y_new = y @ t if (need_y or not last) else None
+        z = t @ z if (need_z or not last) else None
+        y = y_new
+    return y, z
