@@ -186,3 +186,41 @@ def ns_schedule(num_iters: int, eps: float) -> tuple[float, ...]:
     cond = ns_condition_covered(num_iters, eps)
     # A spectrum no step count can fully converge still gets the schedule for it (progress, not failure).
     return _run_schedule(1.0 / max(cond, 1.0), num_iters)[0]
+
+
+def _series_matches(p: tuple[Fraction, ...], q: tuple[Fraction, ...], c: tuple[Fraction, ...]) -> bool:
+    """Whether ``p - q * c`` vanishes through ``len(c) - 1`` (the Padé conditions)."""
+    for k in range(len(c)):
+        qc = sum((q[j] * c[k - j] for j in range(min(k, len(q) - 1) + 1)), Fraction(0))
+        if (p[k] if k < len(p) else Fraction(0)) != qc:
+            return False
+    return True
+
+
+@lru_cache(maxsize=None)
+def geometric_pade_coefficients(order: int) -> tuple[tuple[Fraction, ...], tuple[Fraction, ...]]:
+    """The ``[order/order]`` Padé approximant of the truncated geometric series ``sum_{k<=2 order} x^k``.
+
+    This is the rational function of the ICCV 2021 SVD-Padé gradient. Padé approximants are unique, and
+    ``1/(1 - x)`` matches all ``2 order + 1`` coefficients, so the approximant *is* ``1/(1 - x)`` (the Padé
+    table of a rational function has a degenerate block, where the usual Toeplitz system is singular).
+    Found here exactly: the smallest denominator degree whose approximant meets every condition.
+    """
+    c = tuple(Fraction(1) for _ in range(2 * order + 1))
+    for n in range(order + 1):
+        m = order
+        if n:
+            mat = [[c[m + i - j] if m + i - j >= 0 else Fraction(0) for j in range(1, n + 1)] for i in range(1, n + 1)]
+            try:
+                tail = _solve_exact(mat, [-c[m + i] for i in range(1, n + 1)])
+            except ValueError:
+                continue
+        else:
+            tail = []
+        q = (Fraction(1), *tail)
+        p = tuple(sum((q[j] * c[i - j] for j in range(min(i, n) + 1)), Fraction(0)) for i in range(m + 1))
+        if _series_matches(p, q, c):
+            while len(p) > 1 and p[-1] == 0:
+                p = p[:-1]
+            return p, q
+    raise ValueError(f"no [{order}/{order}] Padé approximant of the geometric series")

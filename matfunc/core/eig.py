@@ -7,10 +7,17 @@ exact backward needs (4 matrix products, :mod:`.gradients`).
 
 from __future__ import annotations
 
+import math
 from types import ModuleType
 from typing import Any
 
-__all__ = ["eigh_sqrt", "from_eig"]
+__all__ = ["eigh_sqrt", "from_eig", "sqrt_floor"]
+
+
+def sqrt_floor(s: Any, eps: float, /, *, xp: ModuleType) -> Any:
+    """``sqrt(eps) * max(s)`` per matrix, shape ``(..., 1)``: the resolution of ``s = sqrt(lambda)`` when
+    eigenvalues carry absolute errors ``eps * lambda_max``. Singular directions are clamped to it."""
+    return math.sqrt(eps) * xp.max(s, axis=-1, keepdims=True)
 
 
 def from_eig(v: Any, d: Any, /) -> Any:
@@ -23,6 +30,8 @@ def eigh_sqrt(a: Any, /, *, inverse: bool, xp: ModuleType) -> tuple[Any, Any, An
     lam, v = xp.linalg.eigh(a)
     s = xp.sqrt(xp.maximum(lam, xp.zeros_like(lam)))
     if inverse:
-        # Singular input is rejected by the public entry when checking; unchecked, 1/0 gives inf like 1/sqrt(0).
-        return from_eig(v, 1.0 / s), v, s
+        # Singular input is rejected by the public entry when checking; unchecked (check=False), singular
+        # directions get the finite value 1 / sqrt_floor, as in the gradients.
+        floor = sqrt_floor(s, float(xp.finfo(a.dtype).eps), xp=xp)
+        return from_eig(v, 1.0 / xp.maximum(s, xp.where(floor > 0, floor, xp.ones_like(floor)))), v, s
     return from_eig(v, s), v, s

@@ -1,0 +1,167 @@
+r"""Backward passes (vector-Jacobian products), written once for every backend.
+
+matfunc computes the function of the symmetric part of its input, so the VJP of a general upstream
+gradient ``G`` is the symmetric matrix ``dA`` with, for ``S = A^{1/2}`` and ``W = A^{-1/2}``:
+
+.. math:: \text{sqrtm:}\quad S\,dA + dA\,S = \operatorname{sym}(G), \qquad
+          \text{inv\_sqrtm:}\quad S\,dA + dA\,S = -W \operatorname{sym}(G)\, W .
+
+(The second follows from ``dW = -W dS W``; multiplying it by ``W`` on both sides gives the equivalent
+``W dA + dA W = -W^2 G W^2``, i.e. ``X dA + dA X = -A^{-1} G A^{-1}`` with ``X = W``.)
+
+Modes: ``"lyapunov"`` solves that equation by the sign iteration (:mod:`.lyapunov`); ``"eig"`` solves it
+exactly in the eigenbasis, :math:`dA = V [\hat G_{ij} / (s_i + s_j)] V^T` (divided by ``-s_i s_j`` for the
+inverse), reusing the forward's decomposition when there was one; ``"svd-pade"`` is the ICCV 2021 route
+through the eigenvector derivative with ``K_ij = 1/(lambda_i - lambda_j)`` from a Padé approximant.
+
+Positive semidefinite input (zero eigenvalues, where the true derivative is infinite) gets finite
+gradients: ``"eig"`` clamps ``s_i + s_j`` (and ``s_i`` for the inverse) from below at
+``sqrt(eps) * max(s)``, the resolution of ``s = sqrt(lambda)`` for eigenvalues computed to ``eps *
+lambda_max``; the sign iteration gives a finite value by construction (growth <= 1.5 sqrt(a) per step);
+``"svd-pade"`` replaces non-finite ``K`` entries by the largest finite one, as the reference code does.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from . import primitives
+from .coefficients import geometric_pade_coefficients
+from .eig import from_eig, sqrt_floor
+from .forward import Saved
+from .lyapunov import loewner_solve, sign_lyapunov
+from .options import Options
+
+__all__ = ["sqrtm_vjp", "memory_note"]
+
+
+def _eig_parts(saved: Saved, /, *, xp: ModuleType) -> tuple[Any, Any]:
+    if saved.v is not None:
+        return saved.v, saved.s
+    lam, v = xp.linalg.eigh(saved.a)
+    return v, xp.sqrt(xp.maximum(lam, xp.zeros_like(lam)))
+
+
+def _floor(s: Any, eps: float, /, *, xp: ModuleType) -> Any:
+    f = sqrt_floor(s, eps, xp=xp)
+    return xp.where(f > 0, f, xp.ones_like(f))  # all-zero matrix: any positive floor
+
+
+def _eig_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
+    v, s = _eig_parts(saved, xp=xp)
+    floor = _floor(s, opts.eps, xp=xp)
+    pair = s[..., :, None] + s[..., None, :]
+    denom = xp.maximum(pair, floor[..., None])
+    if opts.inverse:
+        sc = xp.maximum(s, floor)
+        denom = -denom * (sc[..., :, None] * sc[..., None, :])
+    return loewner_solve(v, denom, g)
+
+
+def _svd_pade_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
+    v, s = _eig_parts(saved, xp=xp)
+    s = xp.maximum(s, _floor(s, opts.eps, xp=xp))
+    lam = s * s
+    li, lj = lam[..., :, None], lam[..., None, :]
+    big = xp.maximum(li, lj)
+    big = xp.where(big > 0, big, xp.ones_like(big))  # all-zero matrix
+    x = xp.minimum(li, lj) / big
+    p, q = geometric_pade_coefficients(opts.backward_iters)
+    num = _horner([float(c) for c in p], x, xp=xp)
+    den = _horner([float(c) for c in q], x, xp=xp)
+    sign = xp.where(li >= lj, xp.ones_like(x), -xp.ones_like(x))
+    # K_ij ~ 1 / (lambda_i - lambda_j); where the approximant has a pole (den = 0: x = 1, repeated
+    # eigenvalues and the diagonal) the entry is non-finite and replaced below.
+    nonzero = den != 0
+    k = sign / big * (num / xp.where(nonzero, den, xp.ones_like(den)))
+    finite = nonzero & xp.isfinite(k)
+    kmax = xp.max(xp.where(finite, xp.abs(k), xp.zeros_like(k)), axis=(-2, -1), keepdims=True)
+    k = xp.where(finite, k, sign * kmax)
+    f = 1.0 / s if opts.inverse else s
+    fprime = -0.5 / (s * lam) if opts.inverse else 0.5 / s
+    ghat = (v.mT @ g) @ v
+    # Off-diagonal: G_ij (f_i - f_j) K_ij ~ G_ij (f_i - f_j) / (lambda_i - lambda_j); diagonal: f'(lambda_i) G_ii.
+    off = ghat * ((f[..., :, None] - f[..., None, :]) * k)
+    n = s.shape[-1]
+    eye = xp.eye(n, dtype=s.dtype, device=_device(s))
+    inner = off * (1.0 - eye) + eye * (ghat * fprime[..., None, :])
+    return (v @ inner) @ v.mT
+
+
+def _horner(coeffs: list[float], x: Any, /, *, xp: ModuleType) -> Any:
+    acc = xp.full_like(x, coeffs[-1])
+    for c in reversed(coeffs[:-1]):
+        acc = acc * x + c
+    return acc
+
+
+def _lyapunov_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
+    if saved.v is not None:  # eig forward: exact S (and W); scale: largest eigenvalue, or sqrt(||A||_F)
+        if opts.paper_steps:
+            root_c = xp.sqrt(xp.sqrt(xp.sum(saved.s**4, axis=-1, keepdims=True)))[..., None]
+        else:
+            root_c = xp.max(saved.s, axis=-1, keepdims=True)[..., None]
+        root_c = xp.where(root_c > 0, root_c, xp.ones_like(root_c))
+        s = from_eig(saved.v, saved.s)
+        w = from_eig(saved.v, 1.0 / xp.maximum(saved.s, _floor(saved.s, opts.eps, xp=xp))) if opts.inverse else None
+    else:
+        root_c = xp.sqrt(saved.c)  # c >= lambda_max(A), so sqrt(c) >= lambda_max(S)
+        w = saved.y if opts.inverse else None
+        s = primitives.sym(saved.a @ w) if opts.inverse else saved.y
+    rhs = -((w @ g) @ w) if opts.inverse else g
+    x = sign_lyapunov(
+        s / root_c,
+        rhs / root_c,
+        num_iters=opts.backward_iters,
+        eps=opts.eps,
+        scaled=not opts.paper_steps,
+        symmetric=True,
+        xp=xp,
+    )
+    return x
+
+
+def sqrtm_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
+    """``dA`` for upstream gradient ``g`` of ``sqrtm`` (``opts.inverse``: ``inv_sqrtm``) at the saved point."""
+    g = primitives.sym(g)
+    if opts.backward == "eig":
+        da = _eig_vjp(saved, g, opts=opts, xp=xp)
+    elif opts.backward == "lyapunov":
+        da = _lyapunov_vjp(saved, g, opts=opts, xp=xp)
+    elif opts.backward == "svd-pade":
+        da = _svd_pade_vjp(saved, g, opts=opts, xp=xp)
+    else:
+        raise ValueError(
+            f"backward={opts.backward!r} differentiates through the forward iterations and needs a framework "
+            "with automatic differentiation (PyTorch or JAX); use 'lyapunov', 'eig' or 'svd-pade' here"
+        )
+    return primitives.sym(da)
+
+
+def saved_for(saved: Saved, opts: Options) -> Saved:
+    """Drop what ``opts.backward`` does not need (kept arrays: see :func:`memory_note`)."""
+    if opts.backward in ("eig", "svd-pade"):
+        return saved._replace(a=None, y=None, c=None) if saved.v is not None else saved._replace(y=None, c=None)
+    if saved.v is not None:  # lyapunov after eig: V and s suffice
+        return saved._replace(a=None)
+    return saved if opts.inverse else saved._replace(a=None)
+
+
+def memory_note(opts: Options) -> str:
+    """What a VJP closure keeps alive, per backward mode (documented in the user guide)."""
+    if opts.backward in ("eig", "svd-pade"):
+        if opts.method == "eig":
+            return "eigenvectors V (n x n) and sqrt-eigenvalues s (n) per matrix"
+        return "the input A (n x n) per matrix; the eigendecomposition is computed in the backward pass"
+    if opts.method == "eig":
+        return "eigenvectors V (n x n) and sqrt-eigenvalues s (n) per matrix"
+    if opts.inverse:
+        return "the input A and the output W = A^{-1/2} (2 x n x n) and the scale c per matrix"
+    return "the output S = A^{1/2} (n x n) and the scale c per matrix"
+
+
+def _device(x: Any) -> Any:
+    from .._compat import device
+
+    return device(x)
