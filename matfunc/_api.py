@@ -37,7 +37,7 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
         return xp.astype(a, a.dtype, copy=True)
     x = xp.astype(a, ctype) if a.dtype != ctype else a
     if glue is not None:
-        y = glue.apply(x, opts=opts, xp=xp)
+        y = glue.apply(x, opts=opts, xp=xp, check=check)
     else:
         y = _forward(sym(x), opts=opts, xp=xp)[0]
     return xp.astype(y, a.dtype) if y.dtype != a.dtype else y
@@ -48,7 +48,9 @@ def _cast(x: Any, dtype: Any, xp: Any) -> Any:
 
 
 def _apply_vjp(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **kw: Any):
-    xp, _glue, ctype, opts = _prepare(a, name=name, inverse=inverse, method=method, check=check, **kw)
+    xp, glue, ctype, opts = _prepare(a, name=name, inverse=inverse, method=method, check=check, **kw)
+    if glue is not None and hasattr(glue, "vjp"):  # e.g. Dask: lazy, block-wise
+        return glue.vjp(a, opts=opts, xp=xp, check=check, name=name)
     if opts.backward == "unrolled":
         raise ValueError(
             f"{name}_vjp: backward='unrolled' differentiates through the forward iterations and needs a "
@@ -299,6 +301,9 @@ def solve_lyapunov(
            [1., 1.]])
     """
     xp = _compat.array_namespace(s, g)
+    glue = _compat.backend_module(xp)
+    if glue is not None and hasattr(glue, "solve_lyapunov"):  # e.g. Dask: lazy, block-wise
+        return glue.solve_lyapunov(s, g, method=method, num_iters=num_iters, scale=scale, xp=xp)
     for arr, nm in ((s, "s"), (g, "g")):
         _validation.check_static(arr, name=f"solve_lyapunov ({nm})", xp=xp)
     if s.shape[-1] != g.shape[-1]:

@@ -17,5 +17,5 @@ def is_traced(a: Any) -> bool:
     return isinstance(a, jax.core.Tracer)
 
 
-def apply(a: Any, /, *, opts: Options, xp: ModuleType) -> Any:
+def apply(a: Any, /, *, opts: Options, xp: ModuleType, check: bool = True) -> Any:
     return forward(primitives.sym(a), opts=opts, xp=xp)[0]

@@ -19,5 +19,5 @@ def is_traced(a: Any) -> bool:
     return bool(torch._C._functorch.is_functorch_wrapped_tensor(a))
 
 
-def apply(a: Any, /, *, opts: Options, xp: ModuleType) -> Any:
+def apply(a: Any, /, *, opts: Options, xp: ModuleType, check: bool = True) -> Any:
     return forward(primitives.sym(a), opts=opts, xp=xp)[0]
