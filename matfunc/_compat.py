@@ -48,6 +48,13 @@ def is_cpu(x: Any) -> bool:
     try:
         dev = device(x)
     except Exception:  # a framework whose arrays report no device: assume host memory
+        dev = None
+    if dev is None and type(x).__module__.startswith("jax"):
+        # A tracer under jax.jit has no device: the computation lands on JAX's default backend.
+        import jax  # already imported by the caller, who passed a JAX array
+
+        return jax.default_backend() == "cpu"
+    if dev is None:
         return True
     kind = getattr(dev, "type", None) or getattr(dev, "platform", None) or str(dev)
     return "cpu" in str(kind).lower()
