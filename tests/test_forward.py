@@ -67,7 +67,7 @@ def test_spectral_scale_beats_frobenius_at_paper_settings(method):
 # holds each within 3x of the measured value so that a regression shows. (degree, cond) -> error.
 PADE_TABLE = {
     (5, 1e1): 2.4e-4, (5, 1e2): 1.9e-2, (5, 1e4): 1.3e-1,
-    (8, 1e1): 1.6e-6, (8, 1e2): 2.6e-3, (8, 1e4): 7.9e-2,
+    (8, 1e1): 4.3e-6, (8, 1e2): 2.6e-3, (8, 1e4): 7.9e-2,
     (12, 1e1): 2.2e-8, (12, 1e2): 7.1e-4, (12, 1e4): 4.0e-2,
 }
 
