@@ -63,10 +63,10 @@ def sign_lyapunov(
             b2 = b @ b
         h = math.sqrt(a) / 2.0
         p = b @ c
-        b2c = b @ p
-        cb2 = b2c.mT if symmetric else c @ b2
-        # C <- h (3C - a (B^2 C + C B^2)) + h a (B C B)
-        c = primitives.matmul_add(h * (3.0 * c - a * (b2c + cb2)), p, b, alpha=h * a, xp=xp)
+        t = b @ p  # B^2 C
+        s = t + t.mT if symmetric else primitives.matmul_add(t, c, b2, xp=xp)  # B^2 C + C B^2
+        # C <- h (3C - a (B^2 C + C B^2) + a B C B) = 3h (C - (a/3) s) + h a (BC) B: one fused product-add.
+        c = primitives.matmul_add(c - (a / 3.0) * s, p, b, alpha=h * a, beta=3.0 * h, xp=xp)
         if k != last:
             b = primitives.matmul_add(b, b, b2, alpha=-h * a, beta=3.0 * h, xp=xp)
     return c * 0.5
