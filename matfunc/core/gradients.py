@@ -33,7 +33,7 @@ from .forward import Saved
 from .lyapunov import loewner_solve, sign_lyapunov
 from .options import Options
 
-__all__ = ["sqrtm_vjp", "memory_note"]
+__all__ = ["sqrtm_vjp", "saved_for"]
 
 
 def _eig_parts(saved: Saved, /, *, xp: ModuleType) -> tuple[Any, Any]:
@@ -140,25 +140,14 @@ def sqrtm_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
 
 
 def saved_for(saved: Saved, opts: Options) -> Saved:
-    """Drop what ``opts.backward`` does not need (kept arrays: see :func:`memory_note`)."""
+    """Drop what ``opts.backward`` does not need. Kept: ``"eig"``/``"svd-pade"``: ``V, s`` after an eig
+    forward, else the input ``A``; ``"lyapunov"``: ``V, s`` after eig, else the output and the scale
+    (and the input, for the inverse)."""
     if opts.backward in ("eig", "svd-pade"):
         return saved._replace(a=None, y=None, c=None) if saved.v is not None else saved._replace(y=None, c=None)
     if saved.v is not None:  # lyapunov after eig: V and s suffice
         return saved._replace(a=None)
     return saved if opts.inverse else saved._replace(a=None)
-
-
-def memory_note(opts: Options) -> str:
-    """What a VJP closure keeps alive, per backward mode (documented in the user guide)."""
-    if opts.backward in ("eig", "svd-pade"):
-        if opts.method == "eig":
-            return "eigenvectors V (n x n) and sqrt-eigenvalues s (n) per matrix"
-        return "the input A (n x n) per matrix; the eigendecomposition is computed in the backward pass"
-    if opts.method == "eig":
-        return "eigenvectors V (n x n) and sqrt-eigenvalues s (n) per matrix"
-    if opts.inverse:
-        return "the input A and the output W = A^{-1/2} (2 x n x n) and the scale c per matrix"
-    return "the output S = A^{1/2} (n x n) and the scale c per matrix"
 
 
 def _device(x: Any) -> Any:
