@@ -24,8 +24,9 @@ Torch and JAX are imported only when their wrappers are first called.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from .core.coefficients import pade_coefficients
 
@@ -101,7 +102,7 @@ def paper_sqrtm_vjp(a: Any, /, *, xp: ModuleType | None = None) -> tuple[Any, Ca
     return y, lambda g: paper_lyapunov(y, g, norm, xp=xp)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _torch_paper_function() -> type:
     import torch
 
@@ -130,7 +131,7 @@ def torch_paper_sqrtm(a: Any, /) -> Any:
     return _torch_paper_function().apply(a)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _jax_paper_function() -> Callable[[Any], Any]:
     import jax
 

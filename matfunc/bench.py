@@ -30,8 +30,9 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -787,7 +788,7 @@ def target_table(results: dict, *, n: int = 64, batch: int = 256, dtype: str = "
         if (*key, "pade", "fwd") not in tab:
             continue
         t = functools.partial(_ms, tab, key)
-        bound = lambda m, p: tab.get((*key, m, p), {}).get("bound_ms")  # noqa: E731
+        bound = lambda m, p, key=key: tab.get((*key, m, p), {}).get("bound_ms")  # noqa: E731
         add(be, 'issue 8: method="pade" fwd / (matmul + Cholesky bound)', t("pade", "fwd"), bound("pade", "fwd"), 1.3)
         add(be, "issue 8: Lyapunov bwd (pade) / matmul bound", t("pade", "bwd"), bound("pade", "bwd"), 1.3)
         add(be, "issue 4: Lyapunov bwd at paper settings / paper-ref bwd", t("paper-settings", "bwd"),
@@ -867,11 +868,11 @@ def plots(results: dict, out: str) -> list[str]:
                 pts = sorted((t["n"], t["ms"]) for t in timings if t["backend"] == be and t["method"] == m
                              and t["phase"] == phase and t["dtype"] == dtype and t["batch"] == batch and t["ms"])
                 if pts:
-                    ax.plot(*zip(*pts), style(m), marker="o", ms=3, color=colors[m], label=m)
+                    ax.plot(*zip(*pts, strict=False), style(m), marker="o", ms=3, color=colors[m], label=m)
             pts = sorted((r["n"], r["matmul_ms"]) for r in results["roofline"] if r["backend"] == be
                          and r["dtype"] == dtype and r["batch"] == batch and r.get("matmul_ms"))
             if pts:
-                ax.plot(*zip(*pts), ":", color="k", label="one matmul")
+                ax.plot(*zip(*pts, strict=False), ":", color="k", label="one matmul")
             ax.set(xscale="log", yscale="log", xlabel="n", ylabel="ms", title=f"{be} {phase} ({dtype}, batch {batch})")
             ax.grid(True, which="both", alpha=0.3)
     if backends:
@@ -885,12 +886,12 @@ def plots(results: dict, out: str) -> list[str]:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     acc_be = "torch:cpu" if any(a["backend"] == "torch:cpu" for a in acc) else (acc[0]["backend"] if acc else None)
     extra = {a["method"]: a["backend"] for a in acc if a["method"] in (SCIPY, JAX_SCIPY)}
-    for ax, what in zip(axes, ("value_err", "grad_err")):
+    for ax, what in zip(axes, ("value_err", "grad_err"), strict=False):
         for m in dict.fromkeys(a["method"] for a in acc):
             be = extra.get(m, acc_be)
             pts = sorted((a["cond"], a[what]) for a in acc if a["backend"] == be and a["method"] == m and a.get(what))
             if pts:
-                ax.plot(*zip(*pts), style(m), marker="o", ms=3, color=colors[m], label=m)
+                ax.plot(*zip(*pts, strict=False), style(m), marker="o", ms=3, color=colors[m], label=m)
         ax.set(xscale="log", yscale="log", xlabel="condition number", ylabel="relative error",
                title=f"{'value' if what == 'value_err' else 'gradient'} ({acc_be}, {acc[0]['dtype'] if acc else ''})")
         ax.grid(True, which="both", alpha=0.3)
@@ -903,7 +904,7 @@ def plots(results: dict, out: str) -> list[str]:
     fig, ax = plt.subplots(figsize=(8, 5))
     ns = sorted({t["n"] for t in timings})
     n_p = min(ns, key=lambda v: abs(v - 64)) if ns else 64
-    markers = dict(zip(backends, "osD^v<>"))
+    markers = dict(zip(backends, "osD^v<>", strict=False))
     for be in backends:
         for m in methods:
             tt = [t for t in timings if t["backend"] == be and t["method"] == m and t["n"] == n_p
