@@ -507,7 +507,7 @@ def run(cfg: Config) -> dict:
         roof = {"backend": be.label, "dtype": dt, "batch": b, "n": n}
         for key, fn in prims.items():
             try:
-                roof[key] = 1e3 * measure(fn, be.sync, repeat=cfg.repeat, max_time=cfg.max_time)
+                roof[key] = 1e3 * measure(fn, be.sync, repeat=max(cfg.repeat, 30), max_time=cfg.max_time)
             except Exception as exc:
                 roof[key] = None
                 roof[key + "_error"] = _short(exc)
@@ -874,7 +874,10 @@ def plots(results: dict, out: str) -> list[str]:
             if pts:
                 ax.plot(*zip(*pts, strict=False), ":", color="k", label="one matmul")
             ax.set(xscale="log", yscale="log", xlabel="n", ylabel="ms", title=f"{be} {phase} ({dtype}, batch {batch})")
-            ax.grid(True, which="both", alpha=0.3)
+            ns_be = sorted({t["n"] for t in timings if t["backend"] == be})
+            ax.set_xticks(ns_be, [str(v) for v in ns_be])
+            ax.minorticks_off()
+            ax.grid(True, which="major", alpha=0.3)
     if backends:
         axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
@@ -895,7 +898,11 @@ def plots(results: dict, out: str) -> list[str]:
         ax.set(xscale="log", yscale="log", xlabel="condition number", ylabel="relative error",
                title=f"{'value' if what == 'value_err' else 'gradient'} ({acc_be}, {acc[0]['dtype'] if acc else ''})")
         ax.grid(True, which="both", alpha=0.3)
-    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    handles = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(lab, h)
+    axes[1].legend(handles.values(), handles.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(os.path.join(out, PLOTS[1]), dpi=110)
     plt.close(fig)
@@ -928,6 +935,21 @@ def plots(results: dict, out: str) -> list[str]:
     return written
 
 
+def gap_lines(results: dict) -> list[str]:
+    """Why cells are empty: failures (e.g. a baseline that raises) and methods without a phase."""
+    seen: dict[tuple[str, str, str], list[str]] = {}
+    for t in results["timings"]:
+        if t.get("error"):
+            key = (t["method"], t["phase"], t["error"])
+            seen.setdefault(key, []).append(f"{t['backend']} n={t['n']} b={t['batch']} {t['dtype']}")
+    out = []
+    for (method, phase, err), where in seen.items():
+        kind = "not applicable" if err.startswith("n/a") else "FAILED"
+        places = ", ".join(dict.fromkeys(w.split(" ")[0] for w in where))
+        out.append(f"- `{method}` {phase}: {kind} ({err}) on {places} ({len(where)} sizes)")
+    return out
+
+
 def report(results: dict, pngs: list[str]) -> str:
     """The markdown report (machine header, tables, plots referenced by relative path)."""
     mi = results["machine"]
@@ -955,6 +977,9 @@ def report(results: dict, pngs: list[str]) -> str:
         lines += ["", f"## {section}", ""]
         for title, table in tables:
             lines += [f"### {title}", "", table, ""]
+    gaps = gap_lines(results)
+    if gaps:
+        lines += ["## Not measured", "", *gaps, ""]
     lines += ["## Plots", ""]
     lines += [f"![{p[:-4]}]({p})" for p in pngs]
     return "\n".join(lines) + "\n"
