@@ -45,7 +45,7 @@ from .core.options import resolve
 from .core.polynomial import matmul_count
 from .core.scaling import SQUARINGS
 
-__all__ = ["main", "run", "METHODS", "PHASES"]
+__all__ = ["main", "run", "METHODS", "PHASES", "make_backend", "functions", "measure", "accuracy", "wait"]
 
 PHASES = ("fwd", "bwd", "fwd+bwd")
 FULL_N = (16, 32, 64, 128, 256, 1024)
@@ -409,7 +409,8 @@ def sym_cotangent(n: int, batch: int, *, seed: int = 1) -> np.ndarray:
     return g / np.linalg.norm(g, axis=(-2, -1), keepdims=True)
 
 
-def _block(out: Any) -> None:
+def wait(out: Any) -> None:
+    """Block until asynchronous results (JAX dispatch) are ready."""
     for leaf in out if isinstance(out, (tuple, list)) else (out,):
         if hasattr(leaf, "block_until_ready"):
             leaf.block_until_ready()
@@ -418,13 +419,13 @@ def _block(out: Any) -> None:
 def measure(fn: Callable[[], Any], sync: Callable[[], None], *, repeat: int, max_time: float) -> float:
     """Median seconds of ``fn()`` after a warm-up call: ``repeat`` runs, or fewer (but at least 3) once
     ``max_time`` seconds are spent; a single run when one run alone takes longer than ``max_time``."""
-    _block(fn())  # warm-up: jit compilation, caches, thread pools
+    wait(fn())  # warm-up: jit compilation, caches, thread pools
     sync()
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < max(repeat, 1):
         t0 = time.perf_counter()
-        _block(fn())
+        wait(fn())
         sync()
         times.append(time.perf_counter() - t0)
         if time.perf_counter() - start > max_time and (len(times) >= 3 or times[0] > max_time):
@@ -496,7 +497,7 @@ def run(cfg: Config) -> dict:
     ]
     total = len(sizes) * (len(methods) * len(PHASES) + 3) + len(backends) * len(methods) * len(cfg.conds)
     prog = Progress(total)
-    timings, roofs, accuracy = [], [], []
+    timings, roofs, errors = [], [], []
 
     for be, dt, b, n in sizes:
         a64, _, _ = spd_batch(n, b, TIMING_COND)
@@ -535,13 +536,13 @@ def run(cfg: Config) -> dict:
             for cond in cfg.conds:
                 row = {"backend": be.label, "dtype": cfg.acc_dtype, "n": cfg.acc_n, "method": m.label, "cond": cond}
                 try:
-                    row.update(_accuracy(m, be, cfg, cond))
+                    row.update(accuracy(m, be, cfg, cond))
                 except NotImplementedError:
                     row = None
                 except Exception as exc:
                     row.update(value_err=None, grad_err=None, error=_short(exc))
                 if row is not None:
-                    accuracy.append(row)
+                    errors.append(row)
                     msg = f"value {_fmt(row.get('value_err'), 'e')} grad {_fmt(row.get('grad_err'), 'e')}"
                 else:
                     msg = "n/a"
@@ -553,7 +554,7 @@ def run(cfg: Config) -> dict:
         "methods": {m.label: m.note for m in methods},
         "timings": timings,
         "roofline": roofs,
-        "accuracy": accuracy,
+        "accuracy": errors,
     }
 
 
@@ -592,7 +593,7 @@ def _bound(counts: tuple[int, int, int, str] | None, phase: str, roof: dict) -> 
     return bwd if phase == "bwd" else fwd + bwd
 
 
-def _accuracy(m: Method, be: Backend, cfg: Config, cond: float) -> dict:
+def accuracy(m: Method, be: Backend, cfg: Config, cond: float) -> dict:
     a, q, w = spd_batch(cfg.acc_n, cfg.acc_batch, cond, seed=2)
     s = np.sqrt(w)
     root = (q * s) @ q.mT

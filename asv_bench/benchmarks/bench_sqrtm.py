@@ -107,7 +107,7 @@ class Accuracy(Benchmark):
         m = get_method(method)
         functions(m, be)  # NotImplementedError where the method does not exist
         cfg = types.SimpleNamespace(acc_n=64, acc_batch=4, acc_dtype=dtype)
-        self.err = bench._accuracy(m, be, cfg, cond)
+        self.err = bench.accuracy(m, be, cfg, cond)
 
     def track_value_error(self, *args):
         return self.err["value_err"]
