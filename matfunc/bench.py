@@ -456,6 +456,7 @@ class Config:
     max_work: float | None
     out: str
     threads: int | None
+    replot: str | None = None
 
 
 def _short(exc: BaseException) -> str:
@@ -1011,6 +1012,8 @@ def parse_args(argv: list[str] | None) -> Config:
     p.add_argument("--acc-dtype", default="float64", choices=["float32", "float64"])
     p.add_argument("--max-work", type=float, default=None, help="skip sizes with batch * n^3 above this")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--replot", metavar="RESULTS_JSON", default=None,
+                   help="measure nothing: redraw the plots and report.md into --out from a saved results.json")
     a = p.parse_args(argv)
     ns = a.n or list(QUICK_N if a.quick else FULL_N)
     return Config(
@@ -1028,6 +1031,7 @@ def parse_args(argv: list[str] | None) -> Config:
         max_work=a.max_work,
         out=a.out,
         threads=a.threads,
+        replot=a.replot,
     )
 
 
@@ -1035,9 +1039,13 @@ def main(argv: list[str] | None = None) -> dict:
     """Entry point of ``python -m matfunc.bench``; returns the results dict."""
     cfg = parse_args(argv)
     os.makedirs(cfg.out, exist_ok=True)
-    t0 = time.perf_counter()
-    results = run(cfg)
-    results["machine"]["wall time"] = f"{time.perf_counter() - t0:.0f} s"
+    if cfg.replot:
+        with open(cfg.replot) as fh:
+            results = json.load(fh)
+    else:
+        t0 = time.perf_counter()
+        results = run(cfg)
+        results["machine"]["wall time"] = f"{time.perf_counter() - t0:.0f} s"
     with open(os.path.join(cfg.out, "results.json"), "w") as fh:
         json.dump(results, fh, indent=1, default=str)
     pngs = plots(results, cfg.out)

@@ -64,6 +64,9 @@ def test_bench_main_tiny_grid(tmp_path, capsys):
         assert by[(backend, "pade", "fwd")]["bound_ms"] > 0
     assert by[("numpy:cpu", bench.SCIPY, "fwd")]["ms"] > 0
     assert by[("numpy:cpu", bench.SCIPY, "bwd")]["ms"] is None  # no gradient: reported, not timed
+    # --replot redraws the same report from the saved numbers without measuring
+    bench.main(["--replot", str(out / "results.json"), "--out", str(tmp_path / "replot")])
+    assert (tmp_path / "replot" / "report.md").read_text() == text
     acc = {(a["backend"], a["method"]): a for a in results["accuracy"]}
     eps = float(np.finfo(np.float64).eps)
     assert acc[("numpy:cpu", "auto")]["value_err"] < 8 * eps * 1e2
