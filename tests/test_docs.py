@@ -1,0 +1,89 @@
+"""The documentation builds with warnings as errors, every example in it runs, and it works offline.
+
+Runs ``sphinx-build -W -b html`` and ``-b doctest`` on ``docs/`` in a subprocess (as CI does); skipped when the
+``docs`` extra (Sphinx, MyST, furo, sphinx-mathjax-offline) is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+DOCS_EXTRA = ("sphinx", "myst_parser", "furo", "sphinx-mathjax-offline")
+
+
+def _missing() -> list[str]:
+    return [m for m in DOCS_EXTRA if importlib.util.find_spec(m) is None]
+
+
+pytestmark = pytest.mark.skipif(bool(_missing()), reason=f"docs extra not installed (missing: {_missing()})")
+
+
+def _build(builder: str, out: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONWARNINGS="ignore")  # warnings of the examples' libraries are not doc warnings
+    return subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", builder, str(DOCS), str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("html")
+    res = _build("html", out)
+    assert res.returncode == 0, f"sphinx-build -W -b html failed:\n{res.stdout}\n{res.stderr}"
+    return out
+
+
+def test_docs_examples_run(tmp_path: Path) -> None:
+    res = _build("doctest", tmp_path)
+    report = (tmp_path / "output.txt").read_text() if (tmp_path / "output.txt").exists() else ""
+    assert res.returncode == 0, f"sphinx-build -b doctest failed:\n{res.stdout}\n{res.stderr}\n{report}"
+    m = re.search(r"(\d+) tests\s+(\d+) failures in tests", report)
+    assert m is not None, report
+    assert int(m.group(1)) >= 100 and int(m.group(2)) == 0, report
+
+
+def test_no_network_resources(html: Path) -> None:
+    """No page loads scripts, styles or fonts from a CDN; MathJax is served locally."""
+    remote = re.compile(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""", re.IGNORECASE)
+    pages = sorted(html.rglob("*.html"))
+    assert len(pages) > 10
+    offenders = {str(p.relative_to(html)): remote.findall(p.read_text()) for p in pages}
+    assert not {k: v for k, v in offenders.items() if v}
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    page = (html / "derivations" / "sign_lyapunov.html").read_text()
+    assert "_static/mathjax/tex-chtml.js" in page
+    css_urls = []
+    for css in html.rglob("*.css"):
+        css_urls += re.findall(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)", css.read_text(errors="replace"))
+    assert not css_urls
+
+
+def test_api_reference_covers_public_names(html: Path) -> None:
+    import matfunc
+
+    api = (html / "api.html").read_text()
+    for name in matfunc.__all__:
+        assert f'id="matfunc.{name}"' in api, name
+
+
+def test_derivation_pages_link_to_the_code(html: Path) -> None:
+    pages = sorted((html / "derivations").glob("*.html"))
+    assert len(pages) >= 8
+    for page in pages:
+        text = page.read_text()
+        assert re.search(r'href="\.\./api\.html#matfunc\.(core\.|newton_schulz_iters|solve_lyapunov)', text), page.name
+        assert "\\(" in text or "\\[" in text, f"{page.name} has no math"
