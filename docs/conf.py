@@ -55,6 +55,7 @@ napoleon_numpy_docstring = True
 
 # Local inventories (see _intersphinx/make_inventories.py): the build never touches the network.
 intersphinx_mapping = {
+    "python": ("https://docs.python.org/3/", ("_intersphinx/python.inv",)),
     "numpy": ("https://numpy.org/doc/stable/", ("_intersphinx/numpy.inv",)),
     "scipy": ("https://docs.scipy.org/doc/scipy/", ("_intersphinx/scipy.inv",)),
     "torch": ("https://docs.pytorch.org/docs/stable/", ("_intersphinx/torch.inv",)),

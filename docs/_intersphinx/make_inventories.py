@@ -13,6 +13,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # project -> (version, [(name, role, relative uri)]); "$" in a uri stands for the name (Sphinx convention).
 PROJECTS = {
+    "python": ("3.11", [
+        ("fractions", "py:module", "library/fractions.html#module-$"),
+        ("fractions.Fraction", "py:class", "library/fractions.html#$"),
+    ]),
     "numpy": ("2.4", [
         ("numpy.ndarray", "py:class", "reference/generated/numpy.ndarray.html#$"),
         ("numpy.linalg.eigh", "py:function", "reference/generated/numpy.linalg.eigh.html#$"),
