@@ -632,6 +632,10 @@ def machine_info(backends: list[Backend], cfg: Config) -> dict:
         info[be.name] = be.version()
         if be.name == "torch":
             info["torch threads"] = be.torch.get_num_threads()
+            x = be.torch.eye(2, dtype=be.torch.float64, requires_grad=True)
+            fn = matfunc.sqrtm(x, method="pade").grad_fn
+            # A custom autograd.Function (the backend glue) or autodiff through the core's operations.
+            info["torch grad_fn of matfunc.sqrtm"] = type(fn).__name__ if fn is not None else "none"
             if be.on_gpu:
                 info["gpu"] = be.torch.cuda.get_device_name()
         if be.name == "jax":
