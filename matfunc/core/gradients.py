@@ -33,7 +33,7 @@ from .forward import Saved
 from .lyapunov import loewner_solve, sign_lyapunov
 from .options import Options
 
-__all__ = ["sqrtm_vjp", "saved_for"]
+__all__ = ["sqrtm_vjp", "sqrtm_jvp", "saved_for"]
 
 
 def _eig_parts(saved: Saved, /, *, xp: ModuleType) -> tuple[Any, Any]:
@@ -154,3 +154,58 @@ def _device(x: Any) -> Any:
     from .._compat import device
 
     return device(x)
+
+
+# --- forward mode (JVP) -----------------------------------------------------------------------------
+# The tangent of S = f(sym A) solves S dS + dS S = sym(dA); for W = A^{-1/2}, dW = -W dS W. The VJP above
+# is its adjoint. The JVP is linear in ``da`` for fixed primals, so a framework can transpose it into
+# reverse mode (JAX's custom_jvp): everything but the right-hand side is computed from the primals.
+
+
+def _lyapunov_operator(saved: Saved, /, *, opts: Options, xp: ModuleType) -> tuple[Any, Any, Any]:
+    """``(S, W, root_c)`` for the sign solve: ``S = A^{1/2}``, ``W = A^{-1/2}`` (inverse only, else None)
+    and the per-matrix scale ``root_c >= lambda_max(S)`` (the same choices as :func:`_lyapunov_vjp`)."""
+    if saved.v is not None:
+        if opts.paper_steps:
+            root_c = xp.sqrt(xp.sqrt(xp.sum(saved.s**4, axis=-1, keepdims=True)))[..., None]
+        else:
+            root_c = xp.max(saved.s, axis=-1, keepdims=True)[..., None]
+        root_c = xp.where(root_c > 0, root_c, xp.ones_like(root_c))
+        s = from_eig(saved.v, saved.s)
+        w = from_eig(saved.v, 1.0 / xp.maximum(saved.s, _floor(saved.s, opts.eps, xp=xp))) if opts.inverse else None
+        return s, w, root_c
+    w = saved.y if opts.inverse else None
+    s = primitives.sym(saved.a @ w) if opts.inverse else saved.y
+    return s, w, xp.sqrt(saved.c)
+
+
+def sqrtm_jvp(saved: Saved, da: Any, /, *, opts: Options, xp: ModuleType) -> Any:
+    """Tangent ``dY`` of ``sqrtm`` (``opts.inverse``: ``inv_sqrtm``) at the saved point along ``da``.
+
+    ``"eig"`` and ``"svd-pade"``: the eigenbasis multiplier is symmetric elementwise (for the inverse too:
+    ``-dS_ij / (s_i s_j)``), so the JVP is the VJP's formula applied to ``da``. ``"lyapunov"``: ``dS``
+    from the sign iteration on ``sym(da)``, then ``dW = -W dS W`` for the inverse.
+    """
+    da = primitives.sym(da)
+    if opts.backward == "eig":
+        dy = _eig_vjp(saved, da, opts=opts, xp=xp)
+    elif opts.backward == "svd-pade":
+        dy = _svd_pade_vjp(saved, da, opts=opts, xp=xp)
+    elif opts.backward == "lyapunov":
+        s, w, root_c = _lyapunov_operator(saved, opts=opts, xp=xp)
+        ds = sign_lyapunov(
+            s / root_c,
+            da / root_c,
+            num_iters=opts.backward_iters,
+            eps=opts.eps,
+            scaled=not opts.paper_steps,
+            symmetric=True,
+            xp=xp,
+        )
+        dy = -((w @ ds) @ w) if opts.inverse else ds
+    else:
+        raise ValueError(
+            f"backward={opts.backward!r} differentiates through the forward iterations and has no tangent "
+            "rule; use 'lyapunov', 'eig' or 'svd-pade'"
+        )
+    return primitives.sym(dy)
