@@ -1,4 +1,15 @@
-"""PyTorch glue: tracing detection and (later) autograd wiring of the core backward."""
+"""PyTorch glue: tracing detection, the autograd wiring of the core backward, and torch primitives.
+
+``apply`` runs the core forward inside a :class:`torch.autograd.Function` whose backward is
+``core.gradients.sqrtm_vjp`` (``backward="unrolled"`` skips the Function so autograd differentiates the
+forward iterations). The Functions use the ``setup_context`` form with ``generate_vmap_rule`` so that
+``torch.func.grad``/``vjp``/``vmap`` and ``torch.compile`` see through them. Everything runs with autocast
+disabled, in the float32/float64 dtype chosen by the public entry.
+
+Second derivatives: ``backward="eig"`` (and ``"unrolled"``) support them; the approximate backward modes
+(``"lyapunov"``, ``"svd-pade"``) are differentiable once: their gradient, taken with ``create_graph=True``,
+raises when differentiated again, instead of returning a wrong second derivative.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +18,14 @@ from typing import Any
 
 import torch
 
-from ..core import primitives
-from ..core.forward import forward
+from .. import _compat
+from ..core import gradients, primitives
+from ..core.forward import Saved, forward
 from ..core.options import Options
+
+__all__ = ["is_traced", "apply"]
+
+_XP = _compat.array_namespace(torch.zeros(()))
 
 
 def is_traced(a: Any) -> bool:
@@ -19,5 +35,116 @@ def is_traced(a: Any) -> bool:
     return bool(torch._C._functorch.is_functorch_wrapped_tensor(a))
 
 
+# --- primitives -------------------------------------------------------------------------------------
+
+
+def _spd_solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cholesky solve: half the flops of LU, and torch 2.13's batched CPU LU fails for n >= ~200."""
+    factor, _ = torch.linalg.cholesky_ex(a)
+    return torch.cholesky_solve(b, factor)
+
+
+def _matmul_add(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *, alpha: float, beta: float) -> torch.Tensor:
+    """``beta * c + alpha * a @ b`` in one ``baddbmm`` (leading batch dims flattened)."""
+    batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2], c.shape[:-2])
+    n, p = a.shape[-2], b.shape[-1]
+    a3 = a.expand(*batch, *a.shape[-2:]).reshape(-1, *a.shape[-2:])
+    b3 = b.expand(*batch, *b.shape[-2:]).reshape(-1, *b.shape[-2:])
+    c3 = c if c.ndim <= 2 else c.expand(*batch, *c.shape[-2:]).reshape(-1, *c.shape[-2:])
+    return torch.baddbmm(c3, a3, b3, beta=beta, alpha=alpha).reshape(*batch, n, p)
+
+
+primitives.register(_XP.__name__, "spd_solve", _spd_solve)
+primitives.register(_XP.__name__, "matmul_add", _matmul_add)
+
+
+# --- autograd ---------------------------------------------------------------------------------------
+
+_FIELDS = Saved._fields
+_DelayedError = torch._C._functions.DelayedError  # what torch.autograd.function.once_differentiable uses
+_ONCE_MSG = (
+    "matfunc: backward={backward!r} is differentiable once; for second derivatives use backward='eig' "
+    "(exact) or backward='unrolled'"
+)
+
+
+def _no_autocast(x: torch.Tensor) -> torch.autocast:
+    return torch.autocast(x.device.type, enabled=False)
+
+
+class _Sqrtm(torch.autograd.Function):
+    """``sqrtm``/``inv_sqrtm`` with the core backward (approximate modes: once differentiable)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(a: torch.Tensor, opts: Options) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        with _no_autocast(a):
+            y, saved = forward(primitives.sym(a), opts=opts, xp=_XP)
+        # y goes out once (as output 0, never marked non-differentiable); setup_context picks what to keep
+        return y, *_pack(saved._replace(y=None))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
+        a, opts = inputs
+        ctx.opts = opts
+        ctx.mark_non_differentiable(*(t for t in output[1:] if t is not None))
+        saved = gradients.saved_for(Saved(*output[1:])._replace(y=output[0]), opts)
+        ctx.present = tuple(t is not None for t in saved)
+        ctx.save_for_backward(*(t for t in saved if t is not None), a)
+        ctx.set_materialize_grads(True)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        if _nested_differentiation():
+            raise RuntimeError(_ONCE_MSG.format(backward=ctx.opts.backward) + " (nested torch.func transforms)")
+        da = _vjp(ctx, g)
+        if torch.is_grad_enabled():  # a second derivative would silently miss the dependence on `a`: make it raise
+            # (`+ 0 * a` puts the error node on the path to the input, where a second derivative goes)
+            da = _DelayedError(_ONCE_MSG.format(backward=ctx.opts.backward).encode(), 1)(da + 0 * ctx.saved_tensors[-1])
+        return da, None
+
+
+class _SqrtmEig(_Sqrtm):
+    """``backward="eig"``: twice differentiable. Under ``create_graph`` the eigendecomposition is
+    recomputed from the input with autograd, so the backward is itself an exact, differentiable function."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        if torch.is_grad_enabled():
+            a = ctx.saved_tensors[-1]
+            with _no_autocast(g):
+                lam, v = torch.linalg.eigh(primitives.sym(a))
+                s = torch.sqrt(torch.clamp(lam, min=0.0))
+                da = gradients.sqrtm_vjp(Saved(None, None, None, v, s), g, opts=ctx.opts, xp=_XP)
+            return da, None
+        return _vjp(ctx, g), None
+
+
+def _nested_differentiation() -> bool:
+    """Whether an outer ``torch.func`` grad/jvp level is differentiating this backward (e.g. ``hessian``)."""
+    stack = torch._C._functorch.get_interpreter_stack() or []
+    kinds = (torch._C._functorch.TransformType.Grad, torch._C._functorch.TransformType.Jvp)
+    return sum(i.key() in kinds for i in stack) > 1
+
+
+def _pack(saved: Saved) -> tuple[Any, ...]:
+    return tuple(getattr(saved, f) for f in _FIELDS)
+
+
+def _vjp(ctx: Any, g: torch.Tensor) -> torch.Tensor:
+    tensors = iter(ctx.saved_tensors[:-1])
+    saved = Saved(*(next(tensors) if here else None for here in ctx.present))
+    with _no_autocast(g):
+        return gradients.sqrtm_vjp(saved, g.to(ctx.saved_tensors[-1].dtype), opts=ctx.opts, xp=_XP)
+
+
 def apply(a: Any, /, *, opts: Options, xp: ModuleType, check: bool = True) -> Any:
-    return forward(primitives.sym(a), opts=opts, xp=xp)[0]
+    """The forward of ``sqrtm``/``inv_sqrtm`` (``opts.inverse``) on a float32/float64 tensor, with autograd."""
+    with _no_autocast(a):
+        if opts.backward == "unrolled":  # autograd traces the core's forward
+            return forward(primitives.sym(a), opts=opts, xp=xp)[0]
+        fn = _SqrtmEig if opts.backward == "eig" else _Sqrtm
+        return fn.apply(a, opts)[0]
