@@ -78,6 +78,7 @@ HAS_TORCH = _has("torch")
 HAS_JAX = _has("jax")
 HAS_NN = HAS_TORCH and _has("matfunc.nn")
 HAS_STRICT = _has("array_api_strict")
+HAS_DASK = _has("dask")
 HAS_SCIPY = _has("scipy")
 if HAS_JAX:
     import jax
