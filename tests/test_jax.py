@@ -1,0 +1,262 @@
+"""JAX backend: jit, vmap, forward and reverse mode (the custom_jvp around the core tangent rule)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+from jax.test_util import check_grads  # noqa: E402
+
+import matfunc  # noqa: E402
+from matfunc import _compat  # noqa: E402
+from matfunc.core import gradients, primitives  # noqa: E402
+from matfunc.core.forward import forward  # noqa: E402
+from matfunc.core.options import resolve  # noqa: E402
+
+from conftest import spd  # noqa: E402
+
+EPS64 = float(np.finfo(np.float64).eps)
+
+# Forward exact (eig) or converged to rounding (newton-schulz, default steps, cond 10) in float64.
+PAIRS = [
+    ("eig", "eig"),
+    ("eig", "lyapunov"),
+    ("eig", "svd-pade"),
+    ("newton-schulz", "lyapunov"),
+    ("newton-schulz", "unrolled"),
+    ("eig", "unrolled"),
+]
+FUNCS = {"sqrtm": matfunc.sqrtm, "inv_sqrtm": matfunc.inv_sqrtm}
+
+
+def _exact_grad(a, g, *, inverse):
+    """NumPy reference: dA for upstream g, from the eigendecomposition of the float64 input."""
+    lam, v = np.linalg.eigh(a)
+    s = np.sqrt(lam)
+    gs = (g + np.swapaxes(g, -1, -2)) / 2
+    denom = s[..., :, None] + s[..., None, :]
+    if inverse:
+        denom = -denom * (s[..., :, None] * s[..., None, :])
+    return v @ ((np.swapaxes(v, -1, -2) @ gs @ v) / denom) @ np.swapaxes(v, -1, -2)
+
+
+def _tol(n, cond, eps=EPS64):
+    """Error budget of a derivative of A^{+-1/2}: rounding amplified by the condition number."""
+    return 10 * n * cond * eps
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+@pytest.mark.parametrize(("method", "backward"), PAIRS, ids=[f"{m}-{b}" for m, b in PAIRS])
+def test_check_grads_order2(name, method, backward):
+    a = jnp.asarray(spd(4, 10.0, seed=1)[0])
+    fn = FUNCS[name]
+    # check=False: the numerical derivative perturbs in non-symmetric directions at concrete points.
+    check_grads(lambda x: fn(x, method, backward=backward, check=False), (a,), order=2, modes=("fwd", "rev"))
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+@pytest.mark.parametrize("backward", ["eig", "lyapunov", "svd-pade"])
+def test_grad_matches_numpy_vjp_and_exact(name, backward):
+    n, cond = 5, 10.0
+    a_np = spd(n, cond, batch=(2,), seed=2)[0]
+    g_np = np.random.default_rng(3).standard_normal(a_np.shape)
+    fn = FUNCS[name]
+
+    def loss(x):
+        return jnp.sum(jnp.asarray(g_np) * fn(x, "eig", backward=backward))
+
+    da = np.asarray(jax.grad(loss)(jnp.asarray(a_np)))
+    _, vjp = getattr(matfunc, f"{name}_vjp")(a_np, "eig", backward=backward)
+    ref = _exact_grad(a_np, g_np, inverse=name == "inv_sqrtm")
+    scale = np.linalg.norm(ref)
+    # The JAX gradient is the transpose of the tangent rule; it must be as accurate as the core VJP
+    # (for "lyapunov" both carry the sign iteration's own error, well above rounding).
+    core_err = np.linalg.norm(vjp(g_np) - ref)
+    assert np.linalg.norm(da - ref) <= 2 * core_err + _tol(n, cond) * scale
+    assert np.linalg.norm(da - vjp(g_np)) <= 3 * core_err + _tol(n, cond) * scale
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+def test_jvp_is_adjoint_of_vjp(name):
+    n, cond = 5, 100.0
+    a = jnp.asarray(spd(n, cond, seed=4)[0])
+    rng = np.random.default_rng(5)
+    da, g = (jnp.asarray(rng.standard_normal((n, n))) for _ in range(2))
+    fn = FUNCS[name]
+
+    def f(x):
+        return fn(x, "newton-schulz", backward="lyapunov")
+
+    y, dy = jax.jvp(f, (a,), (da,))
+    y2, pullback = jax.vjp(f, a)
+    (ga,) = pullback(g)
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(y2))
+    lhs, rhs = float(jnp.sum(g * dy)), float(jnp.sum(ga * da))
+    assert abs(lhs - rhs) <= _tol(n, cond**1.5) * np.linalg.norm(np.asarray(g)) * np.linalg.norm(np.asarray(dy))
+
+
+@pytest.mark.parametrize("backward", ["eig", "lyapunov"])
+def test_jacfwd_jacrev(backward):
+    n, cond = 3, 10.0
+    a_np = spd(n, cond, seed=6)[0]
+    a = jnp.asarray(a_np)
+
+    def f(x):
+        return matfunc.sqrtm(x, "eig", backward=backward)
+
+    jf, jr = np.asarray(jax.jacfwd(f)(a)), np.asarray(jax.jacrev(f)(a))
+    assert jf.shape == jr.shape == (n, n, n, n)
+    # Column (k, l) of the Jacobian is the derivative along the unit matrix E_kl; with the exact solution of
+    # S dS + dS S = sym(E_kl) (self-adjoint operator), d y_ij / d a_kl = exact_grad(E_ij)_kl.
+    ref, core = np.empty((n, n, n, n)), np.empty((n, n, n, n))
+    _, vjp = matfunc.sqrtm_vjp(a_np, "eig", backward=backward)
+    for i in range(n):
+        for j in range(n):
+            e = np.zeros((n, n))
+            e[i, j] = 1.0
+            ref[i, j] = _exact_grad(a_np, e, inverse=False)
+            core[i, j] = vjp(e)
+    # As accurate as the core VJP (for "lyapunov" that is the sign iteration's error, above rounding).
+    tol = 2 * np.linalg.norm(core - ref) + _tol(n, cond) * np.linalg.norm(ref)
+    assert np.linalg.norm(jf - ref) <= tol
+    assert np.linalg.norm(jr - ref) <= tol
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_jit_auto_matches_eager(dtype):
+    n, cond = 6, 100.0
+    a_np, root, _ = spd(n, cond, batch=(3,), seed=7)
+    a = jnp.asarray(a_np, dtype=dtype)
+    # "auto" is resolved from static facts only: the jitted call takes the same method as the eager one.
+    y = jax.jit(lambda x: matfunc.sqrtm(x))(a)
+    eager = matfunc.sqrtm(a)
+    assert y.dtype == dtype
+    eps = float(jnp.finfo(dtype).eps)
+    np.testing.assert_allclose(np.asarray(y), np.asarray(eager), atol=_tol(n, 1.0, eps))
+    assert np.linalg.norm(np.asarray(y, dtype=np.float64) - root) <= _tol(n, cond, eps) * np.linalg.norm(root)
+    jaxpr = str(jax.make_jaxpr(lambda x: matfunc.sqrtm(x))(a))
+    assert ("eigh" in jaxpr) == _compat.is_cpu(a)
+
+
+def test_jit_static_options_and_value_and_grad():
+    n, cond = 4, 10.0
+    a_np, root, inv_root = spd(n, cond, batch=(2,), seed=8)
+    a = jnp.asarray(a_np)
+
+    @jax.jit
+    def loss(x):
+        return jnp.sum(matfunc.inv_sqrtm(x, "pade", degree=8, backward="lyapunov", backward_iters=12) ** 2)
+
+    val, grad = loss(a), jax.grad(loss)(a)
+    ref = np.sum(inv_root**2)
+    # Padé [8/8] error at cond 10 (NOTES.md: MPA [12,12] ~1e-8 there): loose, relative to the value.
+    assert abs(float(val) - ref) <= 1e-3 * ref
+    assert bool(jnp.all(jnp.isfinite(grad)))
+    v2, g2 = jax.jit(jax.value_and_grad(loss))(a)
+    np.testing.assert_allclose(np.asarray(v2), np.asarray(val), rtol=_tol(n, 1.0))
+    np.testing.assert_allclose(np.asarray(g2), np.asarray(grad), rtol=_tol(n, cond), atol=_tol(n, cond))
+
+
+def test_vmap_and_vmap_of_grad():
+    n, cond = 4, 10.0
+    a_np = spd(n, cond, batch=(3,), seed=9)[0]
+    a = jnp.asarray(a_np)
+
+    def f(x):
+        return matfunc.sqrtm(x, "newton-schulz", backward="lyapunov")
+
+    batched = f(a)
+    mapped = jax.vmap(f)(a)
+    np.testing.assert_allclose(np.asarray(mapped), np.asarray(batched), atol=_tol(n, 1.0))
+
+    def loss(x):
+        return jnp.sum(jnp.sin(f(x)))
+
+    per = jax.vmap(jax.grad(loss))(a)
+    whole = jax.grad(lambda x: jnp.sum(jnp.sin(f(x))))(a)
+    np.testing.assert_allclose(np.asarray(per), np.asarray(whole), atol=_tol(n, cond))
+    jitted = jax.jit(jax.vmap(jax.grad(loss)))(a)
+    np.testing.assert_allclose(np.asarray(jitted), np.asarray(whole), atol=_tol(n, cond))
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_half_precision_computed_in_float32(dtype):
+    n, cond = 4, 10.0
+    a_np, root, _ = spd(n, cond, seed=10)
+    a = jnp.asarray(a_np, dtype=dtype)
+    y = jax.jit(lambda x: matfunc.sqrtm(x))(a)
+    assert y.dtype == dtype
+    # Computed in float32, so the error is the rounding of input and output to the half format.
+    half_eps = float(jnp.finfo(dtype).eps)
+    assert np.linalg.norm(np.asarray(y, dtype=np.float64) - root) <= 2 * n * cond * half_eps * np.linalg.norm(root)
+    g = jax.grad(lambda x: jnp.sum(matfunc.sqrtm(x, backward="lyapunov").astype(jnp.float32)))(a)
+    assert g.dtype == dtype
+    assert bool(jnp.all(jnp.isfinite(g)))
+
+
+@pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("eig", "lyapunov"), ("eig", "svd-pade"), ("newton-schulz", "lyapunov")])
+def test_psd_finite_gradients(method, backward):
+    rng = np.random.default_rng(11)
+    b = rng.standard_normal((2, 5, 3))
+    a = jnp.asarray(b @ np.swapaxes(b, -1, -2))  # rank 3 of 5: two zero eigenvalues
+    g = jax.grad(lambda x: jnp.sum(matfunc.sqrtm(x, method, backward=backward)))(a)
+    assert bool(jnp.all(jnp.isfinite(g)))
+    assert float(jnp.max(jnp.abs(g))) > 0
+
+
+def test_solve_lyapunov_jit_vmap_grad():
+    n, cond = 4, 10.0
+    s_np = spd(n, cond, batch=(3,), seed=12)[0]
+    rng = np.random.default_rng(13)
+    g_np = rng.standard_normal(s_np.shape)
+    s, g = jnp.asarray(s_np), jnp.asarray(g_np)
+    ref = np.asarray(matfunc.solve_lyapunov(s_np, g_np, method="eig"))
+    tol = _tol(n, cond) * np.linalg.norm(ref)
+    x = jax.jit(matfunc.solve_lyapunov)(s, g)
+    assert np.linalg.norm(np.asarray(x) - ref) <= tol
+    xv = jax.vmap(matfunc.solve_lyapunov)(s, g)
+    assert np.linalg.norm(np.asarray(xv) - ref) <= tol
+    # The operator X -> S X + X S is self-adjoint, so the gradient of <H, X(G)> in G is L^{-1}(H).
+    h = jnp.asarray(rng.standard_normal(s_np.shape))
+    dg = jax.grad(lambda gg: jnp.sum(h * matfunc.solve_lyapunov(s, gg)))(g)
+    ref_dg = np.asarray(matfunc.solve_lyapunov(s_np, np.asarray(h), method="eig"))
+    assert np.linalg.norm(np.asarray(dg) - ref_dg) <= _tol(n, cond) * np.linalg.norm(ref_dg)
+    ds = jax.jit(jax.grad(lambda ss: jnp.sum(h * matfunc.solve_lyapunov(ss, g))))(s)
+    assert bool(jnp.all(jnp.isfinite(ds)))
+
+
+def test_spd_solve_primitive_is_cholesky_and_batched():
+    a_np = spd(5, 100.0, batch=(2, 3), seed=14)[0]
+    b_np = np.random.default_rng(15).standard_normal((3, 5, 2))  # broadcast over the leading batch axis
+    xp = _compat.array_namespace(jnp.zeros(()))
+    assert primitives._override(xp, "spd_solve") is not None
+    x = primitives.spd_solve(jnp.asarray(a_np), jnp.asarray(b_np), xp=xp)
+    ref = np.linalg.solve(a_np, np.broadcast_to(b_np, (2, 3, 5, 2)))
+    assert np.linalg.norm(np.asarray(x) - ref) <= _tol(5, 100.0) * np.linalg.norm(ref)
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+@pytest.mark.parametrize("backward", ["eig", "lyapunov", "svd-pade"])
+def test_core_sqrtm_jvp_matches_finite_differences(backward, inverse):
+    """The core tangent rule on NumPy, against a central difference of the exact function."""
+    n, cond = 4, 10.0
+    a = spd(n, cond, seed=16)[0]
+    da = np.random.default_rng(17).standard_normal((n, n))
+    for method in ("eig", "newton-schulz"):
+        opts = resolve(method, inverse=inverse, degree=None, num_iters=None, scale="spectral", backward=backward,
+                       backward_iters=None, eps=EPS64, n=n, on_cpu=True)
+        _, saved = forward(primitives.sym(a), opts=opts, xp=np)
+        dy = gradients.sqrtm_jvp(gradients.saved_for(saved, opts), da, opts=opts, xp=np)
+        h = EPS64 ** (1 / 3)  # central difference: truncation h^2 balances rounding eps / h
+        f = matfunc.inv_sqrtm if inverse else matfunc.sqrtm
+        sda = (da + da.T) / 2
+        fd = (f(a + h * sda, "eig") - f(a - h * sda, "eig")) / (2 * h)
+        assert np.linalg.norm(dy - fd) <= n * cond**2 * h**2 * np.linalg.norm(fd), method
