@@ -124,8 +124,9 @@ def test_jacfwd_jacrev(backward):
             e[i, j] = 1.0
             ref[i, j] = _exact_grad(a_np, e, inverse=False)
             core[i, j] = vjp(e)
-    # As accurate as the core VJP (for "lyapunov" that is the sign iteration's error, above rounding).
-    tol = 2 * np.linalg.norm(core - ref) + _tol(n, cond) * np.linalg.norm(ref)
+    # In exact arithmetic the tangent rule and the core VJP are the same self-adjoint operator; for
+    # "lyapunov" both carry the sign iteration's amplified rounding (same size, different rounding path).
+    tol = 3 * np.linalg.norm(core - ref) + _tol(n, cond) * np.linalg.norm(ref)
     assert np.linalg.norm(jf - ref) <= tol
     assert np.linalg.norm(jr - ref) <= tol
 
