@@ -13,6 +13,7 @@ jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
+from conftest import spd  # noqa: E402
 from jax.test_util import check_grads  # noqa: E402
 
 import matfunc  # noqa: E402
@@ -20,8 +21,6 @@ from matfunc import _compat  # noqa: E402
 from matfunc.core import gradients, primitives  # noqa: E402
 from matfunc.core.forward import forward  # noqa: E402
 from matfunc.core.options import resolve  # noqa: E402
-
-from conftest import spd  # noqa: E402
 
 EPS64 = float(np.finfo(np.float64).eps)
 
@@ -203,7 +202,10 @@ def test_half_precision_computed_in_float32(dtype):
     assert bool(jnp.all(jnp.isfinite(g)))
 
 
-@pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("eig", "lyapunov"), ("eig", "svd-pade"), ("newton-schulz", "lyapunov")])
+PSD_PAIRS = [("eig", "eig"), ("eig", "lyapunov"), ("eig", "svd-pade"), ("newton-schulz", "lyapunov")]
+
+
+@pytest.mark.parametrize(("method", "backward"), PSD_PAIRS)
 def test_psd_finite_gradients(method, backward):
     rng = np.random.default_rng(11)
     b = rng.standard_normal((2, 5, 3))
