@@ -125,6 +125,8 @@ class _SqrtmEig(_Sqrtm):
 
 def _nested_differentiation() -> bool:
     """Whether an outer ``torch.func`` grad/jvp level is differentiating this backward (e.g. ``hessian``)."""
+    if torch.compiler.is_compiling():  # dynamo cannot trace the interpreter-stack query
+        return False
     stack = torch._C._functorch.get_interpreter_stack() or []
     kinds = (torch._C._functorch.TransformType.Grad, torch._C._functorch.TransformType.Jvp)
     return sum(i.key() in kinds for i in stack) > 1
