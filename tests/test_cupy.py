@@ -14,7 +14,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import BACKENDS, rel_err, spd
 
 import matfunc
@@ -67,7 +66,7 @@ def test_fidelity_value_against_scipy():
     rho, sigma = _states(3, 6, 1), _states(3, 6, 2)
     ref = np.array([
         np.trace(scipy_linalg.sqrtm(scipy_linalg.sqrtm(p) @ q @ scipy_linalg.sqrtm(p))).real ** 2
-        for p, q in zip(rho, sigma)
+        for p, q in zip(rho, sigma, strict=True)
     ])
     for method in ("eig", "newton-schulz"):
         f = fidelity.fidelity(rho, sigma, method)

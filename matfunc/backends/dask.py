@@ -104,7 +104,7 @@ def _check_chunk(x: Any, /, *, name: str, opts: Options, bxp: ModuleType, offset
             try:
                 check(x[idx])
             except ValueError as one:
-                where = tuple(o + i for o, i in zip(offset, idx))
+                where = tuple(o + i for o, i in zip(offset, idx, strict=True))
                 raise type(exc)(f"{one} [the matrix at global batch index {where} of the Dask array]") from exc
         raise
 
@@ -162,7 +162,9 @@ def vjp(a: Any, /, *, opts: Options, xp: ModuleType, check: bool, name: str) -> 
 
     def vjp_fn(g: Any) -> Any:
         if tuple(g.shape) != tuple(a.shape):
-            raise ValueError(f"{name}_vjp: the cotangent must have the output's shape {tuple(a.shape)}, got {tuple(g.shape)}")
+            raise ValueError(
+                f"{name}_vjp: the cotangent must have the output's shape {tuple(a.shape)}, got {tuple(g.shape)}"
+            )
         g = da.asarray(g)
         gc = xp.astype(g, ctype) if g.dtype != ctype else g
         if blocked:
@@ -180,7 +182,9 @@ def solve_lyapunov(s: Any, g: Any, /, *, method: str, num_iters: int | None, sca
     for arr, nm in ((s, "s"), (g, "g")):
         _validation.check_static(arr, name=f"solve_lyapunov ({nm})", xp=xp)
     if s.shape[-1] != g.shape[-1]:
-        raise ValueError(f"solve_lyapunov: s and g must have the same matrix size, got {tuple(s.shape)} and {tuple(g.shape)}")
+        raise ValueError(
+            f"solve_lyapunov: s and g must have the same matrix size, got {tuple(s.shape)} and {tuple(g.shape)}"
+        )
     if method not in ("sign", "eig"):
         raise ValueError(f"solve_lyapunov: unknown method {method!r}; expected 'sign' or 'eig'")
     if scale not in ("spectral", "frobenius"):
