@@ -37,6 +37,7 @@ PROJECTS = {
         ("torch.autograd.gradcheck", "py:function", "generated/torch.autograd.gradcheck.gradcheck.html#$"),
         ("torch.compile", "py:function", "generated/torch.compile.html#$"),
         ("torch.nn.Module", "py:class", "generated/torch.nn.Module.html#$"),
+        ("torch.nn.BatchNorm2d", "py:class", "generated/torch.nn.BatchNorm2d.html#$"),
     ]),
     "jax": ("0.10", [
         ("jax.Array", "py:class", "_autosummary/jax.Array.html#$"),
