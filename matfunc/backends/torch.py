@@ -92,10 +92,12 @@ class _Sqrtm(torch.autograd.Function):
         saved = gradients.saved_for(Saved(*output[1:])._replace(y=output[0]), opts)
         ctx.present = tuple(t is not None for t in saved)
         ctx.save_for_backward(*(t for t in saved if t is not None), a)
-        ctx.set_materialize_grads(True)
+        ctx.set_materialize_grads(False)  # no zero cotangents for the non-differentiable outputs
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, g: torch.Tensor | None, *_: Any) -> tuple[torch.Tensor | None, None]:  # type: ignore[override]
+        if g is None:
+            return None, None
         if _nested_differentiation():
             raise RuntimeError(_ONCE_MSG.format(backward=ctx.opts.backward) + " (nested torch.func transforms)")
         da = _vjp(ctx, g)
@@ -112,7 +114,9 @@ class _SqrtmEig(_Sqrtm):
     generate_vmap_rule = True
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor, *_: Any) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, g: torch.Tensor | None, *_: Any) -> tuple[torch.Tensor | None, None]:  # type: ignore[override]
+        if g is None:
+            return None, None
         if torch.is_grad_enabled():
             a = ctx.saved_tensors[-1]
             with _no_autocast(g):
