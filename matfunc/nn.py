@@ -52,7 +52,9 @@ class CovariancePooling(nn.Module):
     (8, 16, 7, 7)
     """
 
-    def __init__(self, method: str = "auto", *, backward: str = "auto", eps: float = 1e-5, triu: bool = True, **kwargs: object):
+    def __init__(
+        self, method: str = "auto", *, backward: str = "auto", eps: float = 1e-5, triu: bool = True, **kwargs: object
+    ):
         super().__init__()
         self.method, self.backward, self.eps, self.triu, self.kwargs = method, backward, eps, triu, kwargs
 
@@ -61,7 +63,9 @@ class CovariancePooling(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim < 3:
-            raise ValueError(f"CovariancePooling expects (B, C, H, W) or (B, C, L) features, got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"CovariancePooling expects (B, C, H, W) or (B, C, L) features, got shape {tuple(x.shape)}"
+            )
         feats = x.flatten(2)  # (B, C, M)
         m = feats.shape[-1]
         centred = feats - feats.mean(dim=-1, keepdim=True)

@@ -107,7 +107,9 @@ def test_torch_func(name, method):
 
 
 @pytest.mark.parametrize("name", FUNCS)
-@pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("pade", "lyapunov"), ("newton-schulz", "lyapunov"), ("eig", "svd-pade")])
+@pytest.mark.parametrize(
+    ("method", "backward"), [("eig", "eig"), ("pade", "lyapunov"), ("newton-schulz", "lyapunov"), ("eig", "svd-pade")]
+)
 def test_matches_numpy_manual_vjp(name, method, backward):
     a_np = spd(6, 100.0, batch=(3,), seed=2)[0]
     g_np = np.random.default_rng(3).standard_normal(a_np.shape)
@@ -152,8 +154,17 @@ def test_autocast_computes_in_float32(method):
 @pytest.mark.parametrize("name", FUNCS)
 @pytest.mark.parametrize(
     ("method", "backward"),
-    [("eig", "eig"), ("eig", "lyapunov"), ("eig", "svd-pade"), ("eig", "unrolled"), ("pade", "lyapunov"),
-     ("taylor", "lyapunov"), ("newton-schulz", "lyapunov"), ("newton-schulz", "unrolled"), ("pade", "unrolled")],
+    [
+        ("eig", "eig"),
+        ("eig", "lyapunov"),
+        ("eig", "svd-pade"),
+        ("eig", "unrolled"),
+        ("pade", "lyapunov"),
+        ("taylor", "lyapunov"),
+        ("newton-schulz", "lyapunov"),
+        ("newton-schulz", "unrolled"),
+        ("pade", "unrolled"),
+    ],
 )
 def test_rank_deficient_gradients_finite(name, method, backward):
     rng = np.random.default_rng(4)
