@@ -17,8 +17,6 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-import cupy
-
 from ..core import primitives
 from ..core.forward import forward
 from ..core.options import Options
@@ -36,7 +34,10 @@ def is_traced(a: Any) -> bool:
 def _spd_solve(a: Any, b: Any) -> Any:
     """Solve ``a x = b`` for symmetric positive definite ``a`` by a batched Cholesky factorisation and two
     batched triangular solves (half the flops of LU ``linalg.solve``), on ``a``'s device."""
-    import cupyx.scipy.linalg  # loads cuBLAS: deferred until a solve runs (import matfunc needs no CUDA)
+    # Imported here, not at module level: cupyx.scipy.linalg loads cuBLAS, and the module imports without CuPy
+    # (pytest --doctest-modules collects it on machines without CuPy).
+    import cupy
+    import cupyx.scipy.linalg
 
     batch = cupy.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     with a.device:
