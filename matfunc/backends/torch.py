@@ -54,8 +54,22 @@ def _matmul_add(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *, alpha: flo
     return torch.baddbmm(c3, a3, b3, beta=beta, alpha=alpha).reshape(*batch, n, p)
 
 
+def _solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """General solve; on CPU a loop over the batch for n >= 128 (torch 2.13's batched CPU LU fails there)."""
+    if a.device.type != "cpu" or a.ndim == 2 or a.shape[-1] < 128 or torch.compiler.is_compiling():
+        return torch.linalg.solve(a, b)
+    batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a3 = a.expand(*batch, *a.shape[-2:]).reshape(-1, *a.shape[-2:])
+    b3 = b.expand(*batch, *b.shape[-2:]).reshape(-1, *b.shape[-2:])
+    return torch.stack([torch.linalg.solve(ai, bi) for ai, bi in zip(a3, b3)]).reshape(*batch, *b.shape[-2:])
+
+
 primitives.register(_XP.__name__, "spd_solve", _spd_solve)
 primitives.register(_XP.__name__, "matmul_add", _matmul_add)
+try:  # a general "solve" primitive is requested from the core (Padé with a non-SPD denominator)
+    primitives.register(_XP.__name__, "solve", _solve)
+except ValueError:  # this core has no such primitive yet
+    pass
 
 
 # --- autograd ---------------------------------------------------------------------------------------
