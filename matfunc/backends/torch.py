@@ -61,7 +61,9 @@ def _solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a3 = a.expand(*batch, *a.shape[-2:]).reshape(-1, *a.shape[-2:])
     b3 = b.expand(*batch, *b.shape[-2:]).reshape(-1, *b.shape[-2:])
-    return torch.stack([torch.linalg.solve(ai, bi) for ai, bi in zip(a3, b3)]).reshape(*batch, *b.shape[-2:])
+    return torch.stack([torch.linalg.solve(ai, bi) for ai, bi in zip(a3, b3, strict=True)]).reshape(
+        *batch, *b.shape[-2:]
+    )
 
 
 primitives.register(_XP.__name__, "spd_solve", _spd_solve)
