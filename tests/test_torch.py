@@ -230,6 +230,9 @@ def test_primitives_match_portable_defaults():
     torch.testing.assert_close(glue._matmul_add(c, a, b, alpha=-1.0, beta=3.0), 3.0 * c - a @ b)
     s = _a(n=4, requires_grad=False)
     torch.testing.assert_close(glue._spd_solve(s, b), torch.linalg.solve(s, b))
+    s_big = torch.tensor(spd(130, 10.0, batch=(2,))[0])  # the Cholesky branch
+    rhs_big = torch.tensor(rng.standard_normal((2, 130, 3)))
+    torch.testing.assert_close(s_big @ glue._spd_solve(s_big, rhs_big), rhs_big)
     big = torch.tensor(spd(130, 10.0, batch=(2,))[0]) - 0.5 * torch.eye(130, dtype=torch.float64)  # indefinite
     rhs = torch.tensor(rng.standard_normal((2, 130, 3)))
     torch.testing.assert_close(big @ glue._solve(big, rhs), rhs)
