@@ -15,6 +15,11 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
+if "torch" in __import__("sys").modules:
+    # PyTorch is already loaded: load its glue now, so that a first call under torch.compile(fullgraph=True)
+    # does not have to import it (dynamo cannot trace an import). Otherwise it is loaded on first use.
+    from .backends import torch as _torch_glue  # noqa: F401
+
 
 def newton_schulz_iters(cond: float, dtype: str = "float64") -> int:
     """Newton–Schulz (or Lyapunov sign-iteration) steps that converge for condition numbers up to ``cond``.

@@ -103,7 +103,8 @@ def sqrtm(
     num_iters : int, optional
         Newton–Schulz steps (default 15 in float64, 10 in float32; see :func:`newton_schulz_iters`).
     scale : {"spectral", "frobenius"}, optional
-        Normalisation: the largest eigenvalue (estimated by power iteration) with accelerated
+        Normalisation: an upper bound on the largest eigenvalue, ``||A^8||_F^(1/8)`` from 3 squarings
+        (at most ``n^(1/8)`` times too large, never too small), with accelerated
         Newton–Schulz/sign steps, or the Frobenius norm with the paper's plain steps.
     backward : {"auto", "lyapunov", "eig", "svd-pade", "unrolled"}, optional
         How gradients are computed (PyTorch and JAX; see :func:`sqrtm_vjp` for NumPy/CuPy).
@@ -283,7 +284,7 @@ def solve_lyapunov(
         Right-hand side (any matrix; broadcast against ``s``).
     method : {"sign", "eig"}
         ``"sign"``: the coupled Newton–Schulz sign iteration on
-        :math:`egin{bmatrix} S & G \ 0 & -S \end{bmatrix}` (matrix products only; GPU-friendly).
+        :math:`\begin{bmatrix} S & G \\ 0 & -S \end{bmatrix}` (matrix products only; GPU-friendly).
         ``"eig"``: :math:`X = V [\hat G_{ij} / (s_i + s_j)] V^T` from ``eigh(s)``.
     num_iters : int, optional
         Sign-iteration steps. The default (15 in float64, 10 in float32) converges for ``cond(S)**2`` up to

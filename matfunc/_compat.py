@@ -7,6 +7,7 @@ module (``matfunc.backends.torch`` ...) is imported only once an array of that f
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -40,7 +41,11 @@ _GLUE = {"torch": "torch", "jax": "jax", "cupy": "cupy", "dask": "dask"}
 def backend_module(xp: ModuleType) -> ModuleType | None:
     """matfunc's glue module for the namespace (autodiff wiring and quirks), or None for plain arrays."""
     name = _GLUE.get(backend_name(xp))
-    return importlib.import_module(f"matfunc.backends.{name}") if name else None
+    if not name:
+        return None
+    # sys.modules first: importlib.import_module on every call is a graph break under torch.compile.
+    module = sys.modules.get(f"matfunc.backends.{name}")
+    return module if module is not None else importlib.import_module(f"matfunc.backends.{name}")
 
 
 def is_cpu(x: Any) -> bool:

@@ -7,6 +7,7 @@ from types import ModuleType
 from typing import Any
 
 from ._errors import SingularMatrixError
+from .core.primitives import mT
 
 __all__ = ["check_static", "compute_dtype", "check_values", "check_nonsingular", "symmetry_rtol"]
 
@@ -54,7 +55,7 @@ def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
     if not bool(xp.all(finite)):
         raise ValueError(f"{name}: input contains NaN or Inf ({_first_bad(~finite, xp=xp, shape=batch)})")
     n = a.shape[-1]
-    asym = xp.max(xp.abs(a - a.mT), axis=(-2, -1))
+    asym = xp.max(xp.abs(a - mT(a)), axis=(-2, -1))
     scale = xp.max(xp.abs(a), axis=(-2, -1))
     rtol = symmetry_rtol(n, eps)
     bad = asym > rtol * scale

@@ -93,6 +93,18 @@ def test_pade_paper_settings_reproduce_paper_formula():
     np.testing.assert_allclose(ours, paper, rtol=0, atol=1000 * EPS64 * np.abs(paper).max())
 
 
+def _pade_denominator_cond(a, m):
+    from matfunc.core.coefficients import pade_coefficients
+
+    lam = np.linalg.eigvalsh(a)
+    z = 1.0 - lam / lam[..., -1:]
+    conds = []
+    for coeffs in pade_coefficients(m, m):  # p solves in inv_sqrtm, q in sqrtm
+        v = np.abs(sum(float(c) * z**k for k, c in enumerate(coeffs)))
+        conds.append(np.max(v.max(axis=-1) / v.min(axis=-1)))
+    return float(max(conds))
+
+
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "inv_sqrtm"])
 @pytest.mark.parametrize("method", ["eig", "pade", "taylor", "newton-schulz", "auto"])
 def test_every_backend_agrees_with_numpy(xp, method, inverse):
@@ -105,7 +117,10 @@ def test_every_backend_agrees_with_numpy(xp, method, inverse):
     assert type(y) is type(x)
     assert tuple(y.shape) == a.shape
     assert y.dtype == x.dtype
-    np.testing.assert_allclose(to_numpy(y), ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
+    # Backends round differently (fused product-adds, solver order); the Padé solve amplifies that by the
+    # condition number of the solved polynomial, p(Z) or q(Z) with Z = I - A / lambda_max (2e5 here).
+    tol = 1e-9 if method != "pade" else max(1e-9, 1000 * EPS64 * _pade_denominator_cond(a, 12))
+    np.testing.assert_allclose(to_numpy(y), ref, rtol=tol, atol=tol * np.abs(ref).max())
     if method in ("eig", "newton-schulz", "auto"):
         assert rel_err(y, inv_root if inverse else root) <= 1e-12
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,3 +84,23 @@ def test_output_symmetric_and_psd(data):
         y = matfunc.sqrtm(a, method)
         np.testing.assert_array_equal(y, np.swapaxes(y, -1, -2))
         assert np.all(np.linalg.eigvalsh(y) >= -1e-12 * np.abs(y).max())
+
+
+@pytest.mark.parametrize("m", range(0, 13))
+def test_pade_is_spd_agrees_with_sampled_polynomials(m):
+    """The exact Sturm check against dense sampling of p and q on [0, 1] (and a polynomial that dips below 0)."""
+    from fractions import Fraction
+
+    from matfunc.core.coefficients import _positive_on_unit_interval, pade_coefficients, pade_is_spd
+
+    z = np.linspace(0.0, 1.0, 20001)
+    for n in range(0, 13):
+        if m == n == 0:
+            continue
+        sampled = tuple(bool(np.all(np.polyval([float(c) for c in cs][::-1], z) > 0)) for cs in pade_coefficients(m, n))
+        assert pade_is_spd(m, n) == sampled
+    # (z - 1/2)^2 + 1e-6 > 0; (z - 1/2)^2 - 1e-6 has two roots in [0, 1]; 1 - z vanishes at 1.
+    near = (Fraction(1, 4), Fraction(-1), Fraction(1))
+    assert _positive_on_unit_interval((near[0] + Fraction(1, 10**6), *near[1:]))
+    assert not _positive_on_unit_interval((near[0] - Fraction(1, 10**6), *near[1:]))
+    assert not _positive_on_unit_interval((Fraction(1), Fraction(-1)))

@@ -192,15 +192,7 @@ def two_threads():
         ("eig", {}),
         ("taylor", {}),
         ("pade", {}),
-        pytest.param(
-            "pade",
-            {"degree": (3, 6)},
-            marks=pytest.mark.xfail(
-                reason="core/pade.py solves a non-SPD denominator with xp.linalg.solve (LU); needs a 'solve' "
-                "primitive that matfunc.backends.torch can override (requested)",
-                raises=RuntimeError,
-            ),
-        ),
+        ("pade", {"degree": (3, 6)}),  # off-diagonal order (complex denominator roots, still SPD)
         ("newton-schulz", {}),
     ],
 )
@@ -278,8 +270,7 @@ _DYNAMO_WARNINGS = [
 @pytest.mark.parametrize("method", ["newton-schulz", "pade"])
 @_with(_DYNAMO_WARNINGS)
 def test_compile_matches_eager(method):
-    """Values and gradients under torch.compile equal eager ones (graph breaks allowed here; Padé has one
-    where the core computes its coefficients with numpy.roots)."""
+    """Values and gradients under torch.compile equal eager ones."""
 
     def fn(x):
         return matfunc.sqrtm(x, method).sum() + matfunc.inv_sqrtm(x, method).square().sum()
@@ -287,11 +278,27 @@ def test_compile_matches_eager(method):
     _compile_check(fn, _a(n=4, dtype=torch.float32))
 
 
-@pytest.mark.xfail(
-    reason="graph break in matfunc._compat.backend_module (importlib.import_module on every call); "
-    "fixed by looking the glue module up in sys.modules first",
-    raises=torch._dynamo.exc.Unsupported,
-)
 @_with(_DYNAMO_WARNINGS)
 def test_compile_newton_schulz_fullgraph():
     _compile_check(lambda x: matfunc.inv_sqrtm(x, "newton-schulz").sum(), _a(n=4, dtype=torch.float32), fullgraph=True)
+
+
+def test_compile_fullgraph_on_first_call():
+    """A fresh process whose first matfunc call is compiled with fullgraph=True (torch imported first)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings; warnings.simplefilter('ignore')\n"
+        "import torch, matfunc\n"
+        "a = torch.randn(2, 4, 4, dtype=torch.float64); a = (a @ a.mT + torch.eye(4)).requires_grad_()\n"
+        "for m in ('pade', 'newton-schulz'):\n"
+        "    torch._dynamo.reset()\n"
+        "    f = torch.compile(lambda x: matfunc.inv_sqrtm(x, m).sum(), backend='aot_eager', fullgraph=True)\n"
+        "    (g,) = torch.autograd.grad(f(a), a)\n"
+        "    (ref,) = torch.autograd.grad(matfunc.inv_sqrtm(a, m).sum(), a)\n"
+        "    torch.testing.assert_close(g, ref)\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-3000:]

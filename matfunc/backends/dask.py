@@ -38,12 +38,6 @@ __all__ = ["is_traced", "apply", "vjp", "solve_lyapunov"]
 
 MATMUL_METHODS = ("newton-schulz", "taylor")
 
-# The core writes transposes as ``a.mT`` (array API 2022.12); dask.array.Array has no ``mT`` (2026.8).
-# Until core.primitives.sym/mT fall back to swapaxes, give Dask arrays the property (a transpose view).
-if not hasattr(da.Array, "mT"):
-    da.Array.mT = property(lambda self: da.swapaxes(self, -1, -2))  # type: ignore[attr-defined]
-
-
 def is_traced(a: Any) -> bool:
     """Always True: a Dask array is a lazy graph; eager value checks would compute all of it."""
     return True

@@ -68,10 +68,7 @@ def _solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 primitives.register(_XP.__name__, "spd_solve", _spd_solve)
 primitives.register(_XP.__name__, "matmul_add", _matmul_add)
-try:  # a general "solve" primitive is requested from the core (Padé with a non-SPD denominator)
-    primitives.register(_XP.__name__, "solve", _solve)
-except ValueError:  # this core has no such primitive yet
-    pass
+primitives.register(_XP.__name__, "solve", _solve)
 
 
 # --- autograd ---------------------------------------------------------------------------------------

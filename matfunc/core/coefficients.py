@@ -82,27 +82,55 @@ def pade_coefficients(
     return p, q
 
 
-def _real_roots_above_one(coeffs: tuple[Fraction, ...]) -> bool:
-    import numpy as np  # numpy is a hard dependency; used on Python scalars only
+def _poly_rem(a: list[Fraction], b: list[Fraction]) -> list[Fraction]:
+    """Remainder of ``a / b`` (coefficients lowest degree first, ``b[-1] != 0``)."""
+    a = list(a)
+    while len(a) >= len(b):
+        f = a[-1] / b[-1]
+        shift = len(a) - len(b)
+        for i, bi in enumerate(b):
+            a[shift + i] -= f * bi
+        a.pop()
+        while a and a[-1] == 0:
+            a.pop()
+    return a
 
-    c = [float(x) for x in coeffs]
-    while len(c) > 1 and c[-1] == 0.0:
-        c.pop()
-    if len(c) <= 1:
-        return c[0] > 0
-    roots = np.roots(c[::-1])
-    return bool(np.all(np.abs(roots.imag) <= 1e-9 * np.abs(roots)) and np.all(roots.real > 1.0))
+
+def _sign_changes(seq: list[list[Fraction]], x: Fraction) -> int:
+    values = [sum((c * x**k for k, c in enumerate(p)), Fraction(0)) for p in seq]
+    signs = [v > 0 for v in values if v != 0]
+    return sum(1 for u, v in zip(signs, signs[1:]) if u != v)
+
+
+def _positive_on_unit_interval(coeffs: tuple[Fraction, ...]) -> bool:
+    """Whether the polynomial is > 0 on [0, 1], decided exactly (Sturm's theorem on rationals)."""
+    p = list(coeffs)
+    while len(p) > 1 and p[-1] == 0:
+        p.pop()
+    if p[0] <= 0 or sum(p) <= 0:  # value at 0 and at 1
+        return False
+    if len(p) == 1:
+        return True
+    seq = [p, [k * c for k, c in enumerate(p)][1:]]
+    while len(seq[-1]) > 1:
+        r = _poly_rem(seq[-2], seq[-1])
+        if not r:
+            break
+        seq.append([-c for c in r])
+    # Distinct roots in (0, 1] = V(0) - V(1); none means no sign change on [0, 1].
+    return _sign_changes(seq, Fraction(0)) == _sign_changes(seq, Fraction(1))
 
 
 @lru_cache(maxsize=None)
 def pade_is_spd(m: int, n: int) -> tuple[bool, bool]:
     """Whether ``p(Z)`` and ``q(Z)`` are symmetric positive definite for symmetric ``Z`` with spectrum in [0, 1].
 
-    True when all roots of the polynomial are real and > 1 (and its value at 0 is 1 > 0): then the
-    polynomial is positive on [0, 1]. Checked once per order; Cholesky is used only where it holds.
+    True when the polynomial is positive on [0, 1], decided exactly in rational arithmetic (a Sturm
+    sequence; pure Python, so it traces under ``torch.compile``). Checked once per order; Cholesky is used
+    only where it holds.
     """
     p, q = pade_coefficients(m, n)
-    return _real_roots_above_one(p), _real_roots_above_one(q)
+    return _positive_on_unit_interval(p), _positive_on_unit_interval(q)
 
 
 # --- Newton–Schulz step schedule --------------------------------------------------------------------

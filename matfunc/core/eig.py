@@ -11,6 +11,8 @@ import math
 from types import ModuleType
 from typing import Any
 
+from . import primitives
+
 __all__ = ["eigh_sqrt", "from_eig", "sqrt_floor"]
 
 
@@ -22,7 +24,7 @@ def sqrt_floor(s: Any, eps: float, /, *, xp: ModuleType) -> Any:
 
 def from_eig(v: Any, d: Any, /) -> Any:
     """``V diag(d) V^T`` for a batch of eigenvector matrices ``v`` and values ``d`` of shape ``(..., n)``."""
-    return (v * d[..., None, :]) @ v.mT
+    return (v * d[..., None, :]) @ primitives.mT(v)
 
 
 def eigh_sqrt(a: Any, /, *, inverse: bool, xp: ModuleType) -> tuple[Any, Any, Any]:

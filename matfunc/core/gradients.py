@@ -80,13 +80,13 @@ def _svd_pade_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> 
     k = xp.where(finite, k, sign * kmax)
     f = 1.0 / s if opts.inverse else s
     fprime = -0.5 / (s * lam) if opts.inverse else 0.5 / s
-    ghat = (v.mT @ g) @ v
+    ghat = (primitives.mT(v) @ g) @ v
     # Off-diagonal: G_ij (f_i - f_j) K_ij ~ G_ij (f_i - f_j) / (lambda_i - lambda_j); diagonal: f'(lambda_i) G_ii.
     off = ghat * ((f[..., :, None] - f[..., None, :]) * k)
     n = s.shape[-1]
     eye = xp.eye(n, dtype=s.dtype, device=_device(s))
     inner = off * (1.0 - eye) + eye * (ghat * fprime[..., None, :])
-    return (v @ inner) @ v.mT
+    return (v @ inner) @ primitives.mT(v)
 
 
 def _horner(coeffs: list[float], x: Any, /, *, xp: ModuleType) -> Any:
@@ -116,7 +116,6 @@ def _lyapunov_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> 
         num_iters=opts.backward_iters,
         eps=opts.eps,
         scaled=not opts.paper_steps,
-        symmetric=True,
         xp=xp,
     )
     return x
@@ -199,7 +198,6 @@ def sqrtm_jvp(saved: Saved, da: Any, /, *, opts: Options, xp: ModuleType) -> Any
             num_iters=opts.backward_iters,
             eps=opts.eps,
             scaled=not opts.paper_steps,
-            symmetric=True,
             xp=xp,
         )
         dy = -((w @ ds) @ w) if opts.inverse else ds

@@ -11,9 +11,15 @@ Newton–Schulz for the sign, :math:`M \leftarrow \frac{\sqrt a}{2} M (3I - a M^
 
 On an eigenvalue ``m`` of ``B`` the map is ``m^2 -> g(a m^2)``, the map of Newton–Schulz for the square
 root, so the same step schedule (:func:`.ns_schedule`) applies with the spectrum of ``S^2`` normalised to
-(0, 1]. With ``a = 1`` and Frobenius scaling this is the paper's iteration. Cost per step: 5 matrix
-products for symmetric ``G`` (``B^2``, ``P = BC``, ``B P``, ``P B``, ``B B^2``; ``C B^2 = (B^2 C)^T``),
-6 otherwise; the first ``B^2`` may be given and the last ``B`` update is skipped.
+(0, 1]. With ``a = 1`` and Frobenius scaling this is the paper's iteration. Cost per step: 6 matrix
+products (``B^2``, ``P = BC``, ``B P``, ``C B^2``, ``P B``, ``B B^2``); the first ``B^2`` may be given and
+the last ``B`` update is skipped.
+
+No symmetric shortcut. For symmetric ``G`` one product could be saved with ``C B^2 = (B^2 C)^T``, but that
+update maps an antisymmetric rounding error ``K`` of ``C`` to ``2K`` once ``B ~ I`` (``C -> (3C - C^T)/2``):
+1e-3 off after 30 steps. Re-symmetrising each step cures it in NumPy and PyTorch but not under XLA, whose
+optimised kernels do not keep the two triangles of a symmetrised value consistent (measured: 2e-7 off at 30
+steps under ``jax.jit``). The full update is neutral (``K -> K``) in both directions, forward and transposed.
 
 Eigendecomposition: :math:`X = V [\hat G_{ij} / (s_i + s_j)] V^T` with :math:`\hat G = V^T G V`.
 """
@@ -30,12 +36,11 @@ from .coefficients import ns_schedule
 __all__ = ["sign_lyapunov", "eig_lyapunov", "loewner_solve", "sign_matmuls"]
 
 
-def sign_matmuls(num_iters: int, *, symmetric: bool = True, b2_given: bool = False) -> int:
+def sign_matmuls(num_iters: int, *, b2_given: bool = False) -> int:
     """Matrix products spent by :func:`sign_lyapunov`."""
     if num_iters == 0:
         return 0
-    per = 5 if symmetric else 6
-    return per * num_iters - 1 - (1 if b2_given else 0)
+    return 6 * num_iters - 1 - (1 if b2_given else 0)
 
 
 def sign_lyapunov(
@@ -46,14 +51,12 @@ def sign_lyapunov(
     num_iters: int,
     eps: float,
     scaled: bool = True,
-    symmetric: bool = False,
     b2: Any = None,
     xp: ModuleType,
 ) -> Any:
     """Solve ``s_n X + X s_n = g_n`` for SPD ``s_n`` whose squared spectrum lies in (0, 1].
 
-    ``symmetric=True`` promises a symmetric ``g_n`` (one product per step saved). ``b2`` may pass
-    ``s_n @ s_n`` if already known.
+    ``b2`` may pass ``s_n @ s_n`` if already known.
     """
     scales = ns_schedule(num_iters, eps) if scaled else (1.0,) * num_iters
     b, c = s_n, g_n
@@ -63,8 +66,7 @@ def sign_lyapunov(
             b2 = b @ b
         h = math.sqrt(a) / 2.0
         p = b @ c
-        t = b @ p  # B^2 C
-        s = t + t.mT if symmetric else primitives.matmul_add(t, c, b2, xp=xp)  # B^2 C + C B^2
+        s = primitives.matmul_add(b @ p, c, b2, xp=xp)  # B^2 C + C B^2
         # C <- h (3C - a (B^2 C + C B^2) + a B C B) = 3h (C - (a/3) s) + h a (BC) B: one fused product-add.
         c = primitives.matmul_add(c - (a / 3.0) * s, p, b, alpha=h * a, beta=3.0 * h, xp=xp)
         if k != last:
@@ -74,7 +76,8 @@ def sign_lyapunov(
 
 def loewner_solve(v: Any, denom: Any, g: Any, /) -> Any:
     """``V [(V^T G V) / denom] V^T``: the eigenbasis solve shared by the exact solvers and gradients."""
-    return v @ (((v.mT @ g) @ v) / denom) @ v.mT
+    vt = primitives.mT(v)
+    return v @ (((vt @ g) @ v) / denom) @ vt
 
 
 def eig_lyapunov(s: Any, g: Any, /, *, xp: ModuleType) -> Any:

@@ -4,9 +4,10 @@ With ``Z = I - A_n`` and the ``[m/n]`` approximant ``p(z) / q(z)`` (:func:`.pade
 
 .. math:: A_n^{1/2} \\approx q(Z)^{-1} p(Z), \\qquad A_n^{-1/2} \\approx p(Z)^{-1} q(Z).
 
-``p(Z)`` and ``q(Z)`` commute, so one linear solve gives either. For the diagonal orders all roots of
-``p`` and ``q`` are real and > 1, so for a spectrum of ``A_n`` in [0, 1] both matrices are symmetric
-positive definite and the solve uses Cholesky (:func:`.pade_is_spd` checks each order once).
+``p(Z)`` and ``q(Z)`` commute, so one linear solve gives either. ``p`` and ``q`` are positive on [0, 1]
+(decided exactly per order by :func:`.pade_is_spd`; true for every order up to [20/20]), so for a
+spectrum of ``A_n`` in (0, 1] both matrices are symmetric positive definite and the solve uses Cholesky;
+the general ``solve`` primitive remains for an order that would fail the check.
 Cost: ``matmul_count(max(m, n), 2)`` matrix products (4 for [5/5]) and one SPD solve.
 """
 
@@ -32,4 +33,4 @@ def pade_sqrt(a_n: Any, /, *, degree: tuple[int, int], inverse: bool, xp: Module
     den_spd = pade_is_spd(m, n)[0 if inverse else 1]
     if den_spd:
         return primitives.spd_solve(den, num, xp=xp)
-    return xp.linalg.solve(den, num)
+    return primitives.solve(den, num, xp=xp)

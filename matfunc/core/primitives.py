@@ -11,14 +11,14 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Callable
 
-__all__ = ["register", "matmul_add", "spd_solve", "eye_like", "sym", "mT"]
+__all__ = ["register", "matmul_add", "solve", "spd_solve", "eye_like", "sym", "mT"]
 
 _OVERRIDES: dict[tuple[str, str], Callable[..., Any]] = {}
 
 
 def register(xp_name: str, name: str, fn: Callable[..., Any]) -> None:
     """Install ``fn`` as primitive ``name`` for namespaces whose ``__name__`` is ``xp_name``."""
-    if name not in {"matmul_add", "spd_solve"}:
+    if name not in {"matmul_add", "solve", "spd_solve"}:
         raise ValueError(f"unknown primitive {name!r}")
     _OVERRIDES[(xp_name, name)] = fn
 
@@ -28,13 +28,13 @@ def _override(xp: ModuleType, name: str) -> Callable[..., Any] | None:
 
 
 def mT(a: Any) -> Any:
-    """Transpose of the last two axes."""
-    return a.mT
+    """Transpose of the last two axes (``a.mT``; ``swapaxes`` for arrays without it, such as Dask's)."""
+    return a.mT if hasattr(a, "mT") else a.swapaxes(-1, -2)
 
 
 def sym(a: Any) -> Any:
     """Symmetric part ``(a + a^T) / 2``."""
-    return (a + a.mT) * 0.5
+    return (a + mT(a)) * 0.5
 
 
 def eye_like(a: Any, /, *, xp: ModuleType) -> Any:
@@ -62,6 +62,15 @@ def spd_solve(a: Any, b: Any, /, *, xp: ModuleType) -> Any:
     (half the flops, and torch 2.13's batched CPU LU fails for n >= ~200 with 2 threads).
     """
     fn = _override(xp, "spd_solve")
+    if fn is not None:
+        return fn(a, b)
+    return solve(a, b, xp=xp)
+
+
+def solve(a: Any, b: Any, /, *, xp: ModuleType) -> Any:
+    """Solve ``a x = b`` for a general nonsingular ``a`` (batched): ``xp.linalg.solve`` unless the backend
+    registers its own (torch on CPU loops over the batch for n >= 128, where its batched LU fails)."""
+    fn = _override(xp, "solve")
     if fn is not None:
         return fn(a, b)
     return xp.linalg.solve(a, b)
