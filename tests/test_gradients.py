@@ -168,20 +168,28 @@ def test_svd_pade_deviation_at_repeated_eigenvalues():
     assert np.abs(d).max() < 1e-12
 
 
-def test_svd_pade_near_repeated_eigenvalues_stays_accurate():
-    """A rotated repeated eigenvalue comes out of eigh split by rounding: K stays finite, and the divided
-    difference (s_i - s_j) K_ij is still accurate (both differences are exact by Sterbenz's lemma and sqrt
-    is correctly rounded): measured 1e-16 relative. Documented; only exact coincidence deviates."""
-    rng = np.random.default_rng(12)
-    q, _ = np.linalg.qr(rng.standard_normal((5, 5)))
-    a = (q * np.array([1.0, 1.0, 0.5, 0.25, 0.1])) @ q.T
-    a = (a + a.T) / 2
-    g = _g((5, 5), 13)
-    exact = matfunc.sqrtm_vjp(a, "eig", backward="eig")[1](g)
-    pade = matfunc.sqrtm_vjp(a, "eig", backward="svd-pade")[1](g)
-    assert np.all(np.isfinite(pade))
-    assert _rel(exact, _exact(a, g, False)) < 1e-12
-    assert _rel(pade, _exact(a, g, False)) < 1e-10
+def test_svd_pade_near_repeated_eigenvalues_as_documented():
+    """A rotated repeated eigenvalue comes out of eigh split by a few ulps. The exact backward divides by
+    s_i + s_j and stays accurate for every rotation; SVD-Padé forms (f_i - f_j) K_ij from two differences of
+    nearly equal numbers: usually exact to rounding, sometimes noise of the gradient's own size
+    (docs/derivations/svd_pade.md: 42 of 50 rotations within 1e-10, worst 21%)."""
+    errs, exact_errs = [], []
+    for seed in range(50):
+        rng = np.random.default_rng(seed)
+        q, _ = np.linalg.qr(rng.standard_normal((5, 5)))
+        a = (q * np.array([1.0, 1.0, 0.5, 0.25, 0.1])) @ q.T
+        a = (a + a.T) / 2
+        g = rng.standard_normal((5, 5))
+        ref = _exact(a, g, False)
+        exact_errs.append(_rel(matfunc.sqrtm_vjp(a, "eig", backward="eig")[1](g), ref))
+        pade = matfunc.sqrtm_vjp(a, "eig", backward="svd-pade")[1](g)
+        assert np.all(np.isfinite(pade))
+        errs.append(_rel(pade, ref))
+    assert max(exact_errs) < 1e-13
+    errs = np.array(errs)
+    assert np.median(errs) < 1e-14 and np.sum(errs < 1e-10) >= 35
+    assert errs.max() > 1e-3  # the documented failure: if SVD-Padé stops showing it, update the docs
+    assert errs.max() < 1.0  # noise of order 1/sqrt(lambda) against 1/(2 sqrt(lambda)): bounded
 
 
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "inv_sqrtm"])
