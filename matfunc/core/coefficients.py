@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 from functools import lru_cache
+from itertools import pairwise
 
 __all__ = [
     "taylor_coefficients",
@@ -99,7 +100,7 @@ def _poly_rem(a: list[Fraction], b: list[Fraction]) -> list[Fraction]:
 def _sign_changes(seq: list[list[Fraction]], x: Fraction) -> int:
     values = [sum((c * x**k for k, c in enumerate(p)), Fraction(0)) for p in seq]
     signs = [v > 0 for v in values if v != 0]
-    return sum(1 for u, v in zip(signs, signs[1:]) if u != v)
+    return sum(1 for u, v in pairwise(signs) if u != v)
 
 
 def _positive_on_unit_interval(coeffs: tuple[Fraction, ...]) -> bool:

@@ -96,8 +96,11 @@ def _horner(coeffs: list[float], x: Any, /, *, xp: ModuleType) -> Any:
     return acc
 
 
-def _lyapunov_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
-    if saved.v is not None:  # eig forward: exact S (and W); scale: largest eigenvalue, or sqrt(||A||_F)
+def _lyapunov_operator(saved: Saved, /, *, opts: Options, xp: ModuleType) -> tuple[Any, Any, Any]:
+    """``(S, W, root_c)`` for the sign solve: ``S = A^{1/2}``, ``W = A^{-1/2}`` (inverse only, else None)
+    and the per-matrix scale ``root_c >= lambda_max(S)``: the largest eigenvalue after an eig forward (the
+    Frobenius-type ``||S^2||_F^{1/2}`` at the paper's settings), else ``sqrt(c)`` with ``c >= lambda_max(A)``."""
+    if saved.v is not None:
         if opts.paper_steps:
             root_c = xp.sqrt(xp.sqrt(xp.sum(saved.s**4, axis=-1, keepdims=True)))[..., None]
         else:
@@ -105,11 +108,19 @@ def _lyapunov_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> 
         root_c = xp.where(root_c > 0, root_c, xp.ones_like(root_c))
         s = from_eig(saved.v, saved.s)
         w = from_eig(saved.v, 1.0 / xp.maximum(saved.s, _floor(saved.s, opts.eps, xp=xp))) if opts.inverse else None
-    else:
-        root_c = xp.sqrt(saved.c)  # c >= lambda_max(A), so sqrt(c) >= lambda_max(S)
-        w = saved.y if opts.inverse else None
-        s = primitives.sym(saved.a @ w) if opts.inverse else saved.y
-    rhs = -((w @ g) @ w) if opts.inverse else g
+        return s, w, root_c
+    w = saved.y if opts.inverse else None
+    s = primitives.sym(saved.a @ w) if opts.inverse else saved.y
+    return s, w, xp.sqrt(saved.c)
+
+
+def _lyapunov_solve(saved: Saved, rhs: Any, /, *, adjoint: bool, opts: Options, xp: ModuleType) -> Any:
+    """The sign-iteration solve of ``S X + X S = R``. For ``sqrtm`` the tangent map and its adjoint are both
+    that solve. For ``inv_sqrtm`` (``dW = -W dS W``) the adjoint applies ``-W . W`` before it (VJP), the
+    tangent map after it (JVP)."""
+    s, w, root_c = _lyapunov_operator(saved, opts=opts, xp=xp)
+    if opts.inverse and adjoint:
+        rhs = -((w @ rhs) @ w)
     x = sign_lyapunov(
         s / root_c,
         rhs / root_c,
@@ -118,7 +129,7 @@ def _lyapunov_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> 
         scaled=not opts.paper_steps,
         xp=xp,
     )
-    return x
+    return -((w @ x) @ w) if opts.inverse and not adjoint else x
 
 
 def sqrtm_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
@@ -127,7 +138,7 @@ def sqrtm_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
     if opts.backward == "eig":
         da = _eig_vjp(saved, g, opts=opts, xp=xp)
     elif opts.backward == "lyapunov":
-        da = _lyapunov_vjp(saved, g, opts=opts, xp=xp)
+        da = _lyapunov_solve(saved, g, adjoint=True, opts=opts, xp=xp)
     elif opts.backward == "svd-pade":
         da = _svd_pade_vjp(saved, g, opts=opts, xp=xp)
     else:
@@ -161,23 +172,6 @@ def _device(x: Any) -> Any:
 # reverse mode (JAX's custom_jvp): everything but the right-hand side is computed from the primals.
 
 
-def _lyapunov_operator(saved: Saved, /, *, opts: Options, xp: ModuleType) -> tuple[Any, Any, Any]:
-    """``(S, W, root_c)`` for the sign solve: ``S = A^{1/2}``, ``W = A^{-1/2}`` (inverse only, else None)
-    and the per-matrix scale ``root_c >= lambda_max(S)`` (the same choices as :func:`_lyapunov_vjp`)."""
-    if saved.v is not None:
-        if opts.paper_steps:
-            root_c = xp.sqrt(xp.sqrt(xp.sum(saved.s**4, axis=-1, keepdims=True)))[..., None]
-        else:
-            root_c = xp.max(saved.s, axis=-1, keepdims=True)[..., None]
-        root_c = xp.where(root_c > 0, root_c, xp.ones_like(root_c))
-        s = from_eig(saved.v, saved.s)
-        w = from_eig(saved.v, 1.0 / xp.maximum(saved.s, _floor(saved.s, opts.eps, xp=xp))) if opts.inverse else None
-        return s, w, root_c
-    w = saved.y if opts.inverse else None
-    s = primitives.sym(saved.a @ w) if opts.inverse else saved.y
-    return s, w, xp.sqrt(saved.c)
-
-
 def sqrtm_jvp(saved: Saved, da: Any, /, *, opts: Options, xp: ModuleType) -> Any:
     """Tangent ``dY`` of ``sqrtm`` (``opts.inverse``: ``inv_sqrtm``) at the saved point along ``da``.
 
@@ -191,16 +185,7 @@ def sqrtm_jvp(saved: Saved, da: Any, /, *, opts: Options, xp: ModuleType) -> Any
     elif opts.backward == "svd-pade":
         dy = _svd_pade_vjp(saved, da, opts=opts, xp=xp)
     elif opts.backward == "lyapunov":
-        s, w, root_c = _lyapunov_operator(saved, opts=opts, xp=xp)
-        ds = sign_lyapunov(
-            s / root_c,
-            da / root_c,
-            num_iters=opts.backward_iters,
-            eps=opts.eps,
-            scaled=not opts.paper_steps,
-            xp=xp,
-        )
-        dy = -((w @ ds) @ w) if opts.inverse else ds
+        dy = _lyapunov_solve(saved, da, adjoint=False, opts=opts, xp=xp)
     else:
         raise ValueError(
             f"backward={opts.backward!r} differentiates through the forward iterations and has no tangent "
