@@ -12,8 +12,7 @@ Newton–Schulz for the sign, :math:`M \leftarrow \frac{\sqrt a}{2} M (3I - a M^
 On an eigenvalue ``m`` of ``B`` the map is ``m^2 -> g(a m^2)``, the map of Newton–Schulz for the square
 root, so the same step schedule (:func:`.ns_schedule`) applies with the spectrum of ``S^2`` normalised to
 (0, 1]. With ``a = 1`` and Frobenius scaling this is the paper's iteration. Cost per step: 6 matrix
-products (``B^2``, ``P = BC``, ``B P``, ``C B^2``, ``P B``, ``B B^2``); the first ``B^2`` may be given and
-the last ``B`` update is skipped.
+products (``B^2``, ``P = BC``, ``B P``, ``C B^2``, ``P B``, ``B B^2``); the last ``B`` update is skipped.
 
 No symmetric shortcut. For symmetric ``G`` one product could be saved with ``C B^2 = (B^2 C)^T``, but that
 update maps an antisymmetric rounding error ``K`` of ``C`` to ``2K`` once ``B ~ I`` (``C -> (3C - C^T)/2``):
@@ -39,11 +38,9 @@ from .coefficients import ns_schedule
 __all__ = ["sign_lyapunov", "eig_lyapunov", "loewner_solve", "sign_matmuls"]
 
 
-def sign_matmuls(num_iters: int, *, b2_given: bool = False) -> int:
-    """Matrix products spent by :func:`sign_lyapunov`."""
-    if num_iters == 0:
-        return 0
-    return 6 * num_iters - 1 - (1 if b2_given else 0)
+def sign_matmuls(num_iters: int) -> int:
+    """Matrix products spent by :func:`sign_lyapunov` (the last step skips the ``B`` update)."""
+    return 6 * num_iters - 1 if num_iters else 0
 
 
 def sign_lyapunov(
@@ -54,19 +51,14 @@ def sign_lyapunov(
     num_iters: int,
     eps: float,
     scaled: bool = True,
-    b2: Any = None,
     xp: ModuleType,
 ) -> Any:
-    """Solve ``s_n X + X s_n = g_n`` for SPD ``s_n`` whose squared spectrum lies in (0, 1].
-
-    ``b2`` may pass ``s_n @ s_n`` if already known.
-    """
+    """Solve ``s_n X + X s_n = g_n`` for SPD ``s_n`` whose squared spectrum lies in (0, 1]."""
     scales = ns_schedule(num_iters, eps) if scaled else (1.0,) * num_iters
     b, c = s_n, g_n
     last = len(scales) - 1
     for k, a in enumerate(scales):
-        if k or b2 is None:
-            b2 = b @ b
+        b2 = b @ b
         h = math.sqrt(a) / 2.0
         p = b @ c
         s = primitives.matmul_add(b @ p, c, b2, xp=xp)  # B^2 C + C B^2
