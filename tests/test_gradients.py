@@ -103,6 +103,40 @@ def test_more_backward_steps_never_hurt(cond, inverse):
         np.testing.assert_allclose(x, matfunc.solve_lyapunov(s, g, "eig"), rtol=0, atol=1e-12 * np.abs(x).max())
 
 
+class _Counting(np.ndarray):
+    """A NumPy array that counts the matrix products it takes part in."""
+
+    products = 0
+
+    def __matmul__(self, other):
+        _Counting.products += 1
+        return super().__matmul__(other)
+
+    def __rmatmul__(self, other):
+        _Counting.products += 1
+        return super().__rmatmul__(other)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("steps", [1, 8, 15])
+def test_sign_iteration_product_count(symmetric, steps):
+    """The symmetric solve (every gradient) spends 4 products a step, the general one 6; both agree."""
+    import array_api_compat.numpy as xnp
+
+    from matfunc.core.lyapunov import sign_lyapunov, sign_matmuls
+
+    a, root, _ = spd(16, 10.0, batch=(2,), seed=3)
+    s = root / np.linalg.eigvalsh(root).max(axis=-1)[:, None, None]
+    g = _g(a.shape, 5)
+    _Counting.products = 0
+    x = sign_lyapunov(s.view(_Counting), g.view(_Counting), num_iters=steps, eps=2.2e-16, symmetric=symmetric, xp=xnp)
+    assert _Counting.products == sign_matmuls(steps, symmetric=symmetric)
+    other = sign_lyapunov(s, g, num_iters=steps, eps=2.2e-16, symmetric=not symmetric, xp=xnp)
+    np.testing.assert_allclose(np.asarray(x), other, rtol=0, atol=1e-13 * np.abs(other).max())
+    if symmetric:
+        assert np.array_equal(np.asarray(x), np.swapaxes(np.asarray(x), -1, -2))  # symmetric bit for bit
+
+
 def test_paper_backward_is_reproduced_and_beaten():
     """backward_iters=8, Frobenius scaling: the paper's plain sign iteration, and its measured error."""
     a, root, _ = spd(64, 1e3, batch=(4,), seed=8)

@@ -58,7 +58,15 @@ def _spd_solve(a: Any, b: Any) -> Any:
     return jax.lax.linalg.triangular_solve(factor, y, left_side=True, lower=True, transpose_a=True)
 
 
+def _self_adjoint_solve(matvec: Any, solve: Any, rhs: Any) -> Any:
+    """Reverse mode calls ``solve`` again on the cotangent (the map is self-adjoint) instead of JAX
+    transposing the sign iteration step by step: half the work, and XLA's compiled transpose of the
+    4-product update was measured to drift (4e-7 off at 30 steps, eager 2e-15)."""
+    return jax.lax.custom_linear_solve(matvec, rhs, lambda _, r: solve(r), symmetric=True)
+
+
 primitives.register(_XP.__name__, "spd_solve", _spd_solve)
+primitives.register(_XP.__name__, "self_adjoint_solve", _self_adjoint_solve)
 
 
 # --- autodiff ---------------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ def is_traced(a: Any) -> bool:
 def _spd_solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Cholesky solve: half the flops of LU, and torch 2.13's batched CPU LU fails for n >= ~200."""
     factor, _ = torch.linalg.cholesky_ex(a)
-    return torch.cholesky_solve(b, factor)
+    # LAPACK returns column-major batches; one copy to row-major keeps every later element-wise op fast
+    return torch.cholesky_solve(b, factor).contiguous()
 
 
 def _matmul_add(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *, alpha: float, beta: float) -> torch.Tensor:

@@ -121,12 +121,13 @@ def _lyapunov_solve(saved: Saved, rhs: Any, /, *, adjoint: bool, opts: Options, 
     s, w, root_c = _lyapunov_operator(saved, opts=opts, xp=xp)
     if opts.inverse and adjoint:
         rhs = -((w @ rhs) @ w)
-    x = sign_lyapunov(
-        s / root_c,
+    s_n = s / root_c
+    x = primitives.self_adjoint_solve(  # the map X -> S X + X S is self-adjoint (S symmetric)
+        lambda v: s_n @ v + v @ s_n,
+        lambda r: sign_lyapunov(  # r is sym(G), or -W sym(G) W: the 4-product update
+            s_n, r, num_iters=opts.backward_iters, eps=opts.eps, scaled=not opts.paper_steps, symmetric=True, xp=xp
+        ),
         rhs / root_c,
-        num_iters=opts.backward_iters,
-        eps=opts.eps,
-        scaled=not opts.paper_steps,
         xp=xp,
     )
     return -((w @ x) @ w) if opts.inverse and not adjoint else x
@@ -134,11 +135,11 @@ def _lyapunov_solve(saved: Saved, rhs: Any, /, *, adjoint: bool, opts: Options, 
 
 def sqrtm_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
     """``dA`` for upstream gradient ``g`` of ``sqrtm`` (``opts.inverse``: ``inv_sqrtm``) at the saved point."""
+    if opts.backward == "lyapunov":  # the symmetric sign solve takes sym(rhs) itself and returns a symmetric X
+        return _lyapunov_solve(saved, g, adjoint=True, opts=opts, xp=xp)
     g = primitives.sym(g)
     if opts.backward == "eig":
         da = _eig_vjp(saved, g, opts=opts, xp=xp)
-    elif opts.backward == "lyapunov":
-        da = _lyapunov_solve(saved, g, adjoint=True, opts=opts, xp=xp)
     elif opts.backward == "svd-pade":
         da = _svd_pade_vjp(saved, g, opts=opts, xp=xp)
     else:

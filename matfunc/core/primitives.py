@@ -11,14 +11,14 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Callable
 
-__all__ = ["register", "matmul_add", "solve", "spd_solve", "eye_like", "sym", "mT"]
+__all__ = ["register", "matmul_add", "solve", "spd_solve", "self_adjoint_solve", "eye_like", "sym", "mT"]
 
 _OVERRIDES: dict[tuple[str, str], Callable[..., Any]] = {}
 
 
 def register(xp_name: str, name: str, fn: Callable[..., Any]) -> None:
     """Install ``fn`` as primitive ``name`` for namespaces whose ``__name__`` is ``xp_name``."""
-    if name not in {"matmul_add", "solve", "spd_solve"}:
+    if name not in {"matmul_add", "solve", "spd_solve", "self_adjoint_solve"}:
         raise ValueError(f"unknown primitive {name!r}")
     _OVERRIDES[(xp_name, name)] = fn
 
@@ -74,3 +74,18 @@ def solve(a: Any, b: Any, /, *, xp: ModuleType) -> Any:
     if fn is not None:
         return fn(a, b)
     return xp.linalg.solve(a, b)
+
+
+def self_adjoint_solve(
+    matvec: Callable[[Any], Any], solve: Callable[[Any], Any], rhs: Any, /, *, xp: ModuleType
+) -> Any:
+    """``solve(rhs)``, where ``solve`` inverts the self-adjoint linear map ``matvec`` (to its accuracy).
+
+    The default just calls ``solve``. A framework that derives reverse mode by transposing the program
+    registers a version that transposes the solve by calling it again (JAX: ``custom_linear_solve`` with
+    ``symmetric=True``) instead of transposing its steps one by one.
+    """
+    fn = _override(xp, "self_adjoint_solve")
+    if fn is not None:
+        return fn(matvec, solve, rhs)
+    return solve(rhs)
