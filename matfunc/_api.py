@@ -9,6 +9,8 @@ from . import _compat, _validation
 from .core import options as _options
 from .core import gradients as _gradients
 from .core import lyapunov as _lyapunov
+from .core.blocking import block_rows as _block_rows
+from .core.blocking import over_batch as _over_batch
 from .core.forward import forward as _forward
 from .core.primitives import sym
 from .core.scaling import normalize as _normalize
@@ -39,8 +41,14 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
     if glue is not None:
         y = glue.apply(x, opts=opts, xp=xp, check=check)
     else:
-        y = _forward(sym(x), opts=opts, xp=xp)[0]
+        y = _over_batch(lambda t: _forward(sym(t), opts=opts, xp=xp)[0], (x,), *_blocks(x, xp), xp=xp)
     return xp.astype(y, a.dtype) if y.dtype != a.dtype else y
+
+
+def _blocks(x: Any, xp: Any) -> tuple[tuple[int, ...], int | None]:
+    """Batch shape and block size for eager host arrays (NumPy, array-api-strict): see core.blocking."""
+    rows = _block_rows(tuple(x.shape), xp.finfo(x.dtype).bits // 8) if _compat.is_cpu(x) else None
+    return tuple(x.shape[:-2]), rows
 
 
 def _cast(x: Any, dtype: Any, xp: Any) -> Any:
@@ -60,13 +68,20 @@ def _apply_vjp(a: Any, /, *, name: str, inverse: bool, method: str, check: bool,
     if 0 in a.shape:
         y = xp.astype(a, dtype, copy=True)
         return y, lambda g: xp.zeros_like(a)
-    y, saved = _forward(sym(_cast(a, ctype, xp)), opts=opts, xp=xp)
-    saved = _gradients.saved_for(saved, opts)
+    x = _cast(a, ctype, xp)
+    blocks = _blocks(x, xp)
+
+    def fwd(t: Any) -> Any:
+        y, saved = _forward(sym(t), opts=opts, xp=xp)
+        return y, _gradients.saved_for(saved, opts)
+
+    y, saved = _over_batch(fwd, (x,), *blocks, xp=xp)
 
     def vjp(g: Any) -> Any:
         if tuple(g.shape) != tuple(a.shape):
             raise ValueError(f"{name}_vjp: the cotangent must have the output's shape {tuple(a.shape)}, got {tuple(g.shape)}")
-        da = _gradients.sqrtm_vjp(saved, _cast(g, ctype, xp), opts=opts, xp=xp)
+        da = _over_batch(lambda sv, gg: _gradients.sqrtm_vjp(sv, gg, opts=opts, xp=xp), (saved, _cast(g, ctype, xp)),
+                         *blocks, xp=xp)
         return _cast(da, dtype, xp)
 
     return _cast(y, dtype, xp), vjp

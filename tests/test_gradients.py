@@ -277,3 +277,24 @@ def test_vjp_empty():
     a = np.zeros((0, 3, 3))
     y, vjp = matfunc.sqrtm_vjp(a)
     assert y.shape == (0, 3, 3) and vjp(a).shape == (0, 3, 3)
+
+
+@pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("pade", "lyapunov"), ("newton-schulz", "lyapunov")])
+def test_cache_blocks_change_nothing(monkeypatch, method, backward):
+    """Eager CPU batches run in cache-sized blocks (core.blocking): same values and gradients as one block,
+    for batch shapes that do not divide evenly into blocks."""
+    import matfunc.core.blocking as blocking
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 50, 8, 30))
+    a = x @ np.swapaxes(x, -1, -2) / 30 + 0.1 * np.eye(8)
+    g = rng.standard_normal(a.shape)
+    runs = []
+    for size in (1 << 40, 7 * 8 * 8 * 8):  # one block; blocks of 7 matrices
+        monkeypatch.setattr(blocking, "BLOCK_BYTES", size)
+        y, vjp = matfunc.inv_sqrtm_vjp(a, method, backward=backward)
+        runs.append((matfunc.sqrtm(a, method), y, vjp(g)))
+    assert blocking.block_rows(a.shape, 8) == 7
+    for one, blocked in zip(*runs, strict=True):
+        assert blocked.shape == one.shape
+        np.testing.assert_array_equal(blocked, one)

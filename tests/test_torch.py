@@ -302,3 +302,24 @@ def test_compile_fullgraph_on_first_call():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-3000:]
+
+
+def test_cache_blocks_change_nothing_torch(monkeypatch):
+    """Eager CPU tensors run in cache-sized blocks: same values and gradients as one block."""
+    import matfunc.core.blocking as blocking
+
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(3, 50, 8, 30, dtype=torch.float64, generator=gen)
+    a = x @ x.mT / 30 + 0.1 * torch.eye(8, dtype=torch.float64)
+    g = torch.randn(a.shape, dtype=torch.float64, generator=gen)
+    runs = []
+    for size in (1 << 40, 7 * 8 * 8 * 8):
+        monkeypatch.setattr(blocking, "BLOCK_BYTES", size)
+        for method, backward in (("pade", "lyapunov"), ("eig", "eig")):
+            t = a.clone().requires_grad_()
+            y = matfunc.sqrtm(t, method, backward=backward)
+            (dt,) = torch.autograd.grad(y, t, g)
+            runs.append((y.detach(), dt))
+    for one, blocked in zip(runs[:2], runs[2:], strict=True):
+        for u, v in zip(one, blocked, strict=True):
+            torch.testing.assert_close(v, u, rtol=1e-14, atol=1e-14)

@@ -20,6 +20,7 @@ import torch
 
 from .. import _compat
 from ..core import gradients, primitives
+from ..core.blocking import block_rows, over_batch
 from ..core.forward import Saved, forward
 from ..core.options import Options
 
@@ -94,7 +95,7 @@ class _Sqrtm(torch.autograd.Function):
     @staticmethod
     def forward(a: torch.Tensor, opts: Options) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
         with _no_autocast(a):
-            y, saved = forward(primitives.sym(a), opts=opts, xp=_XP)
+            y, saved = over_batch(lambda t: forward(primitives.sym(t), opts=opts, xp=_XP), (a,), *_blocks(a), xp=_XP)
         # y goes out once (as output 0, never marked non-differentiable); setup_context picks what to keep
         return y, *_pack(saved._replace(y=None))
 
@@ -157,8 +158,17 @@ def _pack(saved: Saved) -> tuple[Any, ...]:
 def _vjp(ctx: Any, g: torch.Tensor) -> torch.Tensor:
     tensors = iter(ctx.saved_tensors[:-1])
     saved = Saved(*(next(tensors) if here else None for here in ctx.present))
+    a = ctx.saved_tensors[-1]
     with _no_autocast(g):
-        return gradients.sqrtm_vjp(saved, g.to(ctx.saved_tensors[-1].dtype), opts=ctx.opts, xp=_XP)
+        return over_batch(lambda sv, gg: gradients.sqrtm_vjp(sv, gg, opts=ctx.opts, xp=_XP),
+                          (saved, g.to(a.dtype)), *_blocks(a), xp=_XP)
+
+
+def _blocks(a: torch.Tensor) -> tuple[tuple[int, ...], int | None]:
+    """Cache-sized batch blocks (core.blocking) for eager CPU tensors; one block on GPU and when traced."""
+    if a.device.type != "cpu" or is_traced(a) or a.requires_grad and torch.is_grad_enabled():
+        return tuple(a.shape[:-2]), None
+    return tuple(a.shape[:-2]), block_rows(tuple(a.shape), a.element_size())
 
 
 def apply(a: Any, /, *, opts: Options, xp: ModuleType, check: bool = True) -> Any:
