@@ -180,13 +180,14 @@ def sqrtm_jvp(saved: Saved, da: Any, /, *, opts: Options, xp: ModuleType) -> Any
     ``-dS_ij / (s_i s_j)``), so the JVP is the VJP's formula applied to ``da``. ``"lyapunov"``: ``dS``
     from the sign iteration on ``sym(da)``, then ``dW = -W dS W`` for the inverse.
     """
+    if opts.backward == "lyapunov":  # the symmetric sign solve takes sym(da) itself and returns a symmetric dS
+        dy = _lyapunov_solve(saved, da, adjoint=False, opts=opts, xp=xp)
+        return primitives.sym(dy) if opts.inverse else dy
     da = primitives.sym(da)
     if opts.backward == "eig":
         dy = _eig_vjp(saved, da, opts=opts, xp=xp)
     elif opts.backward == "svd-pade":
         dy = _svd_pade_vjp(saved, da, opts=opts, xp=xp)
-    elif opts.backward == "lyapunov":
-        dy = _lyapunov_solve(saved, da, adjoint=False, opts=opts, xp=xp)
     else:
         raise ValueError(
             f"backward={opts.backward!r} differentiates through the forward iterations and has no tangent "
