@@ -433,6 +433,26 @@ def measure(fn: Callable[[], Any], sync: Callable[[], None], *, repeat: int, max
     return float(np.median(times))
 
 
+def measure_rounds(fns: list[Callable[[], Any] | None], sync: Callable[[], None], *, repeat: int,
+                   max_time: float) -> list[float | None]:
+    """Median seconds of each (already warmed-up) function, timed in interleaved rounds in a shuffled order:
+    ``repeat`` rounds, or fewer (but at least 3) once ``max_time`` seconds per function are spent. None
+    entries are skipped."""
+    live = [i for i, fn in enumerate(fns) if fn is not None]
+    times: dict[int, list[float]] = {i: [] for i in live}
+    order = np.random.default_rng(0)  # a fresh order each round: what runs just before a function (e.g. a
+    start = time.perf_counter()  # LAPACK call whose BLAS threads keep spinning) is not always the same
+    for r in range(max(repeat, 1)):
+        for i in order.permutation(live):
+            t0 = time.perf_counter()
+            wait(fns[i]())
+            sync()
+            times[i].append(time.perf_counter() - t0)
+        if r >= 2 and time.perf_counter() - start > max_time * max(len(live), 1):
+            break
+    return [float(np.median(times[i])) if i in times else None for i in range(len(fns))]
+
+
 def rel(x: np.ndarray, r: np.ndarray) -> float:
     return float(np.linalg.norm(x.astype(np.float64) - r) / np.linalg.norm(r))
 
@@ -515,22 +535,33 @@ def run(cfg: Config) -> dict:
                 roof[key + "_error"] = _short(exc)
             prog.step(f"{be.label} {dt} b={b} n={n} {key}: {_fmt(roof[key])} ms")
         roofs.append(roof)
+        # Every (method, phase) of this size is built and warmed up first, then timed in rounds, one run of
+        # each per round: a burst of machine noise then hits all of them alike, so the ratios stay fair.
+        cases = []
         for m in methods:
             counts = matmul_counts(m, dtype=dt, on_cpu=not be.on_gpu, n=n)
             for phase in PHASES:
                 row = {"backend": be.label, "dtype": dt, "batch": b, "n": n, "method": m.label, "phase": phase}
+                fn = None
                 try:
                     f, fvjp = functions(m, be)
                     maker = {"fwd": be.fwd, "bwd": be.bwd, "fwd+bwd": be.fwdbwd}[phase]
                     fn = maker(f, fvjp, x) if phase == "fwd" else maker(f, fvjp, x, g)
-                    row["ms"] = 1e3 * measure(fn, be.sync, repeat=cfg.repeat, max_time=cfg.max_time)
+                    wait(fn())  # warm-up: jit compilation, caches, thread pools
+                    be.sync()
                 except NotImplementedError as exc:
-                    row["ms"], row["error"] = None, f"n/a: {exc}" if str(exc) else "n/a"
+                    row["ms"], row["error"], fn = None, f"n/a: {exc}" if str(exc) else "n/a", None
                 except Exception as exc:  # a baseline that fails (e.g. torch's batched LU bug): report it
-                    row["ms"], row["error"] = None, _short(exc)
+                    row["ms"], row["error"], fn = None, _short(exc), None
                 row["bound_ms"] = _bound(counts, phase, roof)
-                timings.append(row)
-                prog.step(f"{be.label} {dt} b={b} n={n} {m.label} {phase}: {_fmt(row['ms'])} ms {row.get('error', '')}")
+                cases.append((row, fn))
+        medians = measure_rounds([fn for _, fn in cases], be.sync, repeat=cfg.repeat, max_time=cfg.max_time)
+        for (row, fn), ms in zip(cases, medians, strict=True):
+            if fn is not None:
+                row["ms"] = 1e3 * ms
+            timings.append(row)
+            prog.step(f"{be.label} {dt} b={b} n={n} {row['method']} {row['phase']}: {_fmt(row['ms'])} ms "
+                      f"{row.get('error', '')}")
 
     for be in backends:
         for m in methods:
@@ -969,7 +1000,8 @@ def report(results: dict, pngs: list[str]) -> str:
     lines = ["# matfunc benchmark report", ""]
     lines += [f"- {k}: {v}" for k, v in mi.items()]
     lines += [
-        "- timings: median of repeated runs after warm-up; JAX jitted; matfunc called with `check=False`; "
+        "- timings: median of repeated runs after warm-up, all methods of one size timed in interleaved rounds (one run "
+        "of each per round, in a shuffled order, so machine noise hits them alike); JAX jitted; matfunc called with `check=False`; "
         "`bwd` = the backward alone after a forward; `bound` = matrix products x one batched matmul (+ the "
         "linear solve: `SPD` is the core's `spd_solve` primitive, Cholesky where the backend registers it) measured in "
         "the same run",
