@@ -76,10 +76,11 @@ def _apply_vjp(a: Any, /, *, name: str, inverse: bool, method: str, check: bool,
         return y, _gradients.saved_for(saved, opts)
 
     y, saved = _over_batch(fwd, (x,), *blocks, xp=xp)
+    shape = tuple(a.shape)  # the closure keeps the shape, not the input
 
     def vjp(g: Any) -> Any:
-        if tuple(g.shape) != tuple(a.shape):
-            raise ValueError(f"{name}_vjp: the cotangent must have the output's shape {tuple(a.shape)}, got {tuple(g.shape)}")
+        if tuple(g.shape) != shape:
+            raise ValueError(f"{name}_vjp: the cotangent must have the output's shape {shape}, got {tuple(g.shape)}")
         da = _over_batch(lambda sv, gg: _gradients.sqrtm_vjp(sv, gg, opts=opts, xp=xp), (saved, _cast(g, ctype, xp)),
                          *blocks, xp=xp)
         return _cast(da, dtype, xp)

@@ -279,6 +279,45 @@ def test_vjp_empty():
     assert y.shape == (0, 3, 3) and vjp(a).shape == (0, 3, 3)
 
 
+def _kept_arrays(fn):
+    """Shapes of the arrays a closure keeps alive (through tuples and named tuples, e.g. the saved state)."""
+    found = []
+
+    def walk(obj):
+        if isinstance(obj, np.ndarray):
+            found.append(obj.shape)
+        elif isinstance(obj, tuple):
+            for item in obj:
+                walk(item)
+
+    for cell in fn.__closure__ or ():
+        walk(cell.cell_contents)
+    return sorted(found)
+
+
+# What the manual VJP keeps per backward mode (docs/guides/gradients.md, "Memory"): n x n matrices and
+# per-matrix vectors/scalars, for a batch of 3 of 8 x 8.
+_NN, _VEC, _SCALAR = (3, 8, 8), (3, 8), (3, 1, 1)
+
+
+@pytest.mark.parametrize(("method", "backward", "inverse", "kept"), [
+    ("eig", "eig", False, [_VEC, _NN]),             # V, s (no input, no output)
+    ("eig", "eig", True, [_VEC, _NN]),
+    ("eig", "lyapunov", True, [_VEC, _NN]),
+    ("eig", "svd-pade", False, [_VEC, _NN]),
+    ("pade", "eig", False, [_NN]),                  # the input: eigh runs in the backward
+    ("pade", "svd-pade", True, [_NN]),
+    ("pade", "lyapunov", False, [_SCALAR, _NN]),    # the output and the scale
+    ("newton-schulz", "lyapunov", True, [_SCALAR, _NN, _NN]),  # the inverse also keeps the input
+])
+def test_vjp_keeps_only_what_its_backward_needs(method, backward, inverse, kept):
+    a, _, _ = spd(8, 10.0, batch=(3,), seed=6)
+    fn = matfunc.inv_sqrtm_vjp if inverse else matfunc.sqrtm_vjp
+    _, vjp = fn(a, method, backward=backward)
+    assert _kept_arrays(vjp) == sorted(kept)
+    assert vjp(_g(a.shape, 7)).shape == a.shape
+
+
 @pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("pade", "lyapunov"), ("newton-schulz", "lyapunov")])
 def test_cache_blocks_change_nothing(monkeypatch, method, backward):
     """Eager CPU batches run in cache-sized blocks (core.blocking): same values and gradients as one block,
