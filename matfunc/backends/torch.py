@@ -3,16 +3,22 @@
 ``apply`` runs the core forward inside a :class:`torch.autograd.Function` whose backward is
 ``core.gradients.sqrtm_vjp`` (``backward="unrolled"`` skips the Function so autograd differentiates the
 forward iterations). The Functions use the ``setup_context`` form with ``generate_vmap_rule`` so that
-``torch.func.grad``/``vjp``/``vmap`` and ``torch.compile`` see through them. Everything runs with autocast
-disabled, in the float32/float64 dtype chosen by the public entry.
+``torch.func.grad``/``vjp``/``vmap``/``jacrev`` and ``torch.compile`` see through them. Forward mode
+(``torch.func.jvp``/``jacfwd``, ``forward_ad``) uses subclasses with a ``jvp`` rule (the core tangent), chosen
+only when forward mode is active because dynamo rejects Functions that define one. Everything runs with
+autocast disabled, in the float32/float64 dtype chosen by the public entry.
 
 Second derivatives: ``backward="eig"`` (and ``"unrolled"``) support them; the approximate backward modes
 (``"lyapunov"``, ``"svd-pade"``) are differentiable once: their gradient, taken with ``create_graph=True``,
-raises when differentiated again, instead of returning a wrong second derivative.
+raises when differentiated again, instead of returning a wrong second derivative. Under two nested
+``torch.func`` derivative levels (``hessian``, ``jacrev(jacrev)``, ``jacfwd(jacfwd)``) an outer level does not
+see a Function's rules as differentiable, so ``_higher_order`` takes over at the call: autograd through ``eigh``
+for ``"eig"``, an error for the approximate modes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from types import ModuleType
 from typing import Any
 
@@ -107,6 +113,7 @@ class _Sqrtm(torch.autograd.Function):
         saved = gradients.saved_for(Saved(*output[1:])._replace(y=output[0]), opts)
         ctx.present = tuple(t is not None for t in saved)
         ctx.save_for_backward(*(t for t in saved if t is not None), a)
+        ctx.save_for_forward(*(t for t in saved if t is not None), a)  # forward mode reads the same state
         ctx.set_materialize_grads(False)  # no zero cotangents for the non-differentiable outputs
 
     @staticmethod
@@ -116,7 +123,9 @@ class _Sqrtm(torch.autograd.Function):
         if _nested_differentiation():
             raise RuntimeError(_ONCE_MSG.format(backward=ctx.opts.backward) + " (nested torch.func transforms)")
         da = _vjp(ctx, g)
-        if torch.is_grad_enabled():  # a second derivative would silently miss the dependence on `a`: make it raise
+        # a second derivative would silently miss the dependence on `a`: make it raise. (Under torch.func the
+        # nested case raised above; a vmapped cotangent, as in jacrev, cannot carry the error node.)
+        if torch.is_grad_enabled() and not torch._C._functorch.is_functorch_wrapped_tensor(da):
             # (`+ 0 * a` puts the error node on the path to the input, where a second derivative goes)
             da = _DelayedError(_ONCE_MSG.format(backward=ctx.opts.backward).encode(), 1)(da + 0 * ctx.saved_tensors[-1])
         return da, None
@@ -135,11 +144,73 @@ class _SqrtmEig(_Sqrtm):
         if torch.is_grad_enabled():
             a = ctx.saved_tensors[-1]
             with _no_autocast(g):
-                lam, v = torch.linalg.eigh(primitives.sym(a))
-                s = torch.sqrt(torch.clamp(lam, min=0.0))
-                da = gradients.sqrtm_vjp(Saved(None, None, None, v, s), g, opts=ctx.opts, xp=_XP)
+                da = gradients.sqrtm_vjp(_eig_saved(a), g, opts=ctx.opts, xp=_XP)
             return da, None
         return _vjp(ctx, g), None
+
+
+def _jvp(ctx: Any, da: torch.Tensor | None, _: Any) -> tuple[torch.Tensor | None, ...]:
+    """Forward mode (``torch.func.jvp``/``jacfwd``, ``torch.autograd.forward_ad``): the core tangent rule, the
+    same linear solve as the backward. Higher orders never get here (``_higher_order``), except through
+    mixes of ``torch.func`` and ``forward_ad`` that the level count misses: those raise."""
+    if da is None:
+        return (None,) * (1 + len(_FIELDS))
+    if _nested_differentiation():
+        raise RuntimeError(_ONCE_MSG.format(backward=ctx.opts.backward) + " (nested torch.func transforms)")
+    tensors = iter(ctx.saved_tensors[:-1])
+    saved = Saved(*(next(tensors) if here else None for here in ctx.present))
+    with _no_autocast(da):
+        dy = gradients.sqrtm_jvp(saved, da.to(ctx.saved_tensors[-1].dtype), opts=ctx.opts, xp=_XP)
+    return (dy, *(None,) * len(_FIELDS))
+
+
+# torch.compile (dynamo) rejects Functions that define ``jvp``: these subclasses are used only where forward
+# mode is active (a torch.func jvp level, or a forward_ad dual input).
+_SqrtmFwd = type("_SqrtmFwd", (_Sqrtm,), {"jvp": staticmethod(_jvp), "generate_vmap_rule": True})
+_SqrtmEigFwd = type("_SqrtmEigFwd", (_SqrtmEig,), {"jvp": staticmethod(_jvp), "generate_vmap_rule": True})
+
+
+def _forward_mode(a: torch.Tensor) -> bool:
+    """Whether forward-mode AD will differentiate this call."""
+    if torch.compiler.is_compiling():
+        return False
+    stack = torch._C._functorch.get_interpreter_stack() or []
+    if any(i.key() == torch._C._functorch.TransformType.Jvp for i in stack):
+        return True
+    return torch.autograd.forward_ad.unpack_dual(a).tangent is not None
+
+
+def _eig_saved(a: torch.Tensor) -> Saved:
+    """``(V, s)`` of ``sym(a)`` computed with autograd (for derivatives of the derivative)."""
+    lam, v = torch.linalg.eigh(primitives.sym(a))
+    return Saved(None, None, None, v, torch.sqrt(torch.clamp(lam, min=0.0)))
+
+
+def _derivative_levels(a: torch.Tensor) -> int:
+    """How many ``torch.func`` derivative levels (grad, vjp, jvp, jacrev, jacfwd) differentiate ``a``:
+    2 or more inside ``hessian``, ``jacrev(jacrev(f))``, ``jacfwd(jacfwd(f))``."""
+    functorch = torch._C._functorch
+    if torch.compiler.is_compiling():
+        return 0
+    levels = 0
+    while functorch.is_functorch_wrapped_tensor(a):
+        levels += bool(functorch.is_gradtrackingtensor(a))
+        a = functorch.get_unwrapped(a)
+    return levels
+
+
+def _higher_order(a: torch.Tensor, /, *, opts: Options, xp: ModuleType) -> torch.Tensor:
+    """A call differentiated twice or more by ``torch.func``. The Function's rules are first-order (and a
+    custom Function's own derivative is not itself seen by an outer functorch level), so: ``backward="eig"``
+    lets autograd differentiate ``eigh`` (exact to every order; the value stays that of ``opts.method``);
+    the approximate modes raise rather than give a wrong second derivative."""
+    if opts.backward != "eig":
+        raise RuntimeError(_ONCE_MSG.format(backward=opts.backward) + " (nested torch.func transforms)")
+    y_eig = forward(primitives.sym(a), opts=dataclasses.replace(opts, method="eig"), xp=xp)[0]
+    if opts.method == "eig":
+        return y_eig
+    y = forward(primitives.sym(a.detach()), opts=opts, xp=xp)[0]
+    return y + (y_eig - y_eig.detach())  # the value of `method`, the derivatives of the exact root
 
 
 def _nested_differentiation() -> bool:
@@ -176,5 +247,10 @@ def apply(a: Any, /, *, opts: Options, xp: ModuleType, check: bool = True) -> An
     with _no_autocast(a):
         if opts.backward == "unrolled":  # autograd traces the core's forward
             return forward(primitives.sym(a), opts=opts, xp=xp)[0]
-        fn = _SqrtmEig if opts.backward == "eig" else _Sqrtm
+        if _derivative_levels(a) > 1:
+            return _higher_order(a, opts=opts, xp=xp)
+        if _forward_mode(a):
+            fn = _SqrtmEigFwd if opts.backward == "eig" else _SqrtmFwd
+        else:
+            fn = _SqrtmEig if opts.backward == "eig" else _Sqrtm
         return fn.apply(a, opts)[0]
