@@ -42,6 +42,8 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
         y = glue.apply(x, opts=opts, xp=xp, check=check)
     else:
         y = _over_batch(lambda t: _forward(sym(t), opts=opts, xp=xp)[0], (x,), *_blocks(x, xp), xp=xp)
+    if check and not (glue is not None and glue.is_traced(y)):
+        _validation.check_result(y, name=name, method=opts.method, xp=xp)
     return xp.astype(y, a.dtype) if y.dtype != a.dtype else y
 
 
@@ -76,6 +78,8 @@ def _apply_vjp(a: Any, /, *, name: str, inverse: bool, method: str, check: bool,
         return y, _gradients.saved_for(saved, opts)
 
     y, saved = _over_batch(fwd, (x,), *blocks, xp=xp)
+    if check:
+        _validation.check_result(y, name=name, method=opts.method, xp=xp)
     shape = tuple(a.shape)  # the closure keeps the shape, not the input
 
     def vjp(g: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 from ._errors import SingularMatrixError
 from .core.primitives import mT
 
-__all__ = ["check_static", "compute_dtype", "check_values", "check_nonsingular", "symmetry_rtol"]
+__all__ = ["check_static", "compute_dtype", "check_values", "check_result", "check_nonsingular", "symmetry_rtol"]
 
 
 def check_static(a: Any, /, *, name: str, xp: ModuleType) -> None:
@@ -23,6 +23,11 @@ def check_static(a: Any, /, *, name: str, xp: ModuleType) -> None:
         )
     if not xp.isdtype(dtype, "real floating"):
         raise TypeError(f"{name} expects a real floating-point array, got dtype {dtype}")
+    if xp.finfo(dtype).bits > 64:
+        raise TypeError(
+            f"{name}: extended precision ({dtype}) is not supported (the linear algebra runs in float64 at most, "
+            "and the result would silently lose digits); cast to float64"
+        )
 
 
 def compute_dtype(dtype: Any, /, *, xp: ModuleType) -> Any:
@@ -49,7 +54,9 @@ def _first_bad(mask: Any, /, *, xp: ModuleType, shape: tuple[int, ...]) -> str:
 
 
 def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
-    """NaN/Inf and symmetry; ``ValueError`` naming the first offending matrix."""
+    """NaN/Inf, symmetry and negative diagonal entries (a necessary condition of semidefiniteness: the full
+    test costs a factorisation); ``ValueError`` naming the first offending matrix. ``eps`` is that of the
+    compute dtype; half-precision input may also be asymmetric by 16 units in its own last place."""
     batch = tuple(a.shape[:-2])
     finite = xp.all(xp.isfinite(a), axis=(-2, -1))
     if not bool(xp.all(finite)):
@@ -57,7 +64,7 @@ def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
     n = a.shape[-1]
     asym = xp.max(xp.abs(a - mT(a)), axis=(-2, -1))
     scale = xp.max(xp.abs(a), axis=(-2, -1))
-    rtol = symmetry_rtol(n, eps)
+    rtol = max(symmetry_rtol(n, eps), 16.0 * float(xp.finfo(a.dtype).eps))
     bad = asym > rtol * scale
     if bool(xp.any(bad)):
         where = _first_bad(bad, xp=xp, shape=batch)
@@ -65,6 +72,25 @@ def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
         raise ValueError(
             f"{name} expects symmetric matrices; {where} is not symmetric "
             f"(max |a - a^T| / max |a| = {worst:.3g} > {rtol:.3g}). Symmetrise it, e.g. (a + a^T) / 2."
+        )
+    negative = xp.min(xp.linalg.diagonal(a), axis=-1) < -rtol * scale
+    if bool(xp.any(negative)):
+        raise ValueError(
+            f"{name} expects positive semidefinite matrices; {_first_bad(negative, xp=xp, shape=batch)} has a "
+            "negative diagonal entry, so it has a negative eigenvalue and no real square root"
+        )
+
+
+def check_result(y: Any, /, *, name: str, method: str, xp: ModuleType) -> None:
+    """A non-finite result from finite input: the input was indefinite (or too ill-conditioned for the
+    method); ``ValueError`` naming the first such matrix instead of returning NaN/Inf."""
+    finite = xp.all(xp.isfinite(y), axis=(-2, -1))
+    if not bool(xp.all(finite)):
+        where = _first_bad(~finite, xp=xp, shape=tuple(y.shape[:-2]))
+        raise ValueError(
+            f"{name}(method={method!r}) gave NaN/Inf for {where}: the input is not positive semidefinite (a "
+            "negative eigenvalue), or too ill-conditioned for this method; method='eig' treats eigenvalues "
+            "below zero as zero. Pass check=False to get the raw result."
         )
 
 
@@ -90,8 +116,8 @@ def check_nonsingular(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> No
             ok = False
     if not ok:
         raise SingularMatrixError(
-            f"{name}: input is singular to working precision (smallest eigenvalue <= n * eps * max diagonal "
-            f"= {n} * {eps:.3g} * max a_ii); its inverse square root is not defined"
+            f"{name}: input is singular or indefinite to working precision (smallest eigenvalue <= n * eps * "
+            f"max diagonal = {n} * {eps:.3g} * max a_ii); its inverse square root is not defined"
         )
 
 

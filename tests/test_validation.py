@@ -59,6 +59,63 @@ def test_rounding_level_asymmetry_accepted():
     assert np.all(np.isfinite(matfunc.sqrtm(a)))
 
 
+def test_half_precision_rounding_asymmetry_accepted():
+    """Q D Q^T formed in float16: asymmetric by a few units in float16's last place, not in float32's."""
+    q, _ = np.linalg.qr(np.random.default_rng(2).standard_normal((16, 16)))
+    h = q.astype(np.float16)
+    a = (h * np.linspace(0.1, 1.0, 16).astype(np.float16)) @ h.T
+    asym = np.abs(a - a.T).max() / np.abs(a).max()
+    assert 1000 * np.finfo(np.float32).eps < asym < 16 * np.finfo(np.float16).eps  # the case that used to fail
+    y = matfunc.sqrtm(a)
+    assert y.dtype == np.float16 and np.all(np.isfinite(y))
+    with pytest.raises(ValueError, match="not symmetric"):  # a real asymmetry is still caught
+        a[0, 1] += 0.5
+        matfunc.sqrtm(a)
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).bits <= 64, reason="longdouble is float64 on this platform")
+def test_extended_precision_is_a_type_error():
+    with pytest.raises(TypeError, match="extended precision.*float64"):
+        matfunc.sqrtm(np.eye(3, dtype=np.longdouble))
+
+
+@pytest.mark.parametrize("f", FUNCS)
+@pytest.mark.parametrize("method", ["eig", "pade", "taylor", "newton-schulz"])
+def test_negative_diagonal_rejected(xp, f, method):
+    a, _, _ = spd(4, 10.0, batch=(3,))
+    a[2] = np.diag([4.0, -1.0, 2.0, 1.0])
+    with pytest.raises(ValueError, match=r"positive semidefinite.*batch index \(2,\).*negative diagonal"):
+        f(xp.asarray(a), method)
+
+
+def test_indefinite_input_never_returns_nan_silently():
+    """Indefinite with a positive diagonal: Newton–Schulz diverges; check=True reports it instead of NaN/Inf."""
+    q, _ = np.linalg.qr(np.random.default_rng(3).standard_normal((4, 4)))
+    a = q @ np.diag([1.0, 0.5, 0.1, -1e-3]) @ q.T
+    a = np.stack([np.eye(4), (a + a.T) / 2])
+    assert np.all(np.diagonal(a, axis1=-2, axis2=-1) > 0)
+    with pytest.raises(ValueError, match=r"NaN/Inf for the matrix at batch index \(1,\).*not positive semidefinite"):
+        with np.errstate(all="ignore"):
+            matfunc.sqrtm(a, "newton-schulz")
+    with pytest.raises(ValueError, match="not positive semidefinite"):
+        with np.errstate(all="ignore"):
+            matfunc.sqrtm_vjp(a, "newton-schulz")
+    with np.errstate(all="ignore"):
+        raw = matfunc.sqrtm(a, "newton-schulz", check=False)  # unchecked: the raw result
+    assert not np.all(np.isfinite(raw[1]))
+    np.testing.assert_allclose(matfunc.sqrtm(a, "eig")[0], np.eye(4))  # eig clamps the negative eigenvalue
+
+
+@pytest.mark.parametrize("method", ["eig", "pade", "taylor", "newton-schulz"])
+def test_zero_matrix_has_zero_root(xp, method):
+    """A dead channel (all-zero covariance) in a batch: its root is 0 for every method, the others unchanged."""
+    a, root, _ = spd(5, 10.0, batch=(3,))
+    a[1] = 0.0
+    y = np.asarray(matfunc.sqrtm(xp.asarray(a), method))
+    assert np.all(y[1] == 0)
+    np.testing.assert_array_equal(y[[0, 2]], np.asarray(matfunc.sqrtm(xp.asarray(a[[0, 2]]), method)))
+
+
 @pytest.mark.parametrize("method", ["eig", "pade", "taylor", "newton-schulz"])
 def test_inv_sqrtm_singular_raises(xp, method):
     a = np.diag([1.0, 2.0, 0.0])
@@ -93,7 +150,12 @@ def test_check_false_skips_value_checks():
         ({"method": "pade", "degree": (3, 4, 5)}, r"\(m, n\)"),
         ({"method": "eig", "degree": 3}, "degree applies"),
         ({"method": "eig", "num_iters": 3}, "num_iters applies"),
-        ({"method": "ns", "num_iters": 2.5}, "num_iters"),
+        ({"method": "ns", "num_iters": 0}, "num_iters must be >= 1"),
+        ({"method": "taylor", "degree": 0}, "degree must be >= 1"),
+        ({"method": "pade", "degree": (0, 0)}, "m \\+ n >= 1"),
+        ({"method": "pade", "backward_iters": 0}, "backward_iters must be >= 1"),
+        ({"num_iters": 10}, "named method"),  # auto: 'eig' on CPU, 'newton-schulz' on GPU -> same error on both
+        ({"degree": 5}, "named method"),
         ({"scale": "max"}, "scale"),
         ({"backward": "magic"}, "unknown backward"),
         ({"method": "eig", "backward": "eig", "backward_iters": 3}, "backward_iters applies"),
@@ -102,6 +164,20 @@ def test_check_false_skips_value_checks():
 def test_option_errors(kw, match):
     with pytest.raises(ValueError, match=match):
         matfunc.sqrtm(np.eye(3), **kw)
+
+
+@pytest.mark.parametrize("kw", [{"method": "ns", "num_iters": 2.5}, {"method": "pade", "degree": "5"},
+                                {"method": "taylor", "degree": True}])
+def test_option_type_errors(kw):
+    with pytest.raises(TypeError, match="must be an integer"):
+        matfunc.sqrtm(np.eye(3), **kw)
+
+
+def test_numpy_integers_are_integers():
+    a, _, _ = spd(6, 10.0)
+    ref = matfunc.sqrtm(a, "pade", degree=7, backward_iters=9)
+    np.testing.assert_array_equal(matfunc.sqrtm(a, "pade", degree=np.int64(7), backward_iters=np.int32(9)), ref)
+    np.testing.assert_array_equal(matfunc.sqrtm(a, "ns", num_iters=np.int64(12)), matfunc.sqrtm(a, "ns", num_iters=12))
 
 
 @pytest.mark.parametrize("alias", ["mtp", "MPA", "ns", "Newton-Schulz"])

@@ -60,5 +60,10 @@ def forward(a: Any, /, *, opts: Options, xp: ModuleType) -> tuple[Any, Saved]:
     a_n, c = normalize(a, scale=opts.scale, xp=xp)
     f = normalized_forward(a_n, opts=opts, xp=xp)
     root_c = xp.sqrt(c)
-    y = primitives.sym(f / root_c if opts.inverse else f * root_c)
+    if opts.inverse:
+        y = primitives.sym(f / root_c)
+    else:
+        # An all-zero matrix (a_n = 0, c = 1) has the root 0; Taylor/Padé would give f(0) != 0 there.
+        nonzero = xp.any(a_n != 0, axis=(-2, -1), keepdims=True)
+        y = primitives.sym(f * xp.where(nonzero, root_c, xp.zeros_like(root_c)))
     return y, Saved(a, y, c, None, None)

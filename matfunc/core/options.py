@@ -6,6 +6,7 @@ never on values, so the same choice is made eagerly and under ``jax.jit``/``torc
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 from .coefficients import ns_condition_covered
@@ -59,9 +60,16 @@ def _method_name(method: str) -> str:
 
 
 def _int(value: object, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return value
+    """An integer (Python or NumPy, not bool) ``>= minimum``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__} {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {number}")
+    return number
 
 
 def resolve(
@@ -86,7 +94,13 @@ def resolve(
     decomposition: 4 matrix products), ``"lyapunov"`` otherwise.
     """
     name = _method_name(method)
-    if name == "auto":
+    auto = name == "auto"
+    if auto:
+        if degree is not None or num_iters is not None:  # the same call must not fail on one device only
+            raise ValueError(
+                f"{'degree' if degree is not None else 'num_iters'} needs a named method: method='auto' picks "
+                "'eig' on CPU and 'newton-schulz' on GPUs; pass method='newton-schulz' (or 'taylor'/'pade')"
+            )
         name = "eig" if on_cpu else "newton-schulz"
     if scale not in ("spectral", "frobenius"):
         raise ValueError(f"scale must be 'spectral' or 'frobenius', got {scale!r}")
@@ -96,7 +110,7 @@ def resolve(
         raise ValueError(f"num_iters applies to method='newton-schulz', not {name!r}")
     deg: tuple[int, int] | int | None = None
     if name == "taylor":
-        deg = _int(DEFAULT_TAYLOR_DEGREE if degree is None else degree, "degree", 0)
+        deg = _int(DEFAULT_TAYLOR_DEGREE if degree is None else degree, "degree", 1)
     elif name == "pade":
         if degree is None:
             degree = DEFAULT_PADE_DEGREE
@@ -104,12 +118,14 @@ def resolve(
             if len(degree) != 2:
                 raise ValueError(f"a Padé degree pair must be (m, n), got {degree!r}")
             deg = (_int(degree[0], "Padé numerator degree m", 0), _int(degree[1], "Padé denominator degree n", 0))
+            if deg == (0, 0):
+                raise ValueError("a Padé degree pair must have m + n >= 1, got (0, 0)")
         else:
-            m = _int(degree, "degree", 0)
+            m = _int(degree, "degree", 1)
             deg = (m, m)
     iters = None
     if name == "newton-schulz":
-        iters = _int(default_ns_iters(eps) if num_iters is None else num_iters, "num_iters", 0)
+        iters = _int(default_ns_iters(eps) if num_iters is None else num_iters, "num_iters", 1)
     if not isinstance(backward, str):
         raise TypeError(f"backward must be a string, got {type(backward).__name__}")
     bwd = backward.lower()
@@ -120,7 +136,7 @@ def resolve(
     if bwd == "svd-pade":
         b_iters = _int(SVD_PADE_DEFAULT_DEGREE if backward_iters is None else backward_iters, "backward_iters", 1)
     elif bwd == "lyapunov":
-        b_iters = _int(default_ns_iters(eps) if backward_iters is None else backward_iters, "backward_iters", 0)
+        b_iters = _int(default_ns_iters(eps) if backward_iters is None else backward_iters, "backward_iters", 1)
     else:
         if backward_iters is not None:
             raise ValueError(f"backward_iters applies to backward='lyapunov' or 'svd-pade', not {bwd!r}")
