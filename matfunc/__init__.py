@@ -21,7 +21,17 @@ if "torch" in __import__("sys").modules:
     from .backends import torch as _torch_glue  # noqa: F401
 
 
-def newton_schulz_iters(cond: float, dtype: str = "float64") -> int:
+def _dtype_name(dtype: object) -> str:
+    """'float32' for np.float32, np.dtype('float32'), torch.float32, jnp.float32, ..."""
+    import numpy as np
+
+    try:
+        return np.dtype(dtype).name  # type: ignore[call-overload]
+    except TypeError:
+        return str(dtype).rsplit(".", 1)[-1]  # torch.float32 -> float32
+
+
+def newton_schulz_iters(cond: float, dtype: object = "float64") -> int:
     """Newton–Schulz (or Lyapunov sign-iteration) steps that converge for condition numbers up to ``cond``.
 
     The rule behind the defaults: with matfunc's scaled step schedule, ``k`` steps bring the normalised
@@ -35,8 +45,13 @@ def newton_schulz_iters(cond: float, dtype: str = "float64") -> int:
     [7, 10, 13, 15]
     >>> matfunc.newton_schulz_iters(1e3, "float32")
     7
+    >>> import numpy as np
+    >>> matfunc.newton_schulz_iters(1e3, np.float32)    # or any dtype object: x.dtype of NumPy, torch, JAX
+    7
     """
-    eps = {"float64": 2.220446049250313e-16, "float32": 1.1920928955078125e-07}.get(str(dtype))
+    name = dtype if isinstance(dtype, str) else _dtype_name(dtype)
+    float32 = 1.1920928955078125e-07  # half precisions are computed in float32
+    eps = {"float64": 2.220446049250313e-16, "float32": float32, "float16": float32, "bfloat16": float32}.get(name)
     if eps is None:
-        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+        raise ValueError(f"dtype must be float64, float32, float16 or bfloat16 (a name or a dtype), got {dtype!r}")
     return _ns_iters_for_condition(float(cond), eps)

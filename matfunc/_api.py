@@ -293,6 +293,7 @@ def solve_lyapunov(
     *,
     num_iters: int | None = None,
     scale: str = "spectral",
+    check: bool = True,
 ) -> Any:
     r"""Solve the Lyapunov equation :math:`S X + X S = G` for symmetric positive definite ``S`` (batched).
 
@@ -311,6 +312,9 @@ def solve_lyapunov(
         1.5e8 (float64); ``matfunc.newton_schulz_iters(cond(S)**2)`` gives the steps for any ``S``.
     scale : {"spectral", "frobenius"}
         Normalisation of ``S`` (see :func:`sqrtm`); ``"frobenius"`` uses the paper's plain steps.
+    check : bool, optional
+        On concrete arrays: ``s`` finite, symmetric, with a nonnegative diagonal; ``g`` finite; the solution
+        finite (as in :func:`sqrtm`). Skipped under tracing.
 
     Examples
     --------
@@ -323,6 +327,9 @@ def solve_lyapunov(
     """
     xp = _compat.array_namespace(s, g)
     glue = _compat.backend_module(xp)
+    if not isinstance(method, str):
+        raise TypeError(f"solve_lyapunov: method must be a string, got {type(method).__name__}")
+    method = method.lower()
     if glue is not None and hasattr(glue, "solve_lyapunov"):  # e.g. Dask: lazy, block-wise
         return glue.solve_lyapunov(s, g, method=method, num_iters=num_iters, scale=scale, xp=xp)
     for arr, nm in ((s, "s"), (g, "g")):
@@ -335,14 +342,20 @@ def solve_lyapunov(
     if 0 in s_c.shape:
         return xp.zeros(s_c.shape, dtype=out_dtype, device=_compat.device(s))
     eps = float(xp.finfo(ctype).eps)
+    check = check and not (glue is not None and (glue.is_traced(s) or glue.is_traced(g)))
+    if check:
+        _validation.check_values(s, name="solve_lyapunov (s)", eps=eps, xp=xp)
+        _validation.check_finite(g, name="solve_lyapunov (g)", xp=xp)
     if method == "eig":
         x = _lyapunov.eig_lyapunov(sym(s_c), g_c, xp=xp)
     elif method == "sign":
         if scale not in ("spectral", "frobenius"):
             raise ValueError(f"scale must be 'spectral' or 'frobenius', got {scale!r}")
-        steps = _options.default_ns_iters(eps) if num_iters is None else _options._int(num_iters, "num_iters", 0)
+        steps = _options.default_ns_iters(eps) if num_iters is None else _options._int(num_iters, "num_iters", 1)
         s_n, c = _normalize(sym(s_c), scale=scale, xp=xp)
         x = _lyapunov.sign_lyapunov(s_n, g_c / c, num_iters=steps, eps=eps, scaled=scale == "spectral", xp=xp)
     else:
         raise ValueError(f"solve_lyapunov: unknown method {method!r}; expected 'sign' or 'eig'")
+    if check:
+        _validation.check_result(x, name="solve_lyapunov", method=method, xp=xp)
     return _cast(x, out_dtype, xp)

@@ -9,7 +9,7 @@ from typing import Any
 from ._errors import SingularMatrixError
 from .core.primitives import mT
 
-__all__ = ["check_static", "compute_dtype", "check_values", "check_result", "check_nonsingular", "symmetry_rtol"]
+__all__ = ["check_static", "compute_dtype", "check_finite", "check_values", "check_result", "check_nonsingular", "symmetry_rtol"]
 
 
 def check_static(a: Any, /, *, name: str, xp: ModuleType) -> None:
@@ -53,14 +53,19 @@ def _first_bad(mask: Any, /, *, xp: ModuleType, shape: tuple[int, ...]) -> str:
     return f"the matrix at batch index {tuple(reversed(idx))}"
 
 
+def check_finite(a: Any, /, *, name: str, xp: ModuleType) -> None:
+    """``ValueError`` naming the first matrix with a NaN or Inf."""
+    finite = xp.all(xp.isfinite(a), axis=(-2, -1))
+    if not bool(xp.all(finite)):
+        raise ValueError(f"{name}: input contains NaN or Inf ({_first_bad(~finite, xp=xp, shape=tuple(a.shape[:-2]))})")
+
+
 def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
     """NaN/Inf, symmetry and negative diagonal entries (a necessary condition of semidefiniteness: the full
     test costs a factorisation); ``ValueError`` naming the first offending matrix. ``eps`` is that of the
     compute dtype; half-precision input may also be asymmetric by 16 units in its own last place."""
     batch = tuple(a.shape[:-2])
-    finite = xp.all(xp.isfinite(a), axis=(-2, -1))
-    if not bool(xp.all(finite)):
-        raise ValueError(f"{name}: input contains NaN or Inf ({_first_bad(~finite, xp=xp, shape=batch)})")
+    check_finite(a, name=name, xp=xp)
     n = a.shape[-1]
     asym = xp.max(xp.abs(a - mT(a)), axis=(-2, -1))
     scale = xp.max(xp.abs(a), axis=(-2, -1))

@@ -184,3 +184,35 @@ def test_numpy_integers_are_integers():
 def test_paper_aliases(alias):
     a, root, _ = spd(8, 10.0)
     assert np.all(np.isfinite(matfunc.sqrtm(a, alias)))
+
+
+@pytest.mark.parametrize(("s", "g", "match"), [
+    (np.diag([1.0, -1.0]), np.eye(2), "negative diagonal"),            # indefinite S: no error before, 0.5 I
+    (np.eye(2), np.array([[np.nan, 0.0], [0.0, 1.0]]), r"\(g\).*NaN"),
+    (np.array([[1.0, 0.5], [0.0, 1.0]]), np.eye(2), "not symmetric"),
+])
+def test_solve_lyapunov_checks_values(xp, s, g, match):
+    with pytest.raises(ValueError, match=match):
+        matfunc.solve_lyapunov(xp.asarray(s), xp.asarray(g))
+    matfunc.solve_lyapunov(xp.asarray(s), xp.asarray(g), check=False)  # unchecked: no error
+
+
+def test_solve_lyapunov_method_case_and_steps():
+    s, g = np.diag([2.0, 3.0]), np.array([[4.0, 5.0], [5.0, 6.0]])
+    np.testing.assert_allclose(matfunc.solve_lyapunov(s, g, "EIG"), np.ones((2, 2)))
+    np.testing.assert_allclose(matfunc.solve_lyapunov(s, g, "Sign", num_iters=np.int64(12)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="num_iters must be >= 1"):
+        matfunc.solve_lyapunov(s, g, num_iters=0)
+
+
+def test_newton_schulz_iters_takes_dtype_objects():
+    ref = {name: matfunc.newton_schulz_iters(1e3, name) for name in ("float32", "float64")}
+    assert ref["float32"] < ref["float64"]
+    assert matfunc.newton_schulz_iters(1e3, np.float32) == ref["float32"]
+    assert matfunc.newton_schulz_iters(1e3, np.dtype("float64")) == ref["float64"]
+    assert matfunc.newton_schulz_iters(1e3, "float16") == ref["float32"]  # half precision runs in float32
+    torch = pytest.importorskip("torch")
+    assert matfunc.newton_schulz_iters(1e3, torch.bfloat16) == ref["float32"]
+    assert matfunc.newton_schulz_iters(1e3, torch.float64) == ref["float64"]
+    with pytest.raises(ValueError, match="dtype must be"):
+        matfunc.newton_schulz_iters(1e3, np.int64)
