@@ -56,6 +56,7 @@ class CovariancePooling(nn.Module):
         self, method: str = "auto", *, backward: str = "auto", eps: float = 1e-5, triu: bool = True, **kwargs: object
     ):
         super().__init__()
+        _check_options(sqrtm, method, backward, kwargs)
         self.method, self.backward, self.eps, self.triu, self.kwargs = method, backward, eps, triu, kwargs
 
     def extra_repr(self) -> str:
@@ -78,6 +79,11 @@ class CovariancePooling(nn.Module):
         return y[..., rows, cols]
 
 
+def _check_options(fn, method: str, backward: str, kwargs: dict) -> None:
+    """Bad method names or keywords fail when the layer is built, not at its first forward (a 2 x 2 call)."""
+    fn(torch.eye(2, dtype=torch.float64), method, backward=backward, **kwargs)
+
+
 class ZCAWhitening(nn.Module):
     r"""ZCA whitening (decorrelated batch normalisation) by the inverse matrix square root.
 
@@ -92,11 +98,11 @@ class ZCAWhitening(nn.Module):
     Parameters
     ----------
     num_features : int
-        ``C`` of ``(N, C)`` or ``(N, C, H, W)`` input.
+        ``C`` of ``(N, C)``, ``(N, C, L)`` or ``(N, C, H, W)`` (any ``(N, C, ...)``) input.
     eps : float, optional
         Added to the diagonal of the covariance.
-    momentum : float, optional
-        Running-statistics update factor.
+    momentum : float or None, optional
+        Running-statistics update factor; ``None``: cumulative average over all batches (as in BatchNorm).
     affine : bool, optional
         Learnable ``weight`` (ones) and ``bias`` (zeros) per channel.
     track_running_stats : bool, optional
@@ -136,6 +142,7 @@ class ZCAWhitening(nn.Module):
         super().__init__()
         if not isinstance(num_features, int) or num_features < 1:
             raise ValueError(f"num_features must be a positive integer, got {num_features!r}")
+        _check_options(inv_sqrtm, method, backward, kwargs)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.method, self.backward, self.kwargs = method, backward, kwargs
@@ -173,10 +180,10 @@ class ZCAWhitening(nn.Module):
             nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim not in (2, 4) or x.shape[1] != self.num_features:
+        if x.ndim < 2 or x.shape[1] != self.num_features:
             raise ValueError(
-                f"ZCAWhitening({self.num_features}) expects (N, {self.num_features}) or (N, {self.num_features}, H, W) "
-                f"input, got shape {tuple(x.shape)}"
+                f"ZCAWhitening({self.num_features}) expects (N, {self.num_features}, ...) input such as "
+                f"(N, {self.num_features}) or (N, {self.num_features}, H, W), got shape {tuple(x.shape)}"
             )
         flat = x if x.ndim == 2 else x.transpose(0, 1).flatten(1).T  # (samples, C)
         use_batch = self.training or not self.track_running_stats
@@ -190,18 +197,19 @@ class ZCAWhitening(nn.Module):
             if self.training and self.track_running_stats:
                 with torch.no_grad():
                     self.num_batches_tracked += 1
-                    self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), self.momentum)
+                    # momentum=None: the cumulative average, as in BatchNorm
+                    factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+                    self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), factor)
                     unbiased = cov.detach() * (m / (m - 1))
-                    self.running_cov.lerp_(unbiased.to(self.running_cov.dtype), self.momentum)
+                    self.running_cov.lerp_(unbiased.to(self.running_cov.dtype), factor)
         else:
-            mean, cov = self.running_mean, self.running_cov
+            mean, cov = self.running_mean.to(flat.dtype), self.running_cov.to(flat.dtype)
             centred = flat - mean
         eye = torch.eye(self.num_features, dtype=cov.dtype, device=cov.device)
         whiten = inv_sqrtm(cov + self.eps * eye, self.method, backward=self.backward, check=False, **self.kwargs)
         out = centred @ whiten  # W is symmetric
         if self.affine:
             out = out * self.weight + self.bias
-        if x.ndim == 4:
-            n, c, h, w = x.shape
-            out = out.T.reshape(c, n, h, w).transpose(0, 1)
+        if x.ndim > 2:
+            out = out.T.reshape(x.shape[1], x.shape[0], *x.shape[2:]).transpose(0, 1)
         return out

@@ -96,8 +96,9 @@ def test_zca_eval_uses_running_stats_and_reset():
     assert int(layer.num_batches_tracked) == 0
 
 
-def test_zca_4d_matches_2d_and_affine_gradients():
-    x = _feats((4, 3, 5, 2), seed=4).requires_grad_()
+@pytest.mark.parametrize("shape", [(4, 3, 5, 2), (4, 3, 7)], ids=["NCHW", "NCL"])
+def test_zca_nd_matches_2d_and_affine_gradients(shape):
+    x = _feats(shape, seed=4).requires_grad_()
     layer = ZCAWhitening(3, affine=True).double()
     y = layer(x)
     flat = x.detach().transpose(0, 1).flatten(1).T
@@ -124,3 +125,31 @@ def test_zca_errors():
         ZCAWhitening(3)(torch.ones(5, 4))
     with pytest.raises(ValueError, match="more than one sample"):
         ZCAWhitening(3)(torch.ones(1, 3))
+
+
+def test_zca_momentum_none_is_the_cumulative_average():
+    layer = ZCAWhitening(3, momentum=None).double()
+    xs = [_feats((20, 3), seed=10 + i) * (i + 1) for i in range(3)]
+    for x in xs:
+        layer(x)
+    torch.testing.assert_close(layer.running_mean, sum(x.mean(0) for x in xs) / 3)
+    torch.testing.assert_close(layer.running_cov, sum(torch.cov(x.T) for x in xs) / 3)
+
+
+def test_zca_eval_follows_the_input_dtype():
+    layer = ZCAWhitening(3)  # float32 buffers
+    layer(_feats((16, 3), dtype=torch.float32))
+    layer.eval()
+    y = layer(_feats((4, 3), seed=2))  # float64 input
+    assert y.dtype == torch.float64
+
+
+@pytest.mark.parametrize("layer", [ZCAWhitening, CovariancePooling])
+def test_layer_options_checked_at_construction(layer):
+    args = (3,) if layer is ZCAWhitening else ()
+    with pytest.raises(ValueError, match="unknown method"):
+        layer(*args, method="foo")
+    with pytest.raises(ValueError, match="unknown backward"):
+        layer(*args, backward="foo")
+    with pytest.raises(TypeError, match="nm_iters"):
+        layer(*args, method="newton-schulz", nm_iters=3)
