@@ -68,7 +68,7 @@ def test_lazy_until_computed():
     x = da.from_array(a, chunks=(2, 8, 8))
     y = matfunc.sqrtm(x)  # no error yet: nothing is computed
     assert isinstance(y, da.Array)
-    with pytest.raises(ValueError, match=r"global batch index \(3,\)"):
+    with pytest.raises(ValueError, match=r"batch index \(3,\)"):
         y.compute()
     assert np.isfinite(matfunc.sqrtm(x, check=False)[:2].compute()).all()
 
@@ -76,11 +76,11 @@ def test_lazy_until_computed():
 def test_bad_matrix_named_by_global_index(scheduler):
     a, _, _ = spd(6, 10.0, batch=(3, 4), seed=5)
     a[2, 1, 0, 3] += 1.0  # not symmetric
-    with pytest.raises(ValueError, match=r"not symmetric.*global batch index \(2, 1\)"):
+    with pytest.raises(ValueError, match=r"batch index \(2, 1\) of the Dask array is not symmetric"):
         matfunc.sqrtm(da.from_array(a, chunks=(1, 2, 6, 6))).compute()
     s, _, _ = spd(6, 10.0, batch=(5,), seed=6)
     s[4] = 0.0
-    with pytest.raises(matfunc.SingularMatrixError, match=r"global batch index \(4,\)"):
+    with pytest.raises(matfunc.SingularMatrixError, match=r"batch index \(4,\)"):
         matfunc.inv_sqrtm(da.from_array(s, chunks=(2, 6, 6))).compute()
 
 
@@ -158,5 +158,5 @@ def test_local_cluster():
         assert rel_err(grad, matfunc.inv_sqrtm_vjp(a)[1](g)) <= _tol(a)
         bad = a.copy()
         bad[5, 1, 2] = np.inf
-        with pytest.raises(ValueError, match=r"NaN or Inf.*global batch index \(5,\)"):
+        with pytest.raises(ValueError, match=r"NaN or Inf.*batch index \(5,\)"):
             client.compute(matfunc.sqrtm(da.from_array(bad, chunks=(2, 8, 8)))).result()

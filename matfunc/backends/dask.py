@@ -99,7 +99,10 @@ def _check_chunk(x: Any, /, *, name: str, opts: Options, bxp: ModuleType, offset
                 check(x[idx])
             except ValueError as one:
                 where = tuple(o + i for o, i in zip(offset, idx, strict=True))
-                raise type(exc)(f"{one} [the matrix at global batch index {where} of the Dask array]") from exc
+                named = f"the matrix at batch index {where} of the Dask array"
+                text = str(one).replace("the matrix", named, 1) if "the matrix" in str(one) else f"{one} ({named})"
+                # chunks run in parallel: the first bad matrix of the chunk that failed first
+                raise type(exc)(f"{text} (the first in its chunk; other chunks are checked concurrently)") from exc
         raise
 
 
