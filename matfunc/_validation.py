@@ -3,6 +3,7 @@ concrete arrays when ``check=True``. Value checks read array values back to the 
 
 from __future__ import annotations
 
+import itertools
 from types import ModuleType
 from typing import Any
 
@@ -107,23 +108,34 @@ def check_nonsingular(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> No
     inverse square root to carry information.
     """
     n = a.shape[-1]
+    if _definite(a, eps=eps, xp=xp):
+        return
+    batch = tuple(a.shape[:-2])
+    where = "the matrix"
+    for idx in itertools.product(*(range(d) for d in batch)) if batch else ():  # error path only: the first
+        if not _definite(a[(*idx, ...)], eps=eps, xp=xp):
+            where = f"the matrix at batch index {idx}"
+            break
+    raise SingularMatrixError(
+        f"{name}: {where} is singular or indefinite to working precision (smallest eigenvalue <= n * eps * "
+        f"max diagonal = {n} * {eps:.3g} * max a_ii); its inverse square root is not defined"
+    )
+
+
+def _definite(a: Any, /, *, eps: float, xp: ModuleType) -> bool:
+    """Whether Cholesky of ``a - n eps max(a_ii) I`` succeeds for every matrix of the batch."""
+    n = a.shape[-1]
     dmax = xp.max(xp.linalg.diagonal(a), axis=-1, keepdims=True)[..., None]
+    if not bool(xp.all(dmax > 0)):
+        return False
     eye = xp.eye(n, dtype=a.dtype, device=_device(a))
-    shifted = a - (n * eps) * dmax * eye
-    ok = bool(xp.all(dmax > 0))
-    if ok:
-        try:
-            factor = xp.linalg.cholesky(shifted)
-            ok = bool(xp.all(xp.isfinite(factor)))
-        except Exception as exc:  # NumPy/PyTorch raise their LinAlgError; JAX returns NaN instead
-            if "LinAlgError" not in type(exc).__name__ and "linalg" not in str(exc).lower():
-                raise
-            ok = False
-    if not ok:
-        raise SingularMatrixError(
-            f"{name}: input is singular or indefinite to working precision (smallest eigenvalue <= n * eps * "
-            f"max diagonal = {n} * {eps:.3g} * max a_ii); its inverse square root is not defined"
-        )
+    try:
+        factor = xp.linalg.cholesky(a - (n * eps) * dmax * eye)
+    except Exception as exc:  # NumPy/PyTorch raise their LinAlgError; JAX returns NaN instead
+        if "LinAlgError" not in type(exc).__name__ and "linalg" not in str(exc).lower():
+            raise
+        return False
+    return bool(xp.all(xp.isfinite(factor)))
 
 
 def _device(a: Any) -> Any:

@@ -125,6 +125,13 @@ def test_inv_sqrtm_singular_raises(xp, method):
         matfunc.inv_sqrtm(xp.asarray(a), method)
 
 
+def test_singular_matrix_named_by_batch_index(xp):
+    a = np.stack([np.eye(3)] * 5)
+    a[3, 2, 2] = 0.0
+    with pytest.raises(matfunc.SingularMatrixError, match=r"matrix at batch index \(3,\) is singular"):
+        matfunc.inv_sqrtm(xp.asarray(a))
+
+
 def test_inv_sqrtm_numerically_singular_raises():
     rng = np.random.default_rng(1)
     f = rng.standard_normal((6, 3))
