@@ -74,13 +74,13 @@ def main(argv=None) -> None:
           f"{args.repeat} runs\n")
     print("| backend | method | sqrtm error | sqrtm ms | inv_sqrtm error | inv_sqrtm ms |")
     print("|---|---|---|---|---|---|")
-    for name, (xp, to, back, sync) in _backends(args.backend).items():
+    for name, (_, to, back, sync) in _backends(args.backend).items():
         x = to(a)
         for method in METHODS:
             row = [name, method]
             for inverse in (False, True):
                 f = matfunc.inv_sqrtm if inverse else matfunc.sqrtm
-                t, y = _time(lambda f=f: f(x, method), sync, args.repeat)
+                t, y = _time(lambda f=f, x=x, method=method: f(x, method), sync, args.repeat)
                 err = np.linalg.norm(back(y) - refs[inverse]) / np.linalg.norm(refs[inverse])
                 row += [f"{err:.1e}", f"{1e3 * t:.2f}"]
             print("| " + " | ".join(row) + " |", flush=True)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import _compat, _validation
-from .core import options as _options
 from .core import gradients as _gradients
 from .core import lyapunov as _lyapunov
+from .core import options as _options
 from .core.blocking import block_rows as _block_rows
 from .core.blocking import over_batch as _over_batch
 from .core.forward import forward as _forward
@@ -335,7 +335,9 @@ def solve_lyapunov(
     for arr, nm in ((s, "s"), (g, "g")):
         _validation.check_static(arr, name=f"solve_lyapunov ({nm})", xp=xp)
     if s.shape[-1] != g.shape[-1]:
-        raise ValueError(f"solve_lyapunov: s and g must have the same matrix size, got {tuple(s.shape)} and {tuple(g.shape)}")
+        raise ValueError(
+            f"solve_lyapunov: s and g must have the same matrix size, got {tuple(s.shape)} and {tuple(g.shape)}"
+        )
     ctype = _validation.compute_dtype(xp.result_type(s.dtype, g.dtype), xp=xp)
     out_dtype = xp.result_type(s.dtype, g.dtype)
     s_c, g_c = xp.broadcast_arrays(_cast(s, ctype, xp), _cast(g, ctype, xp))

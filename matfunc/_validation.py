@@ -10,7 +10,10 @@ from typing import Any
 from ._errors import SingularMatrixError
 from .core.primitives import mT
 
-__all__ = ["check_static", "compute_dtype", "check_finite", "check_values", "check_result", "check_nonsingular", "symmetry_rtol"]
+__all__ = [
+    "check_static", "compute_dtype", "check_finite", "check_values", "check_result", "check_nonsingular",
+    "symmetry_rtol",
+]
 
 
 def check_static(a: Any, /, *, name: str, xp: ModuleType) -> None:
@@ -20,7 +23,8 @@ def check_static(a: Any, /, *, name: str, xp: ModuleType) -> None:
     dtype = a.dtype
     if xp.isdtype(dtype, "complex floating"):
         raise TypeError(
-            f"{name} supports real symmetric input; got complex dtype {dtype} (complex Hermitian input is not supported yet)"
+            f"{name} supports real symmetric input; got complex dtype {dtype} "
+            "(complex Hermitian input is not supported yet)"
         )
     if not xp.isdtype(dtype, "real floating"):
         raise TypeError(f"{name} expects a real floating-point array, got dtype {dtype}")

@@ -1016,8 +1016,9 @@ def report(results: dict, pngs: list[str]) -> str:
     lines = ["# matfunc benchmark report", ""]
     lines += [f"- {k}: {v}" for k, v in mi.items()]
     lines += [
-        "- timings: median of repeated runs after warm-up, all methods of one size timed in interleaved rounds (one run "
-        "of each per round, in a shuffled order, so machine noise hits them alike); JAX jitted; matfunc called with `check=False`; "
+        "- timings: median of repeated runs after warm-up, all methods of one size timed in interleaved rounds (one "
+        "run of each per round, in a shuffled order, so machine noise hits them alike); JAX jitted; matfunc called "
+        "with `check=False`; "
         "`bwd` = the backward alone after a forward; `bound` = matrix products x one batched matmul (+ the "
         "linear solve: `SPD` is the core's `spd_solve` primitive, Cholesky where the backend registers it) measured in "
         "the same run",

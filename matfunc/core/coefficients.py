@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 from itertools import pairwise
 
 __all__ = [
@@ -25,7 +25,7 @@ SQRT = Fraction(1, 2)
 INV_SQRT = Fraction(-1, 2)
 
 
-@lru_cache(maxsize=None)
+@cache
 def taylor_coefficients(degree: int, power: Fraction = SQRT) -> tuple[Fraction, ...]:
     """Coefficients ``c_0..c_degree`` of ``(1 - z)**power = sum_k c_k z**k``, exactly.
 
@@ -42,7 +42,7 @@ def taylor_coefficients(degree: int, power: Fraction = SQRT) -> tuple[Fraction, 
 def _solve_exact(m: list[list[Fraction]], rhs: list[Fraction]) -> list[Fraction]:
     """Gaussian elimination over the rationals (small systems only)."""
     n = len(rhs)
-    aug = [row[:] + [r] for row, r in zip(m, rhs)]
+    aug = [row[:] + [r] for row, r in zip(m, rhs, strict=True)]
     for col in range(n):
         piv = next((r for r in range(col, n) if aug[r][col] != 0), None)
         if piv is None:
@@ -51,11 +51,11 @@ def _solve_exact(m: list[list[Fraction]], rhs: list[Fraction]) -> list[Fraction]
         for r in range(n):
             if r != col and aug[r][col] != 0:
                 f = aug[r][col] / aug[col][col]
-                aug[r] = [x - f * y for x, y in zip(aug[r], aug[col])]
+                aug[r] = [x - f * y for x, y in zip(aug[r], aug[col], strict=True)]
     return [aug[i][n] / aug[i][i] for i in range(n)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def pade_coefficients(
     m: int, n: int, power: Fraction = SQRT
 ) -> tuple[tuple[Fraction, ...], tuple[Fraction, ...]]:
@@ -122,7 +122,7 @@ def _positive_on_unit_interval(coeffs: tuple[Fraction, ...]) -> bool:
     return _sign_changes(seq, Fraction(0)) == _sign_changes(seq, Fraction(1))
 
 
-@lru_cache(maxsize=None)
+@cache
 def pade_is_spd(m: int, n: int) -> tuple[bool, bool]:
     """Whether ``p(Z)`` and ``q(Z)`` are symmetric positive definite for symmetric ``Z`` with spectrum in [0, 1].
 
@@ -173,7 +173,7 @@ def _converged(lo: float, eps: float) -> bool:
     return 1.0 - lo <= eps
 
 
-@lru_cache(maxsize=None)
+@cache
 def ns_iters_for_condition(cond: float, eps: float) -> int:
     """Smallest number of scaled NS steps that maps the spectrum ``[1/cond, 1]`` to within ``eps`` of 1."""
     if cond < 1.0:
@@ -184,7 +184,7 @@ def ns_iters_for_condition(cond: float, eps: float) -> int:
     raise ValueError(f"condition number {cond:g} is out of reach of Newton–Schulz in float precision")
 
 
-@lru_cache(maxsize=None)
+@cache
 def ns_condition_covered(num_iters: int, eps: float) -> float:
     """Largest condition number whose normalised spectrum ``num_iters`` steps bring within ``eps`` of 1.
 
@@ -204,7 +204,7 @@ def ns_condition_covered(num_iters: int, eps: float) -> float:
     return 10.0**lo_log
 
 
-@lru_cache(maxsize=None)
+@cache
 def ns_schedule(num_iters: int, eps: float) -> tuple[float, ...]:
     """Per-step scales for ``num_iters`` coupled NS (or sign) steps, chosen for the widest spectrum they
     can bring to convergence (``[1/ns_condition_covered(num_iters, eps), 1]``)."""
@@ -226,7 +226,7 @@ def _series_matches(p: tuple[Fraction, ...], q: tuple[Fraction, ...], c: tuple[F
     return True
 
 
-@lru_cache(maxsize=None)
+@cache
 def geometric_pade_coefficients(order: int) -> tuple[tuple[Fraction, ...], tuple[Fraction, ...]]:
     """The ``[order/order]`` Padé approximant of the truncated geometric series ``sum_{k<=2 order} x^k``.
 

@@ -107,7 +107,9 @@ def _lyapunov_operator(saved: Saved, /, *, opts: Options, xp: ModuleType) -> tup
             root_c = xp.max(saved.s, axis=-1, keepdims=True)[..., None]
         root_c = xp.where(root_c > 0, root_c, xp.ones_like(root_c))
         s = from_eig(saved.v, saved.s, xp=xp)
-        w = from_eig(saved.v, 1.0 / xp.maximum(saved.s, _floor(saved.s, opts.eps, xp=xp)), xp=xp) if opts.inverse else None
+        w = None
+        if opts.inverse:
+            w = from_eig(saved.v, 1.0 / xp.maximum(saved.s, _floor(saved.s, opts.eps, xp=xp)), xp=xp)
         return s, w, root_c
     w = saved.y if opts.inverse else None
     s = primitives.sym(saved.a @ w) if opts.inverse else saved.y

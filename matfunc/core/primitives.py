@@ -8,8 +8,9 @@ xp=xp)`` and never ask which framework they run on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["register", "matmul_add", "solve", "spd_solve", "self_adjoint_solve", "eye_like", "sym", "mT"]
 
