@@ -157,27 +157,37 @@ def _jvp(ctx: Any, da: torch.Tensor | None, _: Any) -> tuple[torch.Tensor | None
         return (None,) * (1 + len(_FIELDS))
     if _nested_differentiation():
         raise RuntimeError(_ONCE_MSG.format(backward=ctx.opts.backward) + " (nested torch.func transforms)")
-    tensors = iter(ctx.saved_tensors[:-1])
-    saved = Saved(*(next(tensors) if here else None for here in ctx.present))
+    saved, a = _saved(ctx)
     with _no_autocast(da):
-        dy = gradients.sqrtm_jvp(saved, da.to(ctx.saved_tensors[-1].dtype), opts=ctx.opts, xp=_XP)
+        dy = gradients.sqrtm_jvp(saved, da.to(a.dtype), opts=ctx.opts, xp=_XP)
     return (dy, *(None,) * len(_FIELDS))
 
 
 # torch.compile (dynamo) rejects Functions that define ``jvp``: these subclasses are used only where forward
 # mode is active (a torch.func jvp level, or a forward_ad dual input).
-_SqrtmFwd = type("_SqrtmFwd", (_Sqrtm,), {"jvp": staticmethod(_jvp), "generate_vmap_rule": True})
-_SqrtmEigFwd = type("_SqrtmEigFwd", (_SqrtmEig,), {"jvp": staticmethod(_jvp), "generate_vmap_rule": True})
+class _SqrtmFwd(_Sqrtm):
+    generate_vmap_rule = True
+    jvp = staticmethod(_jvp)
+
+
+class _SqrtmEigFwd(_SqrtmEig):
+    generate_vmap_rule = True
+    jvp = staticmethod(_jvp)
+
+
+def _transforms() -> list[Any]:
+    """The kinds of the active ``torch.func`` transforms, outermost first (none while dynamo traces: it cannot
+    trace the interpreter-stack query)."""
+    if torch.compiler.is_compiling():
+        return []
+    return [i.key() for i in torch._C._functorch.get_interpreter_stack() or []]
 
 
 def _forward_mode(a: torch.Tensor) -> bool:
     """Whether forward-mode AD will differentiate this call."""
-    if torch.compiler.is_compiling():
-        return False
-    stack = torch._C._functorch.get_interpreter_stack() or []
-    if any(i.key() == torch._C._functorch.TransformType.Jvp for i in stack):
+    if torch._C._functorch.TransformType.Jvp in _transforms():
         return True
-    return torch.autograd.forward_ad.unpack_dual(a).tangent is not None
+    return not torch.compiler.is_compiling() and torch.autograd.forward_ad.unpack_dual(a).tangent is not None
 
 
 def _eig_saved(a: torch.Tensor) -> Saved:
@@ -215,21 +225,22 @@ def _higher_order(a: torch.Tensor, /, *, opts: Options, xp: ModuleType) -> torch
 
 def _nested_differentiation() -> bool:
     """Whether an outer ``torch.func`` grad/jvp level is differentiating this backward (e.g. ``hessian``)."""
-    if torch.compiler.is_compiling():  # dynamo cannot trace the interpreter-stack query
-        return False
-    stack = torch._C._functorch.get_interpreter_stack() or []
     kinds = (torch._C._functorch.TransformType.Grad, torch._C._functorch.TransformType.Jvp)
-    return sum(i.key() in kinds for i in stack) > 1
+    return sum(k in kinds for k in _transforms()) > 1
 
 
 def _pack(saved: Saved) -> tuple[Any, ...]:
     return tuple(getattr(saved, f) for f in _FIELDS)
 
 
-def _vjp(ctx: Any, g: torch.Tensor) -> torch.Tensor:
+def _saved(ctx: Any) -> tuple[Saved, torch.Tensor]:
+    """The state ``setup_context`` kept (``None`` where the backward mode needs nothing), and the input."""
     tensors = iter(ctx.saved_tensors[:-1])
-    saved = Saved(*(next(tensors) if here else None for here in ctx.present))
-    a = ctx.saved_tensors[-1]
+    return Saved(*(next(tensors) if here else None for here in ctx.present)), ctx.saved_tensors[-1]
+
+
+def _vjp(ctx: Any, g: torch.Tensor) -> torch.Tensor:
+    saved, a = _saved(ctx)
     with _no_autocast(g):
         return over_batch(lambda sv, gg: gradients.sqrtm_vjp(sv, gg, opts=ctx.opts, xp=_XP),
                           (saved, g.to(a.dtype)), *_blocks(a), xp=_XP)
