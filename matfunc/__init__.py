@@ -49,9 +49,20 @@ def newton_schulz_iters(cond: float, dtype: object = "float64") -> int:
     >>> matfunc.newton_schulz_iters(1e3, np.float32)    # or any dtype object: x.dtype of NumPy, torch, JAX
     7
     """
+    if dtype is None:  # np.dtype(None) would silently mean float64
+        raise TypeError("dtype must be float64, float32, float16 or bfloat16 (a name or a dtype), got None")
     name = dtype if isinstance(dtype, str) else _dtype_name(dtype)
     float32 = 1.1920928955078125e-07  # half precisions are computed in float32
     eps = {"float64": 2.220446049250313e-16, "float32": float32, "float16": float32, "bfloat16": float32}.get(name)
     if eps is None:
         raise ValueError(f"dtype must be float64, float32, float16 or bfloat16 (a name or a dtype), got {dtype!r}")
     return _ns_iters_for_condition(float(cond), eps)
+
+from ._polar import orthogonalize, polar, polar_vjp  # noqa: E402
+
+__all__ += ["polar", "orthogonalize", "polar_vjp"]
+
+# The matrix functions around the square root (round 2): powers, logarithm, exponential.
+from ._family import expm, expm_vjp, logm, logm_vjp, newton_root_iters, powm, powm_vjp  # noqa: E402
+
+__all__ += ["powm", "logm", "expm", "powm_vjp", "logm_vjp", "expm_vjp", "newton_root_iters"]

@@ -25,26 +25,41 @@ def _prepare(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, *
     ctype = _validation.compute_dtype(a.dtype, xp=xp)
     eps = float(xp.finfo(ctype).eps)
     opts = _options.resolve(method, inverse=inverse, eps=eps, n=a.shape[-1], on_cpu=_compat.is_cpu(a), **kw)
-    traced = glue is not None and glue.is_traced(a)
-    if check and not traced and a.shape[-1] > 0 and 0 not in a.shape:
-        _validation.check_values(a, name=name, eps=eps, xp=xp)
-        if inverse:
-            _validation.check_nonsingular(xp.astype(a, ctype), name=name, eps=eps, xp=xp)
-    return xp, glue, ctype, opts
+    check = check and 0 not in a.shape  # what the glue is told (Dask checks lazily, chunk by chunk)
+    if check and _concrete(a, glue):
+        v = _compat.values(a)
+        with _compat.quiet(xp, v):
+            _validation.check_values(v, name=name, eps=eps, xp=xp)
+            if inverse:
+                _validation.check_nonsingular(_cast(v, ctype, xp), name=name, eps=eps, xp=xp)
+    return xp, glue, ctype, opts, check
+
+
+def _concrete(a: Any, glue: Any) -> bool:
+    """Whether ``a`` has values to check: not a tracer (jit, vmap, torch.func, torch.compile), not lazy
+    (Dask checks chunk by chunk itself), not a torch meta tensor."""
+    return not (glue is not None and glue.is_traced(a)) and _compat.has_values(a)
+
+
+def _check_result(x: Any, y: Any, /, *, name: str, opts: Any, xp: Any) -> None:
+    """Finite, and the residual within what the method gives for PSD input (``core.accuracy``)."""
+    _validation.check_accuracy(_compat.values(x), _compat.values(y), name=name, opts=opts, xp=xp)
 
 
 def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **kw: Any) -> Any:
-    xp, glue, ctype, opts = _prepare(a, name=name, inverse=inverse, method=method, check=check, **kw)
+    a = _validation.as_array(a)
+    xp, glue, ctype, opts, check = _prepare(a, name=name, inverse=inverse, method=method, check=check, **kw)
     if 0 in a.shape:  # empty batch or n = 0: nothing to compute
         return xp.astype(a, a.dtype, copy=True)
-    x = xp.astype(a, ctype) if a.dtype != ctype else a
-    if glue is not None:
-        y = glue.apply(x, opts=opts, xp=xp, check=check)
-    else:
-        y = _over_batch(lambda t: _forward(sym(t), opts=opts, xp=xp)[0], (x,), *_blocks(x, xp), xp=xp)
-    if check and not (glue is not None and glue.is_traced(y)):
-        _validation.check_result(y, name=name, method=opts.method, xp=xp)
-    return xp.astype(y, a.dtype) if y.dtype != a.dtype else y
+    x = _cast(a, ctype, xp)
+    with _compat.quiet(xp, x):
+        if glue is not None:
+            y = glue.apply(x, opts=opts, xp=xp, check=check)
+        else:
+            y = _over_batch(lambda t: _forward(sym(t), opts=opts, xp=xp)[0], (x,), *_blocks(x, xp), xp=xp)
+        if check and _concrete(y, glue):
+            _check_result(x, y, name=name, opts=opts, xp=xp)
+    return _cast(y, a.dtype, xp)
 
 
 def _blocks(x: Any, xp: Any) -> tuple[tuple[int, ...], int | None]:
@@ -58,7 +73,8 @@ def _cast(x: Any, dtype: Any, xp: Any) -> Any:
 
 
 def _apply_vjp(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **kw: Any):
-    xp, glue, ctype, opts = _prepare(a, name=name, inverse=inverse, method=method, check=check, **kw)
+    a = _validation.as_array(a)
+    xp, glue, ctype, opts, check = _prepare(a, name=name, inverse=inverse, method=method, check=check, **kw)
     if glue is not None and hasattr(glue, "vjp"):  # e.g. Dask: lazy, block-wise
         return glue.vjp(a, opts=opts, xp=xp, check=check, name=name)
     if opts.backward == "unrolled":
@@ -77,16 +93,20 @@ def _apply_vjp(a: Any, /, *, name: str, inverse: bool, method: str, check: bool,
         y, saved = _forward(sym(t), opts=opts, xp=xp)
         return y, _gradients.saved_for(saved, opts)
 
-    y, saved = _over_batch(fwd, (x,), *blocks, xp=xp)
-    if check:
-        _validation.check_result(y, name=name, method=opts.method, xp=xp)
+    with _compat.quiet(xp, x):
+        y, saved = _over_batch(fwd, (x,), *blocks, xp=xp)
+        if check and _concrete(y, glue):
+            _check_result(x, y, name=name, opts=opts, xp=xp)
+    if saved.y is not None:  # the closure owns its copy: the caller may write into the returned array
+        saved = saved._replace(y=xp.asarray(saved.y, copy=True))
     shape = tuple(a.shape)  # the closure keeps the shape, not the input
 
     def vjp(g: Any) -> Any:
         if tuple(g.shape) != shape:
             raise ValueError(f"{name}_vjp: the cotangent must have the output's shape {shape}, got {tuple(g.shape)}")
-        da = _over_batch(lambda sv, gg: _gradients.sqrtm_vjp(sv, gg, opts=opts, xp=xp), (saved, _cast(g, ctype, xp)),
-                         *blocks, xp=xp)
+        with _compat.quiet(xp, g):
+            da = _over_batch(lambda sv, gg: _gradients.sqrtm_vjp(sv, gg, opts=opts, xp=xp),
+                             (saved, _cast(g, ctype, xp)), *blocks, xp=xp)
         return _cast(da, dtype, xp)
 
     return _cast(y, dtype, xp), vjp
@@ -113,25 +133,32 @@ def sqrtm(
     Parameters
     ----------
     a : array of shape (..., n, n)
-        NumPy, CuPy, PyTorch, JAX or array-api-strict array; any number of batch dimensions.
+        NumPy, CuPy, PyTorch, JAX or array-api-strict array; any number of batch dimensions. Lists, tuples
+        and ``np.matrix`` become NumPy arrays, as in SciPy (integers as float64; non-native byte order
+        as native).
     method : {"auto", "eig", "taylor", "pade", "newton-schulz"}, optional
         ``"eig"``: eigendecomposition (exact reference). ``"taylor"`` (alias ``"mtp"``): Matrix Taylor
         Polynomial. ``"pade"`` (``"mpa"``): Matrix Padé Approximant. ``"newton-schulz"`` (``"ns"``):
         coupled Newton–Schulz iteration. ``"auto"``: ``"eig"`` on CPU, ``"newton-schulz"`` on GPU.
     degree : int or (int, int), optional
-        Taylor degree (default 10) or Padé order ``m`` for ``[m/m]`` or a pair ``(m, n)`` (default 5).
+        Taylor degree (default 10) or Padé order ``m`` for ``[m/m]`` or a pair ``(m, n)`` (default 5, at most
+        20: past it rounding in the matrix polynomials outgrows the approximation's gain).
     num_iters : int, optional
         Newton–Schulz steps (default 15 in float64, 10 in float32; see :func:`newton_schulz_iters`).
     scale : {"spectral", "frobenius"}, optional
         Normalisation: an upper bound on the largest eigenvalue, ``||A^8||_F^(1/8)`` from 3 squarings
-        (at most ``n^(1/8)`` times too large, never too small), with accelerated
+        (at most ``n^(1/16)`` times too large, never too small), with accelerated
         Newton–Schulz/sign steps, or the Frobenius norm with the paper's plain steps.
     backward : {"auto", "lyapunov", "eig", "svd-pade", "unrolled"}, optional
         How gradients are computed (PyTorch and JAX; see :func:`sqrtm_vjp` for NumPy/CuPy).
     backward_iters : int, optional
         Sign-iteration steps of ``backward="lyapunov"`` or the Padé degree of ``"svd-pade"``.
     check : bool, optional
-        Check values (finite, symmetric) on concrete arrays; skipped under tracing.
+        On concrete arrays (skipped under tracing): check the input (finite, symmetric, no negative
+        diagonal entry) and the result: finite, and its residual ``||Y^2 - A||_F / ||A||_F`` (one extra
+        batched product; ``||W A W - I||_F`` for :func:`inv_sqrtm`, two) within what the method gives for
+        positive semidefinite input (:mod:`matfunc.core.accuracy`). That catches indefinite input and
+        Newton–Schulz past its covered condition number, with an error that names the fix.
 
     Returns
     -------
@@ -141,8 +168,8 @@ def sqrtm(
     Raises
     ------
     ValueError
-        Non-square input, fewer than 2 dimensions, NaN/Inf, non-symmetric input (``check=True``), or an
-        unknown option.
+        Non-square input, fewer than 2 dimensions, NaN/Inf, non-symmetric or indefinite input, a result that
+        failed its residual check (``check=True``), or an unknown option.
     TypeError
         Integer, boolean or complex dtype.
 
@@ -314,7 +341,9 @@ def solve_lyapunov(
         Normalisation of ``S`` (see :func:`sqrtm`); ``"frobenius"`` uses the paper's plain steps.
     check : bool, optional
         On concrete arrays: ``s`` finite, symmetric, with a nonnegative diagonal; ``g`` finite; the solution
-        finite (as in :func:`sqrtm`). Skipped under tracing.
+        finite, with a normwise relative residual ``||S X + X S - G||_F / (2 ||S||_F ||X||_F + ||G||_F)`` at
+        rounding level (two extra batched products): singular or indefinite ``S``, or too few sign steps for
+        its condition number, raise a ``ValueError`` that names the fix. Skipped under tracing.
 
     Examples
     --------
@@ -325,13 +354,19 @@ def solve_lyapunov(
     array([[1., 1.],
            [1., 1.]])
     """
+    s, g = _validation.as_array(s), _validation.as_array(g)
     xp = _compat.array_namespace(s, g)
     glue = _compat.backend_module(xp)
-    if not isinstance(method, str):
-        raise TypeError(f"solve_lyapunov: method must be a string, got {type(method).__name__}")
-    method = method.lower()
+    method = _options.option_name(method, "method")
+    if method not in ("sign", "eig"):
+        raise ValueError(f"solve_lyapunov: unknown method {method!r}; expected 'sign' or 'eig'")
+    scale = _options.scale_name(scale)
+    if num_iters is not None:
+        if method != "sign":
+            raise ValueError(f"num_iters applies to method='sign', not {method!r}")
+        num_iters = _options._int(num_iters, "num_iters", 1)
     if glue is not None and hasattr(glue, "solve_lyapunov"):  # e.g. Dask: lazy, block-wise
-        return glue.solve_lyapunov(s, g, method=method, num_iters=num_iters, scale=scale, xp=xp)
+        return glue.solve_lyapunov(s, g, method=method, num_iters=num_iters, scale=scale, check=check, xp=xp)
     for arr, nm in ((s, "s"), (g, "g")):
         _validation.check_static(arr, name=f"solve_lyapunov ({nm})", xp=xp)
     if s.shape[-1] != g.shape[-1]:
@@ -344,20 +379,19 @@ def solve_lyapunov(
     if 0 in s_c.shape:
         return xp.zeros(s_c.shape, dtype=out_dtype, device=_compat.device(s))
     eps = float(xp.finfo(ctype).eps)
-    check = check and not (glue is not None and (glue.is_traced(s) or glue.is_traced(g)))
+    check = check and _concrete(s, glue) and _concrete(g, glue)
     if check:
-        _validation.check_values(s, name="solve_lyapunov (s)", eps=eps, xp=xp)
-        _validation.check_finite(g, name="solve_lyapunov (g)", xp=xp)
-    if method == "eig":
-        x = _lyapunov.eig_lyapunov(sym(s_c), g_c, xp=xp)
-    elif method == "sign":
-        if scale not in ("spectral", "frobenius"):
-            raise ValueError(f"scale must be 'spectral' or 'frobenius', got {scale!r}")
-        steps = _options.default_ns_iters(eps) if num_iters is None else _options._int(num_iters, "num_iters", 1)
-        s_n, c = _normalize(sym(s_c), scale=scale, xp=xp)
-        x = _lyapunov.sign_lyapunov(s_n, g_c / c, num_iters=steps, eps=eps, scaled=scale == "spectral", xp=xp)
-    else:
-        raise ValueError(f"solve_lyapunov: unknown method {method!r}; expected 'sign' or 'eig'")
-    if check:
-        _validation.check_result(x, name="solve_lyapunov", method=method, xp=xp)
+        _validation.check_values(_compat.values(s), name="solve_lyapunov (s)", eps=eps, xp=xp)
+        _validation.check_finite(_compat.values(g), name="solve_lyapunov (g)", xp=xp)
+    with _compat.quiet(xp, s_c):
+        if method == "eig":
+            x = _lyapunov.eig_lyapunov(sym(s_c), g_c, xp=xp)
+        else:
+            steps = _options.default_ns_iters(eps) if num_iters is None else num_iters
+            s_n, c = _normalize(sym(s_c), scale=scale, xp=xp)
+            x = _lyapunov.sign_lyapunov(s_n, g_c / c, num_iters=steps, eps=eps, scaled=scale == "spectral", xp=xp)
+        if check:
+            xv = _compat.values(x)
+            _validation.check_result(xv, name="solve_lyapunov", method=method, xp=xp)
+            _validation.check_lyapunov(_compat.values(s_c), _compat.values(g_c), xv, method=method, eps=eps, xp=xp)
     return _cast(x, out_dtype, xp)

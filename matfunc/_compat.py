@@ -14,7 +14,7 @@ from typing import Any
 import array_api_compat
 from array_api_compat import device, is_array_api_strict_namespace  # noqa: F401  (re-exported)
 
-__all__ = ["array_namespace", "device", "backend_module", "is_cpu", "backend_name"]
+__all__ = ["array_namespace", "device", "backend_module", "is_cpu", "backend_name", "values", "has_values", "quiet"]
 
 
 def array_namespace(*arrays: Any) -> ModuleType:
@@ -32,7 +32,8 @@ def backend_name(xp: ModuleType) -> str:
         ("numpy", array_api_compat.is_numpy_namespace),
         ("array_api_strict", is_array_api_strict_namespace),
     )
-    return next((name for name, check in checks if check(xp)), "other")
+    # the checks' undecorated functions: array-api-compat caches them, and torch.compile warns when it traces a cache
+    return next((name for name, check in checks if getattr(check, "__wrapped__", check)(xp)), "other")
 
 
 _GLUE = {"torch": "torch", "jax": "jax", "cupy": "cupy", "dask": "dask"}
@@ -63,3 +64,34 @@ def is_cpu(x: Any) -> bool:
         return True
     kind = getattr(dev, "type", None) or getattr(dev, "platform", None) or str(dev)
     return "cpu" in str(kind).lower()
+
+
+def values(x: Any) -> Any:
+    """``x`` without autodiff history (torch: ``x.detach()``), for value checks that read it back."""
+    detach = getattr(x, "detach", None)
+    return detach() if callable(detach) else x
+
+
+def has_values(x: Any) -> bool:
+    """False for arrays that only carry a shape (torch ``device="meta"``): nothing to check there."""
+    return getattr(getattr(x, "device", None), "type", None) != "meta"
+
+
+def quiet(xp: ModuleType, x: Any) -> Any:
+    """The numerics of matfunc's own kernels and checks around ``x``'s computation: NumPy's floating-point
+    warnings off (a non-finite result is reported by the value checks, with its cause, instead of by an
+    overflow warning from inside), and torch autocast off (the checks' products must run in the compute
+    dtype, not bfloat16)."""
+    import contextlib
+
+    name = backend_name(xp)
+    if name in ("numpy", "array_api_strict"):  # array-api-strict computes with NumPy
+        import numpy as np
+
+        return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+    kind = getattr(getattr(x, "device", None), "type", None)
+    if name == "torch" and kind in ("cpu", "cuda", "xpu", "mps"):
+        import torch  # already imported: x is a tensor
+
+        return torch.autocast(kind, enabled=False)
+    return contextlib.nullcontext()

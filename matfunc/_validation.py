@@ -3,31 +3,48 @@ concrete arrays when ``check=True``. Value checks read array values back to the 
 
 from __future__ import annotations
 
-import itertools
+import math
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from ._errors import SingularMatrixError
-from .core.primitives import mT
+from .core.accuracy import residual_bound, rounding_growth
+from .core.coefficients import ns_condition_covered
+from .core.options import Options
+from .core.primitives import is_complex, mH, real, sym
 
 __all__ = [
-    "check_static", "compute_dtype", "check_finite", "check_values", "check_result", "check_nonsingular",
-    "symmetry_rtol",
+    "as_array", "check_static", "compute_dtype", "check_finite", "check_values", "check_result",
+    "check_nonsingular", "check_accuracy", "accuracy_stats", "raise_accuracy", "check_lyapunov", "symmetry_rtol",
 ]
 
 
+def as_array(a: Any, /) -> Any:
+    """What SciPy accepts, as a plain array: lists/tuples become NumPy arrays (integers as float64),
+    ``np.matrix`` (whose ``*`` is a matrix product) a plain ``ndarray``, and non-native byte order native
+    (``>f8`` is float64, computed in float64). Arrays of other frameworks pass through."""
+    if isinstance(a, (list, tuple)):
+        a = np.asarray(a)
+        if a.dtype.kind in "biu":
+            a = a.astype(np.float64)
+    if isinstance(a, np.ndarray):
+        if type(a) is not np.ndarray:
+            a = np.asarray(a)
+        if not a.dtype.isnative:
+            a = a.astype(a.dtype.newbyteorder("="))
+    return a
+
+
 def check_static(a: Any, /, *, name: str, xp: ModuleType) -> None:
-    """Shape ``(..., n, n)`` and a real floating dtype, else ``ValueError`` / ``TypeError`` naming them."""
+    """Shape ``(..., n, n)`` and a floating dtype (real, or complex for Hermitian input), else ``ValueError`` /
+    ``TypeError`` naming them."""
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
         raise ValueError(f"{name} expects a (..., n, n) array of square matrices, got shape {tuple(a.shape)}")
     dtype = a.dtype
-    if xp.isdtype(dtype, "complex floating"):
-        raise TypeError(
-            f"{name} supports real symmetric input; got complex dtype {dtype} "
-            "(complex Hermitian input is not supported yet)"
-        )
-    if not xp.isdtype(dtype, "real floating"):
-        raise TypeError(f"{name} expects a real floating-point array, got dtype {dtype}")
+    if not xp.isdtype(dtype, ("real floating", "complex floating")):
+        raise TypeError(f"{name} expects a real or complex floating-point array, got dtype {dtype}")
     if xp.finfo(dtype).bits > 64:
         raise TypeError(
             f"{name}: extended precision ({dtype}) is not supported (the linear algebra runs in float64 at most, "
@@ -36,8 +53,11 @@ def check_static(a: Any, /, *, name: str, xp: ModuleType) -> None:
 
 
 def compute_dtype(dtype: Any, /, *, xp: ModuleType) -> Any:
-    """float32 and float64 are computed natively; half precisions (float16, bfloat16) in float32."""
-    return dtype if dtype in (xp.float32, xp.float64) else xp.float32
+    """float32/float64 and complex64/complex128 are computed natively; half precisions (float16, bfloat16) in
+    float32, and torch's complex32 (two float16 halves; no linear algebra in it) in complex64."""
+    if dtype in (xp.float32, xp.float64, xp.complex64, xp.complex128):
+        return dtype
+    return xp.complex64 if xp.isdtype(dtype, "complex floating") else xp.float32
 
 
 def symmetry_rtol(n: int, eps: float) -> float:
@@ -72,7 +92,8 @@ def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
     batch = tuple(a.shape[:-2])
     check_finite(a, name=name, xp=xp)
     n = a.shape[-1]
-    asym = xp.max(xp.abs(a - mT(a)), axis=(-2, -1))
+    # Hermitian: a - a^H includes 2i Im(a_ii). Halves first: no overflow near the float maximum.
+    asym = 2.0 * xp.max(xp.abs(a * 0.5 - mH(a) * 0.5), axis=(-2, -1))
     scale = xp.max(xp.abs(a), axis=(-2, -1))
     rtol = max(symmetry_rtol(n, eps), 16.0 * float(xp.finfo(a.dtype).eps))
     bad = asym > rtol * scale
@@ -82,8 +103,11 @@ def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
         raise ValueError(
             f"{name} expects symmetric matrices; {where} is not symmetric "
             f"(max |a - a^T| / max |a| = {worst:.3g} > {rtol:.3g}). Symmetrise it, e.g. (a + a^T) / 2."
+            if not is_complex(a) else
+            f"{name} expects Hermitian matrices; {where} is not Hermitian (max |a - a^H| / max |a| = {worst:.3g} > "
+            f"{rtol:.3g}; a real diagonal included). Take its Hermitian part, e.g. (a + a^H) / 2."
         )
-    negative = xp.min(xp.linalg.diagonal(a), axis=-1) < -rtol * scale
+    negative = xp.min(real(xp.linalg.diagonal(a), xp=xp), axis=-1) < -rtol * scale
     if bool(xp.any(negative)):
         raise ValueError(
             f"{name} expects positive semidefinite matrices; {_first_bad(negative, xp=xp, shape=batch)} has a "
@@ -109,27 +133,26 @@ def check_nonsingular(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> No
 
     Tested with one Cholesky factorisation of ``a - delta I`` (``delta = n eps max_i a_ii``): it succeeds
     exactly when the shifted matrix is positive definite, i.e. ``a`` is far enough from singular for its
-    inverse square root to carry information.
+    inverse square root to carry information. On failure (error path only) one batched ``eigvalsh`` finds
+    the first offending matrix.
     """
     n = a.shape[-1]
     if _definite(a, eps=eps, xp=xp):
         return
-    batch = tuple(a.shape[:-2])
-    where = "the matrix"
-    for idx in itertools.product(*(range(d) for d in batch)) if batch else ():  # error path only: the first
-        if not _definite(a[(*idx, ...)], eps=eps, xp=xp):
-            where = f"the matrix at batch index {idx}"
-            break
+    dmax = xp.max(real(xp.linalg.diagonal(a), xp=xp), axis=-1)
+    bad = xp.min(xp.linalg.eigvalsh(a), axis=-1) <= (n * eps) * dmax
+    where = _first_bad(bad, xp=xp, shape=tuple(a.shape[:-2])) if bool(xp.any(bad)) else "a matrix of the batch"
     raise SingularMatrixError(
         f"{name}: {where} is singular or indefinite to working precision (smallest eigenvalue <= n * eps * "
-        f"max diagonal = {n} * {eps:.3g} * max a_ii); its inverse square root is not defined"
+        f"max diagonal = {n} * {eps:.3g} * max a_ii); its inverse square root is not defined. Add a ridge "
+        "(a + eps * I) to regularise it"
     )
 
 
 def _definite(a: Any, /, *, eps: float, xp: ModuleType) -> bool:
     """Whether Cholesky of ``a - n eps max(a_ii) I`` succeeds for every matrix of the batch."""
     n = a.shape[-1]
-    dmax = xp.max(xp.linalg.diagonal(a), axis=-1, keepdims=True)[..., None]
+    dmax = xp.max(real(xp.linalg.diagonal(a), xp=xp), axis=-1, keepdims=True)[..., None]
     if not bool(xp.all(dmax > 0)):
         return False
     eye = xp.eye(n, dtype=a.dtype, device=_device(a))
@@ -146,3 +169,119 @@ def _device(a: Any) -> Any:
     from ._compat import device
 
     return device(a)
+
+
+def _fro(x: Any, /, *, xp: ModuleType) -> Any:
+    """Frobenius norms of a batch of matrices in one pass (``vecdot`` of the flattened matrices)."""
+    flat = xp.reshape(x, (*x.shape[:-2], x.shape[-2] * x.shape[-1]))
+    return xp.sqrt(real(xp.vecdot(flat, flat), xp=xp))  # vecdot conjugates its first argument: |x|^2
+
+
+def _trace(x: Any, /, *, xp: ModuleType) -> Any:
+    return real(xp.sum(xp.linalg.diagonal(x), axis=-1), xp=xp)
+
+
+def accuracy_stats(a: Any, y: Any, /, *, opts: Options, xp: ModuleType) -> tuple[Any, Any]:
+    """``(rho, tol)`` per matrix for :func:`check_accuracy`: the relative residual of the result and what the
+    method can leave on PSD input plus rounding (:mod:`matfunc.core.accuracy`). ``a`` and ``y`` in the compute
+    dtype; the input is first divided by its largest diagonal entry ``d`` (for PSD input its largest entry, so
+    nothing overflows near the float maximum), which costs a pass over ``a`` and one over ``y``.
+
+    - ``sqrtm``: ``rho = ||Y^2 - A||_F / tr(A)`` (``tr(A) >= lambda_max``: the bound of ``core.accuracy``
+      holds); one batched product; rounding ``rtol * growth * tr(Y^2) / tr(A)``.
+    - ``inv_sqrtm``: ``rho = ||W A W - I||_F``; two products; rounding ``rtol * ||W||_F^2 tr(A)`` (~ cond(A)).
+    """
+    n = a.shape[-1]
+    d = xp.max(real(xp.linalg.diagonal(a), xp=xp), axis=-1)[..., None, None]
+    d = xp.where(d > 0, d, xp.ones_like(d))
+    a_n = a * (1.0 / d)
+    tr = _trace(a_n, xp=xp)
+    tr = xp.where(tr > 0, tr, xp.ones_like(tr))
+    rtol = symmetry_rtol(n, opts.eps)
+    if opts.inverse:
+        w = y * xp.sqrt(d)
+        r = w @ (a_n @ w) - xp.eye(n, dtype=a.dtype, device=_device(a))
+        rho = _fro(r, xp=xp)
+        rounding = _fro(w, xp=xp) ** 2 * tr
+    else:
+        yn = y * (1.0 / xp.sqrt(d))
+        r = yn @ yn - a_n
+        rho = _fro(r, xp=xp) / tr
+        rounding = (_trace(r, xp=xp) + tr) / tr * rounding_growth(opts)  # tr(Y^2) = tr(R) + tr(A)
+    tol = residual_bound(opts, n) + rtol * rounding
+    return rho, xp.where(xp.isfinite(rho), tol, xp.zeros_like(tol))  # a non-finite result never passes
+
+
+def check_accuracy(a: Any, y: Any, /, *, name: str, opts: Options, xp: ModuleType) -> None:
+    """``ValueError`` when the result is not finite, or its residual exceeds what ``opts.method`` gives on PSD
+    input plus rounding (:func:`accuracy_stats`): an indefinite input, or one too ill-conditioned for the
+    iteration. The error names the matrix and the remedy."""
+    rho, tol = accuracy_stats(a, y, opts=opts, xp=xp)
+    bad = ~(rho <= tol)  # NaN counts as bad
+    if not bool(xp.any(bad)):
+        return
+    raise_accuracy(rho, tol, bad, where=_first_bad(bad, xp=xp, shape=tuple(bad.shape)), name=name, opts=opts,
+                   xp=xp)
+
+
+def raise_accuracy(rho: Any, tol: Any, bad: Any, /, *, where: str, name: str, opts: Options, xp: ModuleType) -> None:
+    """The error of :func:`check_accuracy` for the first ``bad`` matrix (named ``where``)."""
+    ratio = xp.where(bad, rho / tol, xp.zeros_like(rho))
+    i = int(xp.argmax(xp.reshape(xp.where(xp.isnan(ratio), xp.full_like(ratio, math.inf), ratio), (-1,))))
+    r, t = float(xp.reshape(rho, (-1,))[i]), float(xp.reshape(tol, (-1,))[i])
+    if not math.isfinite(r):
+        raise ValueError(
+            f"{name}(method={opts.method!r}) gave NaN/Inf for {where}: the input is not positive semidefinite (a "
+            "negative eigenvalue), or too ill-conditioned for this method. check=False returns the raw result "
+            "(method='eig' then clips negative eigenvalues to zero)."
+        )
+    what = "||W A W - I||_F" if opts.inverse else "||Y^2 - A||_F / tr(A)"
+    head = f"{name}(method={opts.method!r}): the result for {where} has residual {what} = {r:.3g} > {t:.3g}, "
+    if opts.method == "newton-schulz":
+        cov = ns_condition_covered(opts.num_iters, opts.eps) if not opts.paper_steps else None
+        steps = f"its {opts.num_iters} steps cover condition numbers up to {cov:.3g}" if cov else (
+            f"its {opts.num_iters} plain (scale='frobenius') steps do not converge for it")
+        raise ValueError(
+            head + f"so the iteration has not converged: {steps}, and this matrix is worse conditioned, "
+            "singular or indefinite. Pass num_iters=matfunc.newton_schulz_iters(cond) for its condition number "
+            "cond, use method='eig', or regularise it (a + eps * I). check=False returns the raw result."
+        )
+    if opts.method == "eig":
+        raise ValueError(
+            head + "from clamping negative eigenvalues to zero: the input is indefinite, not positive "
+            "semidefinite, and has no real square root. Project it onto the PSD cone (clip its negative "
+            "eigenvalues) or pass check=False to get the root of the clipped matrix."
+        )
+    raise ValueError(
+        head + f"more than method={opts.method!r} gives for any positive semidefinite input (its worst case, "
+        "at eigenvalues near zero): the input is not positive semidefinite (a negative eigenvalue), or "
+        "far outside the method's range. Use method='eig' to see its spectrum; check=False returns the raw result."
+    )
+
+
+def check_lyapunov(s: Any, g: Any, x: Any, /, *, method: str, eps: float, xp: ModuleType) -> None:
+    """``ValueError`` when ``S X + X S = G`` is not solved to rounding: ``S`` singular, indefinite, or too
+    ill-conditioned for the sign iteration's steps. Two batched products; ``rho = ||S X + X S - G||_F /
+    (2 ||S||_F ||X||_F + ||G||_F)``, a normwise backward error."""
+    n = s.shape[-1]
+    m = xp.max(xp.abs(s), axis=(-2, -1), keepdims=True)
+    m = xp.where(m > 0, m, xp.ones_like(m))
+    s_n = s / m  # the solution of (S/m) X' + X' (S/m) = G is X' = m X
+    x_n = x * m
+    rho = _fro(s_n @ x_n + x_n @ s_n - g, xp=xp)
+    den = 2.0 * _fro(s_n, xp=xp) * _fro(x_n, xp=xp) + _fro(g, xp=xp)
+    rho = rho / xp.where(den > 0, den, xp.ones_like(den))
+    bad = ~(rho <= symmetry_rtol(n, eps))
+    if not bool(xp.any(bad)):
+        return
+    where = _first_bad(bad, xp=xp, shape=tuple(rho.shape))
+    worst = float(xp.max(xp.where(bad, rho, xp.zeros_like(rho))))
+    fix = (
+        "pass num_iters=matfunc.newton_schulz_iters(cond(S)**2), or use method='eig'"
+        if method == "sign" else "S must be positive definite"
+    )
+    raise ValueError(
+        f"solve_lyapunov(method={method!r}): {where} is not solved (relative residual {worst:.3g} > "
+        f"{symmetry_rtol(n, eps):.3g}): S is singular, indefinite, or too ill-conditioned for the method; "
+        f"{fix}. check=False returns the raw result."
+    )

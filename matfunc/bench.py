@@ -381,7 +381,8 @@ def matmul_counts(method: Method, *, dtype: str, on_cpu: bool, n: int) -> tuple[
         fwd += matmul_count(opts.degree)
     else:
         fwd += ns_matmuls(opts.num_iters)
-    bwd = sign_matmuls(opts.backward_iters, symmetric=True) if opts.backward == "lyapunov" else -1
+    bwd = (sign_matmuls(opts.backward_iters, symmetric=True, scaled=not opts.paper_steps)
+           if opts.backward == "lyapunov" else -1)
     return fwd, solves, bwd, "spd"
 
 

@@ -35,6 +35,10 @@ class CovariancePooling(nn.Module):
         Added to the diagonal of :math:`\Sigma` (covariances of ``H W < C`` positions are singular).
     triu : bool, optional
         Return the upper triangle, row by row (default), or the full matrix.
+    check : bool, optional
+        Value checks of :func:`matfunc.sqrtm`: features with NaN/Inf raise ``ValueError`` instead of giving NaN.
+        They read a few booleans back to the host (a GPU synchronisation each step), so the default is
+        ``False``, as for PyTorch's own layers.
     **kwargs
         Further options of :func:`matfunc.sqrtm` (``num_iters``, ``degree``, ``scale``, ...).
 
@@ -53,16 +57,28 @@ class CovariancePooling(nn.Module):
     """
 
     def __init__(
-        self, method: str = "auto", *, backward: str = "auto", eps: float = 1e-5, triu: bool = True, **kwargs: object
+        self,
+        method: str = "auto",
+        *,
+        backward: str = "auto",
+        eps: float = 1e-5,
+        triu: bool = True,
+        check: bool = False,
+        **kwargs: object,
     ):
         super().__init__()
         _check_options(sqrtm, method, backward, kwargs)
         self.method, self.backward, self.eps, self.triu, self.kwargs = method, backward, eps, triu, kwargs
+        self.check = check
 
     def extra_repr(self) -> str:
-        return f"method={self.method!r}, backward={self.backward!r}, eps={self.eps}, triu={self.triu}"
+        return (
+            f"method={self.method!r}, backward={self.backward!r}, eps={self.eps}, triu={self.triu}, "
+            f"check={self.check}"
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _real_features(x, "CovariancePooling")
         if x.ndim < 3:
             raise ValueError(
                 f"CovariancePooling expects (B, C, H, W) or (B, C, L) features, got shape {tuple(x.shape)}"
@@ -72,11 +88,19 @@ class CovariancePooling(nn.Module):
         centred = feats - feats.mean(dim=-1, keepdim=True)
         cov = centred @ centred.mT / m
         cov = cov + self.eps * torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
-        y = sqrtm(cov, self.method, backward=self.backward, check=False, **self.kwargs)
+        y = sqrtm(cov, self.method, backward=self.backward, check=self.check, **self.kwargs)
         if not self.triu:
             return y
         rows, cols = torch.triu_indices(y.shape[-1], y.shape[-1], device=y.device)
         return y[..., rows, cols]
+
+
+def _real_features(x: torch.Tensor, name: str) -> None:
+    """The layers pool and whiten real feature maps (their covariances are real symmetric); complex features would
+    need conjugated products throughout: a clear error, not a silently non-Hermitian covariance."""
+    if x.is_complex():
+        raise TypeError(f"{name} takes real features, got {x.dtype}; for complex data call matfunc.sqrtm / "
+                        "matfunc.inv_sqrtm on its Hermitian covariance directly")
 
 
 def _check_options(fn, method: str, backward: str, kwargs: dict) -> None:
@@ -95,6 +119,11 @@ class ZCAWhitening(nn.Module):
     mode (or with ``track_running_stats=False`` never) the running statistics are used. The output has
     identity covariance; ``affine=True`` adds a per-channel scale and shift.
 
+    A forward that raises leaves the module as it was: the whitening matrix is computed (and checked) before
+    ``running_mean``, ``running_cov`` and ``num_batches_tracked`` are updated, so a bad batch (NaN/Inf, or a
+    covariance singular to working precision) cannot corrupt the running statistics, and the next batch
+    continues as if the bad one had never been seen.
+
     Parameters
     ----------
     num_features : int
@@ -109,6 +138,13 @@ class ZCAWhitening(nn.Module):
         Keep ``running_mean``/``running_cov`` (buffers) for eval mode; otherwise always use batch statistics.
     method : str, optional
         Forward method of :func:`matfunc.inv_sqrtm`; ``backward`` and further keyword options are passed on.
+    check : bool, optional
+        Value checks of :func:`matfunc.inv_sqrtm`: a covariance with NaN/Inf raises ``ValueError``, one singular
+        to working precision (smallest eigenvalue of :math:`\Sigma + \epsilon I` below ``C * finfo(dtype).eps``
+        times its largest diagonal entry, e.g. fewer samples than channels in float32 with a small ``eps``)
+        :class:`matfunc.SingularMatrixError`. They read a few booleans back to the host (a GPU synchronisation
+        each step), so the default is ``False``, as for PyTorch's own layers: a NaN batch then gives NaN output,
+        and the running statistics skip it (without a synchronisation).
 
     Examples
     --------
@@ -137,6 +173,7 @@ class ZCAWhitening(nn.Module):
         *,
         method: str = "auto",
         backward: str = "auto",
+        check: bool = False,
         **kwargs: object,
     ):
         super().__init__()
@@ -145,7 +182,7 @@ class ZCAWhitening(nn.Module):
         _check_options(inv_sqrtm, method, backward, kwargs)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        self.method, self.backward, self.kwargs = method, backward, kwargs
+        self.method, self.backward, self.check, self.kwargs = method, backward, check, kwargs
         if affine:
             self.weight = nn.Parameter(torch.ones(num_features))
             self.bias = nn.Parameter(torch.zeros(num_features))
@@ -164,7 +201,7 @@ class ZCAWhitening(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}, method={self.method!r}"
+            f"track_running_stats={self.track_running_stats}, method={self.method!r}, check={self.check}"
         )
 
     def reset_running_stats(self) -> None:
@@ -180,6 +217,7 @@ class ZCAWhitening(nn.Module):
             nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _real_features(x, f"ZCAWhitening({self.num_features})")
         if x.ndim < 2 or x.shape[1] != self.num_features:
             raise ValueError(
                 f"ZCAWhitening({self.num_features}) expects (N, {self.num_features}, ...) input such as "
@@ -194,22 +232,44 @@ class ZCAWhitening(nn.Module):
             mean = flat.mean(dim=0)
             centred = flat - mean
             cov = centred.T @ centred / m
-            if self.training and self.track_running_stats:
-                with torch.no_grad():
-                    self.num_batches_tracked += 1
-                    # momentum=None: the cumulative average, as in BatchNorm
-                    factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
-                    self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), factor)
-                    unbiased = cov.detach() * (m / (m - 1))
-                    self.running_cov.lerp_(unbiased.to(self.running_cov.dtype), factor)
         else:
             mean, cov = self.running_mean.to(flat.dtype), self.running_cov.to(flat.dtype)
             centred = flat - mean
+        # Everything that can fail comes before the running statistics change (see _update_running_stats).
         eye = torch.eye(self.num_features, dtype=cov.dtype, device=cov.device)
-        whiten = inv_sqrtm(cov + self.eps * eye, self.method, backward=self.backward, check=False, **self.kwargs)
+        try:
+            whiten = inv_sqrtm(
+                cov + self.eps * eye, self.method, backward=self.backward, check=self.check, **self.kwargs
+            )
+        except ValueError as err:  # includes SingularMatrixError
+            which = "batch" if use_batch else "running"
+            kept = "; the running statistics were not updated" if self.training and self.track_running_stats else ""
+            raise type(err)(
+                f"ZCAWhitening({self.num_features}): cannot whiten by the {which} covariance + eps I "
+                f"(eps={self.eps}){kept}. {err}"
+            ) from err
         out = centred @ whiten  # W is symmetric
         if self.affine:
             out = out * self.weight + self.bias
         if x.ndim > 2:
             out = out.T.reshape(x.shape[1], x.shape[0], *x.shape[2:]).transpose(0, 1)
+        if self.training and self.track_running_stats:
+            self._update_running_stats(mean, cov, flat.shape[0])
         return out
+
+    @torch.no_grad()
+    def _update_running_stats(self, mean: torch.Tensor, cov: torch.Tensor, m: int) -> None:
+        """BatchNorm's update, all or nothing: the new values are computed out of place (a dtype or device
+        mismatch raises here), then copied into the buffers."""
+        # A batch with NaN/Inf statistics is not counted, without reading a value back (no GPU sync): with
+        # check=False its output is NaN, but the running statistics stay as they were.
+        finite = torch.isfinite(mean).all() & torch.isfinite(cov).all()
+        count = self.num_batches_tracked + finite.to(self.num_batches_tracked.dtype)
+        # momentum=None: the cumulative average, as in BatchNorm
+        factor = 1.0 / float(max(int(count), 1)) if self.momentum is None else self.momentum
+        new_mean = torch.lerp(self.running_mean, mean.detach().to(self.running_mean.dtype), factor)
+        unbiased = cov.detach() * (m / (m - 1))
+        new_cov = torch.lerp(self.running_cov, unbiased.to(self.running_cov.dtype), factor)
+        self.running_mean.copy_(torch.where(finite, new_mean, self.running_mean))
+        self.running_cov.copy_(torch.where(finite, new_cov, self.running_cov))
+        self.num_batches_tracked.copy_(count)

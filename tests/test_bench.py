@@ -89,7 +89,7 @@ def test_bench_jax_phases(tmp_path):
 
 def test_matmul_counts():
     counts = bench.matmul_counts(bench._BY_LABEL["pade"], dtype="float32", on_cpu=True, n=64)
-    assert counts == (3 + 4, 1, 4 * 10 - 2, "spd")  # 3 squarings + [5/5]; 10 symmetric sign steps in float32
+    assert counts == (3 + 4, 1, 4 * 10 - 2 + 3, "spd")  # 3 squarings + [5/5]; 10 symmetric sign steps + deflation
     assert bench.matmul_counts(bench._BY_LABEL["paper-settings"], dtype="float32", on_cpu=True, n=64)[:3] == (4, 1, 30)
     assert bench.matmul_counts(bench._BY_LABEL[bench.PAPER], dtype="float32", on_cpu=True, n=64)[:3] == (4, 1, 48)
     assert bench.matmul_counts(bench._BY_LABEL["auto"], dtype="float32", on_cpu=True, n=64) is None  # eig

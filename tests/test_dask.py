@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from conftest import rel_err, spd
 
 import matfunc
+from matfunc.core.coefficients import ns_condition_covered
+from matfunc.core.options import default_ns_iters
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -47,7 +51,7 @@ def test_float32_and_dtype_kept(dtype):
     assert rel_err(y.compute(), matfunc.sqrtm(a)) <= _tol(a)
 
 
-@pytest.mark.parametrize("method", ["newton-schulz", "taylor", "auto", "eig"])
+@pytest.mark.parametrize("method", ["newton-schulz", "taylor"])
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "inv_sqrtm"])
 def test_single_matrix_blocked_matmul(method, inverse, scheduler):
     a, root, inv_root = spd(48, 50.0, seed=3)
@@ -55,11 +59,25 @@ def test_single_matrix_blocked_matmul(method, inverse, scheduler):
     fn = matfunc.inv_sqrtm if inverse else matfunc.sqrtm
     y = fn(x, method)
     assert y.chunks == x.chunks  # never gathered into one chunk
-    # "auto"/"eig" have no blocked eigensolver: Newton-Schulz, as NumPy computes it with that method.
-    ref_method = "newton-schulz" if method in ("auto", "eig") else method
-    assert rel_err(y.compute(), fn(a, ref_method)) <= _tol(a)
+    assert rel_err(y.compute(), fn(a, method)) <= _tol(a)
     if method != "taylor":  # Taylor is an approximation; NS converges to the root
         assert rel_err(y.compute(), inv_root if inverse else root) <= _tol(a)
+
+
+@pytest.mark.parametrize("method", ["eig", "auto"])
+@pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "inv_sqrtm"])
+def test_single_matrix_eig_is_never_replaced(method, inverse, scheduler):
+    # Past Newton-Schulz's range (cond 1e12 > 1.5e8 at 15 steps) "eig"/"auto" must stay exact: the matrix is
+    # rechunked into one chunk, never computed by another method. eig's error: eigenvalues carry absolute
+    # errors ~ n eps lambda_max, so the root's relative error is ~ n eps sqrt(cond), the inverse root's n eps cond.
+    n, cond = 16, 1e12
+    a, root, inv_root = spd(n, cond, seed=15)
+    fn = matfunc.inv_sqrtm if inverse else matfunc.sqrtm
+    y = fn(da.from_array(a, chunks=n // 2), method)
+    assert y.chunks == ((n,), (n,))
+    bound = n * np.finfo(a.dtype).eps * (cond if inverse else np.sqrt(cond))
+    assert rel_err(y.compute(), inv_root if inverse else root) <= bound
+    assert rel_err(y.compute(), fn(a, "eig")) <= bound
 
 
 def test_lazy_until_computed():
@@ -137,7 +155,7 @@ def test_solve_lyapunov(method, scheduler):
 def test_static_errors_are_eager():
     with pytest.raises(ValueError, match=r"\(\.\.\., n, n\)"):
         matfunc.sqrtm(da.ones((3, 4, 5)))
-    with pytest.raises(TypeError, match="real floating"):
+    with pytest.raises(TypeError, match="real or complex floating"):
         matfunc.sqrtm(da.ones((4, 4), dtype=np.int64))
 
 
@@ -160,3 +178,156 @@ def test_local_cluster():
         bad[5, 1, 2] = np.inf
         with pytest.raises(ValueError, match=r"NaN or Inf.*batch index \(5,\)"):
             client.compute(matfunc.sqrtm(da.from_array(bad, chunks=(2, 8, 8)))).result()
+
+
+def _no_compute(dsk, keys, **kwargs):
+    raise AssertionError("the graph was computed before .compute()")
+
+
+def _indefinite(n, lam, seed):
+    """A symmetric matrix with a positive diagonal and the eigenvalues linspace(1, 0.1) but the last, ``lam``."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, n)))
+    w = np.linspace(1.0, 0.1, n)
+    w[-1] = lam
+    a = (q * w) @ q.T
+    return (a + a.T) / 2
+
+
+def _bad_single(case, n):
+    a, _, _ = spd(n, 10.0, seed=16)
+    if case == "nan":
+        a[0, 1] = a[1, 0] = np.nan
+    elif case == "asymmetric":
+        a[0, 1] += 1.0
+    elif case in ("indefinite", "singular"):
+        a = _indefinite(n, -1e-3 if case == "indefinite" else 0.0, seed=17)
+    elif case == "ill-conditioned":  # positive definite, but past the coverage of Newton-Schulz's 15 steps
+        a, _, _ = spd(n, 1e12, seed=18)
+    return a
+
+
+BAD_SINGLE = [  # (case, inverse, error, message)
+    ("nan", False, ValueError, r"sqrtm: input contains NaN or Inf \(the matrix of the Dask array\)"),
+    ("asymmetric", True, ValueError, r"inv_sqrtm expects symmetric matrices; the matrix of the Dask array is not"),
+    ("indefinite", False, ValueError, r"the matrix of the Dask array is indefinite: a Cholesky factorisation"),
+    ("singular", True, matfunc.SingularMatrixError, r"the matrix of the Dask array is singular or indefinite"),
+    ("ill-conditioned", True, ValueError, r"inv_sqrtm\(method='newton-schulz'\): the result for the matrix of "
+     r"the Dask array has residual \|\|W A W - I\|\|_F"),
+]
+
+
+@pytest.mark.parametrize(("case", "inverse", "error", "match"), BAD_SINGLE, ids=[c[0] for c in BAD_SINGLE])
+def test_blocked_bad_matrix_raises_at_compute(case, inverse, error, match, scheduler):
+    # The matrix-chunked layout checks in the graph: building it computes nothing, computing it raises.
+    n = 16
+    a = _bad_single(case, n)
+    fn, fn_vjp = (matfunc.inv_sqrtm, matfunc.inv_sqrtm_vjp) if inverse else (matfunc.sqrtm, matfunc.sqrtm_vjp)
+    with dask.config.set(scheduler=_no_compute):
+        x = da.from_array(a, chunks=n // 2)
+        y = fn(x, "newton-schulz")
+        _, vjp = fn_vjp(x, "newton-schulz")
+        grad = vjp(da.ones((n, n), chunks=n // 2))
+    assert y.chunks == x.chunks
+    with pytest.raises(error, match=match):
+        y.compute()
+    with pytest.raises(error, match=match):  # the blocked Lyapunov gradient depends on the checks too
+        grad.compute()
+    with dask.config.set(scheduler="synchronous"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the raw iteration may overflow on such input
+        assert fn(x, "newton-schulz", check=False).compute().shape == (n, n)  # check=False: the raw result
+
+
+def test_blocked_batch_of_one_named_and_psd_accepted():
+    n = 16
+    a = _bad_single("nan", n)[None]
+    with pytest.raises(ValueError, match=r"NaN or Inf \(the matrix at batch index \(0,\) of the Dask array\)"):
+        matfunc.sqrtm(da.from_array(a, chunks=(1, n // 2, n // 2)), "taylor").compute()
+    # Semidefinite input (a zero eigenvalue; the zero matrix) passes the sqrtm checks. Newton-Schulz leaves
+    # eigenvalues below its covered condition number unconverged: at most (covered cond)^(-1/2) of the root.
+    s = _indefinite(n, 0.0, seed=17)
+    y = matfunc.sqrtm(da.from_array(s, chunks=n // 2), "newton-schulz").compute()
+    eps = float(np.finfo(s.dtype).eps)
+    covered = ns_condition_covered(default_ns_iters(eps), eps)  # the default steps'
+    assert rel_err(y, matfunc.sqrtm(s, "eig")) <= covered**-0.5
+    assert not matfunc.sqrtm(da.zeros((n, n), chunks=n // 2), "newton-schulz").compute().any()
+
+
+@pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "inv_sqrtm"])
+def test_batch_result_checked_per_chunk(inverse, scheduler):
+    # The result check (finite, residual within the method's range) runs on every chunk, and names the matrix
+    # by its index in the whole array. Newton-Schulz's residual shows unconverged eigenvalues for inv_sqrtm;
+    # for sqrtm (which hides them, as it should) an indefinite matrix with a positive diagonal is the bad one.
+    n = 12
+    a, _, _ = spd(n, 10.0, batch=(4,), seed=19)
+    a[3] = spd(n, 1e12, seed=20)[0] if inverse else _indefinite(n, -1e-8, seed=21)
+    fn = matfunc.inv_sqrtm if inverse else matfunc.sqrtm
+    y = fn(da.from_array(a, chunks=(2, n, n)), "newton-schulz")
+    with pytest.raises(ValueError, match=r"the result for the matrix at batch index \(3,\) of the Dask array"):
+        y.compute()
+
+
+VJP_EXACT = [("eig", "eig"), ("eig", "svd-pade"), ("newton-schulz", "eig"), ("newton-schulz", "svd-pade"),
+             ("taylor", "eig")]
+
+
+@pytest.mark.parametrize(("method", "backward"), VJP_EXACT, ids=[f"{m}-{b}" for m, b in VJP_EXACT])
+@pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "inv_sqrtm"])
+@pytest.mark.parametrize("batch", [(), (1,)], ids=["matrix", "batch-of-one"])
+def test_vjp_eig_backwards_on_a_chunked_matrix(method, backward, inverse, batch):
+    # backward="eig"/"svd-pade" need eigh: computed per chunk of whole matrices, as NumPy computes them.
+    n = 16
+    a, _, _ = spd(n, 30.0, batch=batch, seed=22)
+    g = np.random.default_rng(23).standard_normal(a.shape)
+    chunks = (1,) * len(batch) + (n // 2, n // 2)
+    fn = matfunc.inv_sqrtm_vjp if inverse else matfunc.sqrtm_vjp
+    y, vjp = fn(da.from_array(a, chunks=chunks), method, backward=backward)
+    y0, vjp0 = fn(a, method, backward=backward)
+    assert rel_err(y.compute(), y0) <= _tol(a)
+    assert rel_err(vjp(da.from_array(g, chunks=chunks)).compute(), vjp0(g)) <= _tol(a)
+
+
+LYAPUNOV_OPTIONS = [
+    ({"num_iters": 0}, ValueError),
+    ({"num_iters": 2.5}, TypeError),
+    ({"method": "eig", "num_iters": 3}, ValueError),
+    ({"scale": "spectra"}, ValueError),
+    ({"method": "schur"}, ValueError),
+]
+
+
+@pytest.mark.parametrize(("kw", "error"), LYAPUNOV_OPTIONS, ids=[str(kw) for kw, _ in LYAPUNOV_OPTIONS])
+@pytest.mark.parametrize("chunks", [(2, 6, 6), (1, 3, 3)], ids=["batch-chunked", "matrix-chunked"])
+def test_solve_lyapunov_options_as_numpy(kw, error, chunks):
+    s, _, _ = spd(6, 10.0, batch=(chunks[0],), seed=24)
+    g = np.random.default_rng(25).standard_normal(s.shape)
+    kw = dict(kw)
+    method = kw.pop("method", "sign")
+    with pytest.raises(error) as numpy_error:
+        matfunc.solve_lyapunov(s, g, method, **kw)
+    with pytest.raises(error) as dask_error:
+        matfunc.solve_lyapunov(da.from_array(s, chunks=chunks), da.from_array(g, chunks=chunks), method, **kw)
+    assert str(dask_error.value) == str(numpy_error.value)
+
+
+@pytest.mark.parametrize("method", ["SIGN", "Eig"])
+def test_solve_lyapunov_method_case_insensitive(method):
+    s, _, _ = spd(6, 10.0, batch=(2,), seed=26)
+    g = np.random.default_rng(27).standard_normal(s.shape)
+    x = matfunc.solve_lyapunov(da.from_array(s, chunks=(1, 6, 6)), da.from_array(g, chunks=(1, 6, 6)), method)
+    assert rel_err(x.compute(), matfunc.solve_lyapunov(s, g, method)) <= _tol(s)
+
+
+def test_solve_lyapunov_checks_named_and_lazy(scheduler):
+    s, _, _ = spd(6, 10.0, batch=(4,), seed=28)
+    g = np.random.default_rng(29).standard_normal(s.shape)
+    g[3, 2, 2] = np.nan
+    x = matfunc.solve_lyapunov(da.from_array(s, chunks=(2, 6, 6)), da.from_array(g, chunks=(2, 6, 6)))
+    with pytest.raises(ValueError, match=r"solve_lyapunov \(g\): input contains NaN or Inf \(the matrix at "
+                                         r"batch index \(3,\) of the Dask array\)"):
+        x.compute()
+    s1 = s[0].copy()
+    s1[0, 0] = np.inf
+    with dask.config.set(scheduler=_no_compute):
+        xb = matfunc.solve_lyapunov(da.from_array(s1, chunks=3), da.from_array(g[0], chunks=3))  # blocked sign
+    with pytest.raises(ValueError, match=r"solve_lyapunov \(s\): input contains NaN or Inf \(the matrix of the "):
+        xb.compute()

@@ -285,3 +285,159 @@ def test_sign_iteration_under_jit_matches_eager(num_iters):
     exact = jax.grad(lambda x: jnp.sum(matfunc.inv_sqrtm(x, "eig", backward="eig") * gw))(a)
     for d in (eager, jitted):
         assert float(jnp.linalg.norm(d - exact) / jnp.linalg.norm(exact)) <= 1000 * EPS64
+
+
+# --- derivatives at repeated eigenvalues and singular input (issue 15, item 7) ----------------------------
+# JAX differentiated the "eig" rule through eigh, whose derivative divides by eigenvalue gaps: NaN second
+# derivatives at 3 I and [1, 1, 2] (and NaN first derivatives for backward="unrolled", method="eig").
+
+_C = 3.0
+
+
+def _rotated(eigenvalues, seed=7):
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((len(eigenvalues),) * 2))
+    a = (q * np.asarray(eigenvalues, dtype=float)) @ q.T
+    return (a + a.T) / 2
+
+
+def _sym(x):
+    return (x + jnp.swapaxes(x, -1, -2)) / 2
+
+
+def _directions(n, seed=11):
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal((n, n))
+    f, h = (rng.standard_normal((n, n)) for _ in range(2))
+    return jnp.asarray(g), _sym(jnp.asarray(f)), _sym(jnp.asarray(h))
+
+
+def _second_derivative_reference(name, a, g, f):
+    """The Hessian of ``<g, Y(A)>`` applied to symmetric ``f``, and its relative error: at ``c I`` the closed form
+    (``d2 A^{1/2}[E, F] = -(EF + FE) / (8 c^{3/2})``, ``3 (EF + FE) / (8 c^{5/2})`` for ``A^{-1/2}``), rounding;
+    elsewhere a central difference of the exact first derivative (the NumPy eig VJP), ``O(eps^{2/3})``."""
+    gs = _sym(g)
+    if np.array_equal(a, _C * np.eye(a.shape[-1])):
+        if name == "sqrtm":
+            return -(gs @ f + f @ gs) / (8 * _C**1.5), 10 * EPS64
+        return 3 * (gs @ f + f @ gs) / (8 * _C**2.5), 10 * EPS64
+    h = EPS64 ** (1 / 3)
+    vjp = getattr(matfunc, f"{name}_vjp")
+    fd = (vjp(a + h * np.asarray(f), "eig")[1](np.asarray(g)) - vjp(a - h * np.asarray(f), "eig")[1](np.asarray(g)))
+    return jnp.asarray(fd / (2 * h)), 100 * EPS64 ** (2 / 3)
+
+
+_NESTINGS = {
+    "hessian": jax.hessian,
+    "jacrev(jacrev)": lambda f: jax.jacrev(jax.jacrev(f)),
+    "jacfwd(jacfwd)": lambda f: jax.jacfwd(jax.jacfwd(f)),
+    "jacrev(jacfwd)": lambda f: jax.jacrev(jax.jacfwd(f)),
+    "jit(hessian)": lambda f: jax.jit(jax.hessian(f)),
+}
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+@pytest.mark.parametrize("point", ["3I", "[1,1,2]"])
+@pytest.mark.parametrize("nesting", list(_NESTINGS))
+@pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("newton-schulz", "eig"), ("eig", "unrolled")])
+def test_second_derivative_at_repeated_eigenvalues(name, point, nesting, method, backward):
+    a = _C * np.eye(3) if point == "3I" else _rotated([1.0, 1.0, 2.0])
+    g, f, _ = _directions(3)
+    ref, rtol = _second_derivative_reference(name, a, g, f)
+
+    def loss(x):
+        return jnp.sum(g * FUNCS[name](x, method, backward=backward, check=False))
+
+    d2 = _sym(jnp.einsum("ijkl,kl->ij", _NESTINGS[nesting](loss)(jnp.asarray(a)), f))
+    assert float(jnp.max(jnp.abs(d2 - ref))) <= rtol * float(jnp.max(jnp.abs(ref)))
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+def test_check_grads_at_repeated_eigenvalues(name):
+    """jax.test_util's numerical check, to third order at 3 I and second order at [1, 1, 2]."""
+    fn = FUNCS[name]
+    check_grads(lambda x: fn(x, "eig", check=False), (_C * jnp.eye(3),), order=3, modes=("fwd", "rev"))
+    check_grads(lambda x: fn(x, "eig", check=False), (jnp.asarray(_rotated([1.0, 1.0, 2.0])),), order=2,
+                modes=("fwd", "rev"))
+
+
+def test_third_derivative_at_multiple_of_identity():
+    """d3 (A^{1/2})[E, F, H] at c I: the sum over the orderings of E F H over 16 c^{5/2} ((1 + x)^{1/2} has x^3/16)."""
+    import itertools
+
+    n = 3
+    g, f, h = _directions(n)
+
+    def d3(e):
+        return sum(x @ y @ z for x, y, z in itertools.permutations([_sym(e), f, h])) / (16 * _C**2.5)
+
+    ref = jax.grad(lambda e: jnp.sum(_sym(g) * d3(e)))(jnp.zeros((n, n)))
+    t = jax.jacfwd(jax.hessian(lambda x: jnp.sum(g * matfunc.sqrtm(x, "eig", check=False))))(_C * jnp.eye(n))
+    got = _sym(jnp.einsum("ijklmn,kl,mn->ij", t, f, h))
+    assert float(jnp.max(jnp.abs(got - ref))) <= 10 * EPS64 * float(jnp.max(jnp.abs(ref)))
+
+
+def test_vmap_of_hessian_mixed_batch():
+    """A batch with a multiple of the identity and a generic matrix: vmap of the Hessian is finite and each
+    matrix gets its own Hessian."""
+    g, _, _ = _directions(3)
+    batch = jnp.stack([_C * jnp.eye(3), jnp.asarray(spd(3, 10.0, seed=3)[0])])
+    hess = jax.hessian(lambda x: jnp.sum(g * matfunc.sqrtm(x, "eig", check=False)))
+    mapped = jax.vmap(hess)(batch)
+    assert bool(jnp.all(jnp.isfinite(mapped)))
+    for i in range(2):
+        np.testing.assert_allclose(np.asarray(mapped[i]), np.asarray(hess(batch[i])), rtol=0,
+                                   atol=_tol(3, 10.0) * float(jnp.max(jnp.abs(mapped[i]))))
+
+
+_SINGULAR = {
+    "3I": lambda: _C * np.eye(3),
+    "[1,1,2]": lambda: _rotated([1.0, 1.0, 2.0]),
+    "zero": lambda: np.zeros((3, 3)),
+    "diag(1,0)": lambda: np.diag([1.0, 0.0]),
+}
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+@pytest.mark.parametrize("point", list(_SINGULAR))
+@pytest.mark.parametrize("method", ["eig", "newton-schulz", "pade", "taylor"])
+def test_unrolled_gradients_finite(name, point, method):
+    """backward="unrolled" at 3 I, [1, 1, 2], the zero matrix and diag(1, 0): finite gradients and Hessians (NaN
+    before: eigh's derivative for method="eig", sqrt at 0 in the normalisation for the others); with method="eig"
+    (nothing to unroll) the "eig" rule's."""
+    a = jnp.asarray(_SINGULAR[point]())
+    g, _, _ = _directions(a.shape[-1])
+
+    def loss(x, backward="unrolled"):
+        return jnp.sum(g * FUNCS[name](x, method, backward=backward, check=False))
+
+    d1 = jax.grad(loss)(a)
+    assert bool(jnp.all(jnp.isfinite(d1))) and bool(jnp.all(jnp.isfinite(jax.hessian(loss)(a))))
+    if method == "eig":
+        np.testing.assert_array_equal(np.asarray(d1), np.asarray(jax.grad(lambda x: loss(x, "eig"))(a)))
+
+
+@pytest.mark.parametrize("name", list(FUNCS))
+@pytest.mark.parametrize("point", ["zero", "diag(1,0)"])
+def test_eig_higher_derivatives_finite_at_singular_input(name, point):
+    """Singular input keeps the eig floor convention at every order: finite Hessians; the gradient is that of
+    the core (floored) VJP."""
+    a_np = _SINGULAR[point]()
+    g, _, _ = _directions(a_np.shape[-1])
+
+    def loss(x):
+        return jnp.sum(g * FUNCS[name](x, "eig", check=False))
+
+    d1 = jax.grad(loss)(jnp.asarray(a_np))
+    ref = getattr(matfunc, f"{name}_vjp")(a_np, "eig", check=False)[1](np.asarray(g))
+    np.testing.assert_allclose(np.asarray(d1), ref, rtol=0, atol=_tol(a_np.shape[-1], 1.0) * np.abs(ref).max())
+    assert bool(jnp.all(jnp.isfinite(jax.hessian(loss)(jnp.asarray(a_np)))))
+
+
+def test_eig_first_order_is_the_eigenbasis_solve_under_jit():
+    """The differentiable rule costs nothing at first order: jit(grad) runs the 4 products of the eigenbasis
+    solve (the operator of the linear solve, used only by higher derivatives, is dead code)."""
+    a = jnp.asarray(spd(8, 10.0, batch=(2,), seed=5)[0])
+    g = jnp.asarray(np.random.default_rng(6).standard_normal(a.shape))
+    for fn in FUNCS.values():
+        grad = jax.jit(jax.grad(lambda x: jnp.sum(g * fn(x, "eig"))))
+        assert grad.lower(a).compile().as_text().count(" dot(") == 4

@@ -153,3 +153,82 @@ def test_layer_options_checked_at_construction(layer):
         layer(*args, backward="foo")
     with pytest.raises(TypeError, match="nm_iters"):
         layer(*args, method="newton-schulz", nm_iters=3)
+
+
+def _state(layer):
+    return {k: v.clone() for k, v in layer.state_dict().items()}
+
+
+def _assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "singular"])
+@pytest.mark.parametrize("momentum", [0.1, None], ids=["momentum0.1", "cumulative"])
+@pytest.mark.parametrize("method", ["eig", "newton-schulz"])
+def test_zca_failed_step_leaves_running_stats_untouched(method, momentum, bad):
+    """Issue 15: a batch that cannot be whitened raises, every buffer stays bitwise as it was, and training
+    continues exactly as in a module that never saw the bad batch."""
+    good = [_feats((64, 4), seed=20 + i) * (i + 1) for i in range(3)]
+    if bad == "singular":  # 3 samples of 4 channels, eps=0: a rank-2 covariance
+        x_bad, error = _feats((3, 4), seed=30), matfunc.SingularMatrixError
+    else:
+        x_bad, error = good[1].clone(), ValueError
+        x_bad[5, 2] = float(bad)
+    seen, fresh = (ZCAWhitening(4, eps=0.0, momentum=momentum, method=method, check=True).double() for _ in range(2))
+    seen(good[0])
+    fresh(good[0])
+    before = _state(seen)
+    with pytest.raises(error, match="running statistics were not updated"):
+        seen(x_bad)
+    _assert_same_state(_state(seen), before)
+    if bad != "singular":  # unchecked (the default): NaN out (or the eigensolver's error), statistics kept
+        seen.check = False
+        try:
+            assert not torch.isfinite(seen(x_bad)).all()
+        except torch.linalg.LinAlgError:  # torch's CPU eigh rejects NaN input itself
+            pass
+        _assert_same_state(_state(seen), before)
+        seen.check = True
+    for x in good[1:]:
+        torch.testing.assert_close(seen(x), fresh(x), rtol=0, atol=0)
+    _assert_same_state(_state(seen), _state(fresh))
+    assert int(seen.num_batches_tracked) == len(good)
+    seen.eval()
+    fresh.eval()
+    torch.testing.assert_close(seen(good[0]), fresh(good[0]), rtol=0, atol=0)
+
+
+def test_zca_failed_step_with_affine_and_nchw_input():
+    """The same all-or-nothing update on (N, C, H, W) input with learnable parameters."""
+    torch.manual_seed(0)
+    layer = ZCAWhitening(3, affine=True, momentum=None, check=True).double()
+    layer(_feats((4, 3, 5, 5), seed=40))
+    before = _state(layer)
+    x_bad = _feats((4, 3, 5, 5), seed=41)
+    x_bad[1, 0, 2, 3] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        layer(x_bad)
+    _assert_same_state(_state(layer), before)
+
+
+def test_zca_eval_error_names_the_running_covariance():
+    layer = ZCAWhitening(2, eps=0.0, check=True).double().eval()
+    layer.running_cov.copy_(torch.tensor([[1.0, 1.0], [1.0, 1.0]]))  # singular running statistics
+    before = _state(layer)
+    with pytest.raises(matfunc.SingularMatrixError, match="running covariance"):
+        layer(_feats((5, 2), seed=42))
+    _assert_same_state(_state(layer), before)
+
+
+@pytest.mark.parametrize("method", ["eig", "newton-schulz", "pade"])
+def test_covariance_pooling_nan_features_raise(method):
+    """Issue 15: NaN features raise a ValueError naming the problem (not NaN output or a LAPACK error)."""
+    x = _feats((2, 3, 4, 4), seed=43)
+    x[1, 0, 1, 1] = float("nan")
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        CovariancePooling(method, check=True)(x)
+    if method != "eig":  # check=False: no value checks, the NaN goes through
+        assert torch.isnan(CovariancePooling(method, check=False)(x)[1]).all()

@@ -375,3 +375,206 @@ def test_cache_blocks_change_nothing_torch(monkeypatch):
     for one, blocked in zip(runs[:2], runs[2:], strict=True):
         for u, v in zip(one, blocked, strict=True):
             torch.testing.assert_close(v, u, rtol=1e-14, atol=1e-14)
+
+
+# --- derivatives at repeated eigenvalues and singular input (issue 15, item 7) ----------------------------
+# Autograd through eigh divides by eigenvalue gaps: NaN at 3 I and at [1, 1, 2] from the second derivative on
+# (and from the first with backward="unrolled", method="eig"). The exact derivatives exist there.
+
+_C = 3.0  # the multiple of the identity
+
+
+def _rotated(eigenvalues, seed=7):
+    """Q diag(eigenvalues) Q^T for a random orthogonal Q (not diagonal: eigh must choose a basis)."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((len(eigenvalues),) * 2))
+    a = (q * np.asarray(eigenvalues, dtype=float)) @ q.T
+    return torch.tensor((a + a.T) / 2)
+
+
+def _sym(x):
+    return (x + x.mT) / 2
+
+
+def _directions(n, seed=11):
+    rng = np.random.default_rng(seed)
+    g = torch.tensor(rng.standard_normal((n, n)))
+    f = _sym(torch.tensor(rng.standard_normal((n, n))))
+    h = _sym(torch.tensor(rng.standard_normal((n, n))))
+    return g, f, h
+
+
+def _second_derivative_reference(name, a, g, f):
+    """``d/dt grad_A <g, Y(A + t f)>`` at t = 0 (symmetric ``f``): the Hessian of ``<g, Y>`` applied to ``f``.
+
+    At ``c I`` in closed form (``Y = sqrt(c) (I + X/c)^{1/2}``: ``d2 Y[E, F] = -(EF + FE) / (8 c^{3/2})``, and
+    ``3 (EF + FE) / (8 c^{5/2})`` for ``A^{-1/2}``), with its error: rounding. Elsewhere a central difference of the
+    exact first derivative (the NumPy eig VJP, smooth at repeated eigenvalues), error ``O(eps^{2/3})``."""
+    gs = _sym(g)
+    if torch.equal(a, _C * torch.eye(a.shape[-1], dtype=a.dtype)):
+        if name == "sqrtm":
+            return -(gs @ f + f @ gs) / (8 * _C**1.5), 10 * EPS64
+        return 3 * (gs @ f + f @ gs) / (8 * _C**2.5), 10 * EPS64
+    h = EPS64 ** (1 / 3)
+    vjp = lambda x: VJPS[name](x.numpy(), "eig")[1](g.numpy())  # noqa: E731
+    return torch.tensor((vjp(a + h * f) - vjp(a - h * f)) / (2 * h)), 100 * EPS64 ** (2 / 3)
+
+
+_NESTINGS = {
+    "create_graph": None,
+    "hessian": torch.func.hessian,
+    "jacrev(jacrev)": lambda f: torch.func.jacrev(torch.func.jacrev(f)),
+    "jacfwd(jacfwd)": lambda f: torch.func.jacfwd(torch.func.jacfwd(f)),
+    "jacrev(jacfwd)": lambda f: torch.func.jacrev(torch.func.jacfwd(f)),
+}
+
+
+@pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("point", ["3I", "[1,1,2]"])
+@pytest.mark.parametrize("nesting", _NESTINGS)
+@pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("newton-schulz", "eig"), ("eig", "unrolled")])
+def test_second_derivative_at_repeated_eigenvalues(name, point, nesting, method, backward):
+    """Exact (not NaN) second derivatives of backward="eig" where eigenvalues repeat, by double backward and
+    every torch.func nesting."""
+    a = _C * torch.eye(3, dtype=torch.float64) if point == "3I" else _rotated([1.0, 1.0, 2.0])
+    g, f, _ = _directions(3)
+    ref, rtol = _second_derivative_reference(name, a, g, f)
+
+    def loss(x):
+        return (g * FUNCS[name](x, method, backward=backward, check=False)).sum()
+
+    if _NESTINGS[nesting] is None:
+        x = a.clone().requires_grad_()
+        (d1,) = torch.autograd.grad(loss(x), x, create_graph=True)
+        (d2,) = torch.autograd.grad((d1 * f).sum(), x)
+    else:
+        d2 = _sym(torch.einsum("ijkl,kl->ij", _NESTINGS[nesting](loss)(a), f))
+    torch.testing.assert_close(d2, ref, rtol=0, atol=rtol * float(ref.abs().max()))
+
+
+@pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("point", ["3I", "[1,1,2]"])
+def test_gradgradcheck_at_repeated_eigenvalues(name, point):
+    a = _C * torch.eye(3, dtype=torch.float64) if point == "3I" else _rotated([1.0, 1.0, 2.0])
+    f = FUNCS[name]
+    assert torch.autograd.gradgradcheck(lambda x: f(x, "eig", check=False), (a.requires_grad_(),))
+
+
+def test_third_derivative_at_multiple_of_identity():
+    """Every order: d3 (A^{1/2})[E, F, H] at c I is the sum over the 6 orderings of E F H over 16 c^{5/2}
+    (the x^3 term of (1 + x)^{1/2} is x^3 / 16), by triple backward and by torch.func (three nested levels)."""
+    import itertools
+
+    n = 3
+    a = _C * torch.eye(n, dtype=torch.float64)
+    g, f, h = _directions(n)
+    e = torch.zeros(n, n, dtype=torch.float64, requires_grad=True)
+    d3 = sum(x @ y @ z for x, y, z in itertools.permutations([_sym(e), f, h])) / (16 * _C**2.5)
+    (ref,) = torch.autograd.grad((_sym(g) * d3).sum(), e)
+
+    def loss(x):
+        return (g * matfunc.sqrtm(x, "eig", check=False)).sum()
+
+    x = a.clone().requires_grad_()
+    (d1,) = torch.autograd.grad(loss(x), x, create_graph=True)
+    (d2,) = torch.autograd.grad((d1 * f).sum(), x, create_graph=True)
+    (t_autograd,) = torch.autograd.grad((d2 * h).sum(), x)
+    t_func = _sym(torch.einsum("ijklmn,kl,mn->ij", torch.func.jacfwd(torch.func.hessian(loss))(a), f, h))
+    tol = 10 * EPS64 * float(ref.abs().max())
+    torch.testing.assert_close(t_autograd, ref, rtol=0, atol=tol)
+    torch.testing.assert_close(t_func, ref, rtol=0, atol=tol)
+
+
+_SINGULAR = {
+    "3I": lambda: _C * torch.eye(3, dtype=torch.float64),
+    "[1,1,2]": lambda: _rotated([1.0, 1.0, 2.0]),
+    "zero": lambda: torch.zeros(3, 3, dtype=torch.float64),
+    "diag(1,0)": lambda: torch.diag(torch.tensor([1.0, 0.0], dtype=torch.float64)),
+}
+
+
+@pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("point", _SINGULAR)
+@pytest.mark.parametrize("method", ["eig", "newton-schulz", "pade", "taylor"])
+def test_unrolled_gradients_finite(name, point, method):
+    """backward="unrolled" at 3 I, [1, 1, 2], the zero matrix and diag(1, 0): finite first and second derivatives
+    (they were NaN: eigh's derivative for method="eig", sqrt at 0 in the normalisation for the others); with
+    method="eig" (nothing to unroll) they are the "eig" backward's."""
+    a = _SINGULAR[point]().requires_grad_()
+    g, _, _ = _directions(a.shape[-1])
+    y = FUNCS[name](a, method, backward="unrolled", check=False)
+    (d1,) = torch.autograd.grad((g * y).sum(), a, create_graph=True)
+    (d2,) = torch.autograd.grad((d1 * d1).sum(), a)
+    assert torch.isfinite(d1).all() and torch.isfinite(d2).all()
+    if method == "eig":
+        (ref,) = torch.autograd.grad((g * FUNCS[name](a, "eig", backward="eig", check=False)).sum(), a)
+        torch.testing.assert_close(d1, ref, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("point", ["zero", "diag(1,0)"])
+def test_eig_higher_derivatives_finite_at_singular_input(name, point):
+    """Singular input keeps the eig backward's floor convention at every order: finite second derivatives, and the
+    first derivative under create_graph equals the plain (floored) one."""
+    a = _SINGULAR[point]().requires_grad_()
+    g, _, _ = _directions(a.shape[-1])
+
+    def loss(x):
+        return (g * FUNCS[name](x, "eig", check=False)).sum()
+
+    (plain,) = torch.autograd.grad(loss(a), a)
+    (d1,) = torch.autograd.grad(loss(a), a, create_graph=True)
+    (d2,) = torch.autograd.grad((d1 * d1).sum(), a)
+    torch.testing.assert_close(d1.detach(), plain, rtol=4 * EPS64, atol=4 * EPS64 * float(plain.abs().max()))
+    assert torch.isfinite(d2).all()
+    assert torch.isfinite(torch.func.hessian(loss)(a.detach())).all()
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+def test_higher_operator_vjp_is_the_gradient_of_the_operator(inverse):
+    """core.higher.operator_vjp (the S-gradient the torch backward uses) against autograd of the operator."""
+    from matfunc.core import higher
+
+    rng = np.random.default_rng(12)
+    s = _a(n=4, batch=(), requires_grad=True)
+    x, z = (_sym(torch.tensor(rng.standard_normal((4, 4)))) for _ in range(2))
+    (ref,) = torch.autograd.grad((z * higher.operator(s, x, inverse=inverse)).sum(), s)
+    got = higher.operator_vjp(s.detach(), x, z, inverse=inverse)
+    torch.testing.assert_close(got, ref, rtol=10 * EPS64, atol=10 * EPS64 * float(ref.abs().max()))
+
+
+
+
+@pytest.mark.parametrize(
+    ("method", "backward"),
+    [
+        ("eig", "eig"),
+        ("newton-schulz", "lyapunov"),
+        ("eig", "lyapunov"),
+        ("pade", "lyapunov"),
+        ("taylor", "lyapunov"),
+        ("eig", "svd-pade"),
+    ],
+)
+def test_compile_no_warnings_from_matfunc(method, backward):
+    """torch.compile (fullgraph) of sqrtm/inv_sqrtm and their gradients emits no warning from matfunc's code (it
+    emitted dynamo's lru_cache warning for every cached coefficient function). The one exception: array-api-compat's
+    own lru_cache'd namespace checks, called by _compat.backend_name."""
+    import pathlib
+    import warnings
+
+    import torch._dynamo
+
+    import matfunc.backends.torch  # noqa: F401  (what `import matfunc` does when torch was imported first)
+
+    a = _a(n=4, dtype=torch.float32)
+    here = str(pathlib.Path(matfunc.__file__).parent)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for f in FUNCS.values():
+            torch._dynamo.reset()
+            fn = torch.compile(lambda x, f=f: f(x, method, backward=backward).sum(), backend="aot_eager",
+                               fullgraph=True)
+            torch.autograd.grad(fn(a), a)
+    ours = [str(w.message) for w in caught if here in w.filename + str(w.message)]
+    ours = [m for m in ours if "_compat.py" not in m]
+    assert not ours, ours[0]

@@ -1,21 +1,24 @@
-"""JAX glue: tracing detection, a ``jax.custom_jvp`` around the core forward, and a Cholesky ``spd_solve``.
+"""JAX glue: tracing detection, ``jax.custom_jvp`` rules around the core forward, and a Cholesky ``spd_solve``.
 
-``apply`` runs the core forward inside a :func:`jax.custom_jvp` whose tangent rule is
-``core.gradients.sqrtm_jvp``: the (linear) Lyapunov solve ``S dS + dS S = sym(dA)`` for ``"lyapunov"``,
-the eigenbasis formula for ``"eig"``/``"svd-pade"``. The rule is linear in the tangent and every
-primal-dependent quantity (``S``, ``V``, scales) is computed from the primals inside it, so JAX derives
-reverse mode by transposing it: one rule serves ``jax.jvp``, ``jax.jacfwd``, ``jax.grad``, ``jax.vjp``
-and ``jax.jacrev``, under ``jax.jit`` (the resolved options are a static ``nondiff_argnums`` argument)
-and ``jax.vmap``.
+``apply`` runs the core forward inside a :func:`jax.custom_jvp` whose tangent rule is the core's: the (linear)
+Lyapunov solve ``S dS + dS S = sym(dA)`` for ``"lyapunov"``, the eigenbasis formula for ``"eig"``/``"svd-pade"``.
+The rule is linear in the tangent and every primal-dependent quantity (``S``, ``V``, scales) is computed from
+the primals inside it, so JAX derives reverse mode by transposing it: one rule serves ``jax.jvp``,
+``jax.jacfwd``, ``jax.grad``, ``jax.vjp`` and ``jax.jacrev``, under ``jax.jit`` (the resolved options are a
+static ``nondiff_argnums`` argument) and ``jax.vmap``.
 
-What each backward mode supports (float64, well-separated eigenvalues; tested in ``tests/test_jax.py``):
+What each backward mode supports (float64; tested in ``tests/test_jax.py``):
 
-- ``"eig"``, ``"lyapunov"``, ``"svd-pade"``: forward and reverse mode, first and second order. Second
-  derivatives come from JAX differentiating the rule itself (``eigh`` and the sign iteration are
-  differentiable jnp code). ``"lyapunov"``/``"svd-pade"`` are approximations of the exact derivative,
-  accurate to the sign-iteration steps / Padé degree.
-- ``"unrolled"``: no custom rule; JAX differentiates the forward iterations (``eigh``'s own derivative
-  for ``method="eig"``), in every mode and order.
+- ``"eig"``: forward and reverse mode, every order, exact, also at repeated eigenvalues (``3 I``) and finite at
+  singular input. Its rule (:func:`_exact`) never differentiates ``eigh`` (whose derivative divides by
+  eigenvalue gaps): the tangent is a ``custom_linear_solve`` whose operator is a polynomial in ``S = A^{1/2}``,
+  and ``S`` itself is a ``custom_jvp`` function with the same tangent (``core.higher``). First order costs what
+  it did (the 4-product eigenbasis solve; the unused operator is dead code under ``jit``).
+- ``"lyapunov"``, ``"svd-pade"``: forward and reverse mode, first and second order; second derivatives come from
+  JAX differentiating the rule (the sign iteration; ``eigh`` after an ``"eig"`` forward, so distinct eigenvalues
+  only). They approximate the exact derivative, to the sign-iteration steps / Padé degree.
+- ``"unrolled"``: no custom rule; JAX differentiates the forward iterations in every mode and order. With
+  ``method="eig"`` there are none (``eigh``'s derivative is NaN at repeated eigenvalues): the ``"eig"`` rule.
 
 Value checks (``check=True``) are done by the public entry on concrete arrays only; under ``jit``,
 ``vmap`` and the derivative transforms the input is a tracer (:func:`is_traced`) and they are skipped.
@@ -23,6 +26,7 @@ Value checks (``check=True``) are done by the public entry on concrete arrays on
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 from types import ModuleType
 from typing import Any
@@ -31,8 +35,8 @@ import jax
 import jax.numpy as jnp
 
 from .. import _compat
-from ..core import gradients, primitives
-from ..core.forward import forward
+from ..core import gradients, higher, primitives
+from ..core.forward import Saved, forward
 from ..core.options import Options
 
 __all__ = ["is_traced", "apply"]
@@ -55,14 +59,23 @@ def _spd_solve(a: Any, b: Any) -> Any:
     factor = jnp.broadcast_to(factor, (*a_shape, *factor.shape[-2:]))
     b = jnp.broadcast_to(b, (*a_shape, *b.shape[-2:]))
     y = jax.lax.linalg.triangular_solve(factor, b, left_side=True, lower=True)
-    return jax.lax.linalg.triangular_solve(factor, y, left_side=True, lower=True, transpose_a=True)
+    return jax.lax.linalg.triangular_solve(factor, y, left_side=True, lower=True, transpose_a=True,
+                                           conjugate_a=jnp.iscomplexobj(factor))  # L^H for Hermitian a
 
 
 def _self_adjoint_solve(matvec: Any, solve: Any, rhs: Any) -> Any:
     """Reverse mode calls ``solve`` again on the cotangent (the map is self-adjoint) instead of JAX
     transposing the sign iteration step by step: half the work, and XLA's compiled transpose of the
-    4-product update was measured to drift (4e-7 off at 30 steps, eager 2e-15)."""
-    return jax.lax.custom_linear_solve(matvec, rhs, lambda _, r: solve(r), symmetric=True)
+    4-product update was measured to drift (4e-7 off at 30 steps, eager 2e-15).
+
+    JAX transposes for the bilinear pairing ``sum(x * y)``, for which ``X -> S X + X S`` with Hermitian
+    ``S`` is not symmetric when ``S`` is complex: its transpose is the map of ``conj(S)``, whose inverse is
+    ``conj(solve(conj(r)))``."""
+    if not jnp.iscomplexobj(rhs):
+        return jax.lax.custom_linear_solve(matvec, rhs, lambda _, r: solve(r), symmetric=True)
+    return jax.lax.custom_linear_solve(
+        matvec, rhs, lambda _, r: solve(r), transpose_solve=lambda _, r: jnp.conj(solve(jnp.conj(r)))
+    )
 
 
 primitives.register(_XP.__name__, "spd_solve", _spd_solve)
@@ -89,8 +102,88 @@ def _sqrtm_jvp(opts: Options, primals: tuple[Any], tangents: tuple[Any]) -> tupl
     return y, gradients.sqrtm_jvp(saved, da, opts=opts, xp=_XP)
 
 
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _exact(a: Any, opts: Options) -> tuple[Any, ...]:
+    """``backward="eig"``: the value of ``opts.method`` at ``sym(a)``, and after an eig forward its
+    decomposition ``sym(a) = V diag(s^2) V^T``: ``(y, V, s)``, else ``(y,)``.
+
+    The tangent rule (:func:`_exact_jvp`) is differentiable to every order without ``eigh``'s derivative, which
+    divides by eigenvalue gaps (NaN at repeated eigenvalues): ``V, s`` are constants (zero tangents; they only
+    evaluate the tangent map), the rule's primal output comes from this function again, and its dependence on
+    ``a`` goes through :func:`_root` and the linear solve of ``core.higher.tangent``."""
+    y, saved = forward(primitives.sym(a), opts=opts, xp=_XP)
+    return (y, saved.v, saved.s) if opts.method == "eig" else (y,)
+
+
+@_exact.defjvp
+def _exact_jvp(opts: Options, primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
+    (a,), (da,) = primals, tangents
+    out = _exact(a, opts)  # an outer derivative of this rule sees this rule again
+    if opts.method == "eig":
+        y, v, s = out
+    else:  # the decomposition the exact derivative is evaluated in (under jit: only when differentiated)
+        (y,) = out
+        v, s = higher.eig_parts(Saved(jax.lax.stop_gradient(primitives.sym(a)), None, None, None, None), xp=_XP)
+    s_mat = _root(a, v, s, higher.exact_options(opts, inverse=False))
+    dy = higher.tangent(s_mat, v, s, da, opts=opts, xp=_XP)
+    return out, (dy, *(jnp.zeros_like(t) for t in out[1:]))
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _root(a: Any, v: Any, s: Any, opts: Options) -> Any:
+    """``S = A^{1/2}`` from the eigendecomposition ``(V, s)`` of ``sym(a)``, with the exact tangent (every order):
+    the operator of ``core.higher.tangent``, so that its derivative in ``a`` is exact too."""
+    return higher.root(v, s, inverse=False, eps=opts.eps, xp=_XP)
+
+
+@_root.defjvp
+def _root_jvp(opts: Options, primals: tuple[Any, Any, Any], tangents: tuple[Any, Any, Any]) -> tuple[Any, Any]:
+    a, v, s = primals
+    s_mat = _root(a, v, s, opts)
+    return s_mat, higher.tangent(s_mat, v, s, tangents[0], opts=opts, xp=_XP)
+
+
 def apply(a: Any, /, *, opts: Options, xp: ModuleType, check: bool = True) -> Any:
-    """``sqrtm``/``inv_sqrtm`` of a float32/float64 JAX array, differentiable in every JAX transform."""
+    """``sqrtm``/``inv_sqrtm`` of a float32/float64 JAX array, differentiable in every JAX transform.
+
+    ``backward="unrolled"`` with ``method="eig"`` has no iterations to unroll (JAX's ``eigh`` derivative is NaN
+    at repeated eigenvalues): it is the exact ``"eig"`` rule."""
+    if opts.backward == "unrolled" and opts.method == "eig":
+        opts = dataclasses.replace(opts, backward="eig")
     if opts.backward == "unrolled":  # JAX differentiates the forward iterations itself
         return forward(primitives.sym(a), opts=opts, xp=xp)[0]
+    if opts.backward == "eig":
+        return _exact(a, opts)[0]
     return _sqrtm(a, opts)
+
+
+# --- polar decomposition (matfunc._polar) ----------------------------------------------------------
+# Self-contained: the polar factor U as a jax.custom_vjp with core.polar's backward (grad, vjp, jacrev, jit,
+# vmap; no forward mode). P = sym(U^H A) is differentiated by JAX. JAX's cotangents of complex arrays are the
+# conjugates of PyTorch's (the convention of core.polar.polar_vjp), hence the conj() around it.
+
+from ..core import polar as _polar_core  # noqa: E402
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _polar_u(a: Any, opts: Any, low: Any) -> Any:
+    return _polar_core.polar_forward(a, opts=opts, low=low, xp=_XP)[0]
+
+
+def _polar_u_fwd(a: Any, opts: Any, low: Any) -> tuple[Any, Any]:
+    u, saved = _polar_core.polar_forward(a, opts=opts, low=low, xp=_XP)
+    return u, saved
+
+
+def _polar_u_bwd(opts: Any, low: Any, saved: Any, g: Any) -> tuple[Any]:
+    if jnp.iscomplexobj(g):
+        return (jnp.conj(_polar_core.polar_vjp(saved, jnp.conj(g), opts=opts, xp=_XP)),)
+    return (_polar_core.polar_vjp(saved, g, opts=opts, xp=_XP),)
+
+
+_polar_u.defvjp(_polar_u_fwd, _polar_u_bwd)
+
+
+def polar_apply(a: Any, /, *, opts: Any, low: Any, xp: ModuleType) -> Any:
+    """The polar factor ``U`` of a JAX array, differentiable in reverse mode under ``jit``/``vmap``."""
+    return _polar_u(a, opts, low)

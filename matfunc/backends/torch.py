@@ -2,22 +2,27 @@
 
 ``apply`` runs the core forward inside a :class:`torch.autograd.Function` whose backward is
 ``core.gradients.sqrtm_vjp`` (``backward="unrolled"`` skips the Function so autograd differentiates the
-forward iterations). The Functions use the ``setup_context`` form with ``generate_vmap_rule`` so that
-``torch.func.grad``/``vjp``/``vmap``/``jacrev`` and ``torch.compile`` see through them. Forward mode
-(``torch.func.jvp``/``jacfwd``, ``forward_ad``) uses subclasses with a ``jvp`` rule (the core tangent), chosen
-only when forward mode is active because dynamo rejects Functions that define one. Everything runs with
-autocast disabled, in the float32/float64 dtype chosen by the public entry.
+forward iterations; with ``method="eig"``, which has none, it is the exact ``"eig"`` backward). The Functions use
+the ``setup_context`` form with ``generate_vmap_rule`` so that ``torch.func.grad``/``vjp``/``vmap``/``jacrev``
+and ``torch.compile`` see through them. Forward mode (``torch.func.jvp``/``jacfwd``, ``forward_ad``) uses
+subclasses with a ``jvp`` rule (the core tangent), chosen only when forward mode is active because dynamo
+rejects Functions that define one. Everything runs with autocast disabled, in the float32/float64 dtype chosen
+by the public entry.
 
-Second derivatives: ``backward="eig"`` (and ``"unrolled"``) support them; the approximate backward modes
-(``"lyapunov"``, ``"svd-pade"``) are differentiable once: their gradient, taken with ``create_graph=True``,
-raises when differentiated again, instead of returning a wrong second derivative. Under two nested
-``torch.func`` derivative levels (``hessian``, ``jacrev(jacrev)``, ``jacfwd(jacfwd)``) an outer level does not
-see a Function's rules as differentiable, so ``_higher_order`` takes over at the call: autograd through ``eigh``
-for ``"eig"``, an error for the approximate modes.
+Higher derivatives: ``backward="eig"`` (and ``"unrolled"``) are differentiable to every order, exactly, also at
+repeated eigenvalues (``3 I``) and finitely at singular input (the eig backward's floor): never through
+``eigh``'s own derivative, which divides by eigenvalue gaps (see ``core.higher``). Under ``create_graph`` the
+backward is built from two Functions whose backwards are built from them again (:class:`_Root`, :class:`_Solve`);
+under two or more nested ``torch.func`` levels (``hessian``, ``jacrev(jacrev)``, ``jacfwd(jacfwd)``), where an
+outer level does not reliably differentiate a Function's rules, ``_higher_order`` takes over at the call with
+plain operations (``core.higher.chord_root``). The approximate backward modes (``"lyapunov"``, ``"svd-pade"``)
+are differentiable once: their gradient, taken with ``create_graph=True``, raises when differentiated again,
+instead of returning a wrong second derivative.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from types import ModuleType
 from typing import Any
@@ -25,7 +30,7 @@ from typing import Any
 import torch
 
 from .. import _compat
-from ..core import gradients, primitives
+from ..core import coefficients, gradients, higher, primitives
 from ..core.blocking import block_rows, over_batch
 from ..core.forward import Saved, forward
 from ..core.options import Options
@@ -78,6 +83,12 @@ primitives.register(_XP.__name__, "spd_solve", _spd_solve)
 primitives.register(_XP.__name__, "matmul_add", _matmul_add)
 primitives.register(_XP.__name__, "solve", _solve)
 
+# torch.compile: the static scalars of core.coefficients (step schedules, Padé/Taylor coefficients as floats) are
+# pure, memoised functions of Python arguments. Dynamo calls them while tracing and keeps the results as
+# constants, instead of tracing their arithmetic and warning about (or guarding on) their caches.
+for _fn in coefficients.CONSTANT_RESULTS:
+    torch.compiler.assume_constant_result(_fn)
+
 
 # --- autograd ---------------------------------------------------------------------------------------
 
@@ -89,7 +100,11 @@ _ONCE_MSG = (
 )
 
 
-def _no_autocast(x: torch.Tensor) -> torch.autocast:
+def _no_autocast(x: torch.Tensor) -> Any:
+    """Autocast off around matfunc's kernels (they run in the dtype the public entry chose). A ``meta`` tensor
+    has no autocast state: shapes propagate as they are."""
+    if x.device.type == "meta":
+        return contextlib.nullcontext()
     return torch.autocast(x.device.type, enabled=False)
 
 
@@ -132,8 +147,10 @@ class _Sqrtm(torch.autograd.Function):
 
 
 class _SqrtmEig(_Sqrtm):
-    """``backward="eig"``: twice differentiable. Under ``create_graph`` the eigendecomposition is
-    recomputed from the input with autograd, so the backward is itself an exact, differentiable function."""
+    """``backward="eig"``: differentiable to every order. Under ``create_graph`` the backward is built from
+    :class:`_Root` and :class:`_Solve` (core.higher), whose own backwards are built from them again: the
+    derivatives of the exact root, with the forward's eigendecomposition held constant (never ``eigh``'s
+    derivative, which is infinite at repeated eigenvalues)."""
 
     generate_vmap_rule = True
 
@@ -142,11 +159,66 @@ class _SqrtmEig(_Sqrtm):
         if g is None:
             return None, None
         if torch.is_grad_enabled():
-            a = ctx.saved_tensors[-1]
+            saved, a = _saved(ctx)
+            with _no_autocast(g), torch.no_grad():
+                v, s = higher.eig_parts(saved, xp=_XP)  # constants (V, s); for a non-eig forward: eigh of sym(a)
             with _no_autocast(g):
-                da = gradients.sqrtm_vjp(_eig_saved(a), g, opts=ctx.opts, xp=_XP)
-            return da, None
+                return _exact_vjp(a, v, s, g.to(a.dtype), ctx.opts), None
         return _vjp(ctx, g), None
+
+
+class _Root(torch.autograd.Function):
+    """The exact root ``f(sym a)`` from a given eigendecomposition ``(v, s)`` of ``sym(a)`` (no ``eigh``; the
+    decomposition is a constant), differentiable to every order (its backward is :func:`_exact_vjp`)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(a: torch.Tensor, v: torch.Tensor, s: torch.Tensor, opts: Options) -> torch.Tensor:  # type: ignore[override]
+        return higher.root(v, s, inverse=opts.inverse, eps=opts.eps, xp=_XP)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        a, v, s, ctx.opts = inputs
+        ctx.save_for_backward(a, v, s)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:  # type: ignore[override]
+        a, v, s = ctx.saved_tensors
+        with _no_autocast(g):
+            return _exact_vjp(a, v, s, g, ctx.opts), None, None, None
+
+
+class _Solve(torch.autograd.Function):
+    """``X = T(G)``, the exact tangent map at ``S = A^{1/2}`` (core.higher), evaluated in the constant eigenbasis
+    ``(v, s)`` of ``S``, differentiable in ``S`` and ``G``: ``dX = T(dG) - T(dM[dS](X))`` (``M = T^{-1}``, a
+    polynomial in ``S``). Self-adjoint, so the backward solves with this Function again: every order."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(s_mat: torch.Tensor, g: torch.Tensor, v: torch.Tensor, s: torch.Tensor, opts: Options) -> torch.Tensor:  # type: ignore[override]
+        return higher.solve(v, s, g, opts=opts, xp=_XP)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        s_mat, _, v, s, ctx.opts = inputs
+        ctx.save_for_backward(s_mat, v, s, output)
+
+    @staticmethod
+    def backward(ctx: Any, h: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        s_mat, v, s, x = ctx.saved_tensors
+        with _no_autocast(h):
+            z = _Solve.apply(s_mat, h, v, s, ctx.opts)
+            ds = -higher.operator_vjp(s_mat, x, z, inverse=ctx.opts.inverse) if ctx.needs_input_grad[0] else None
+        return ds, z, None, None, None
+
+
+def _exact_vjp(a: torch.Tensor, v: torch.Tensor, s: torch.Tensor, g: torch.Tensor, opts: Options) -> torch.Tensor:
+    """``dA`` of the exact root for upstream ``g`` at ``a`` (decomposition ``(v, s)``), as a differentiable
+    function of ``a`` and ``g``: first order, the eig backward's value; higher orders, no ``eigh`` derivative."""
+    s_mat = _Root.apply(a, v, s, higher.exact_options(opts, inverse=False))  # S = A^{1/2}, differentiable in a
+    return _Solve.apply(s_mat, g, v, s, opts)
 
 
 def _jvp(ctx: Any, da: torch.Tensor | None, _: Any) -> tuple[torch.Tensor | None, ...]:
@@ -190,12 +262,6 @@ def _forward_mode(a: torch.Tensor) -> bool:
     return not torch.compiler.is_compiling() and torch.autograd.forward_ad.unpack_dual(a).tangent is not None
 
 
-def _eig_saved(a: torch.Tensor) -> Saved:
-    """``(V, s)`` of ``sym(a)`` computed with autograd (for derivatives of the derivative)."""
-    lam, v = torch.linalg.eigh(primitives.sym(a))
-    return Saved(None, None, None, v, torch.sqrt(torch.clamp(lam, min=0.0)))
-
-
 def _derivative_levels(a: torch.Tensor) -> int:
     """How many ``torch.func`` derivative levels (grad, vjp, jvp, jacrev, jacfwd) differentiate ``a``:
     2 or more inside ``hessian``, ``jacrev(jacrev(f))``, ``jacfwd(jacfwd(f))``."""
@@ -209,18 +275,19 @@ def _derivative_levels(a: torch.Tensor) -> int:
     return levels
 
 
-def _higher_order(a: torch.Tensor, /, *, opts: Options, xp: ModuleType) -> torch.Tensor:
-    """A call differentiated twice or more by ``torch.func``. The Function's rules are first-order (and a
-    custom Function's own derivative is not itself seen by an outer functorch level), so: ``backward="eig"``
-    lets autograd differentiate ``eigh`` (exact to every order; the value stays that of ``opts.method``);
-    the approximate modes raise rather than give a wrong second derivative."""
+def _higher_order(a: torch.Tensor, /, *, opts: Options, levels: int, xp: ModuleType) -> torch.Tensor:
+    """A call differentiated twice or more by ``torch.func``. An outer ``torch.func`` level does not reliably
+    differentiate a custom Function's rules (``jacfwd(jacfwd)`` of one gives zero), so: ``backward="eig"``
+    takes its derivatives from ``core.higher.chord_root``, plain operations whose derivatives up to order
+    ``levels`` are the exact root's (no ``eigh`` derivative: finite at repeated eigenvalues); the value stays
+    that of ``opts.method``. The approximate modes raise rather than give a wrong second derivative."""
     if opts.backward != "eig":
         raise RuntimeError(_ONCE_MSG.format(backward=opts.backward) + " (nested torch.func transforms)")
-    y_eig = forward(primitives.sym(a), opts=dataclasses.replace(opts, method="eig"), xp=xp)[0]
-    if opts.method == "eig":
-        return y_eig
-    y = forward(primitives.sym(a.detach()), opts=opts, xp=xp)[0]
-    return y + (y_eig - y_eig.detach())  # the value of `method`, the derivatives of the exact root
+    a0 = primitives.sym(a.detach())  # detach() leaves every functorch level: constants from here
+    y, saved = forward(a0, opts=opts, xp=xp)
+    v, s = higher.eig_parts(saved, xp=xp)
+    z = higher.chord_root(primitives.sym(a), v, s, steps=levels, opts=opts, xp=xp)
+    return y + (z - z.detach())  # the value of `method`, the derivatives of the exact root
 
 
 def _nested_differentiation() -> bool:
@@ -254,14 +321,76 @@ def _blocks(a: torch.Tensor) -> tuple[tuple[int, ...], int | None]:
 
 
 def apply(a: Any, /, *, opts: Options, xp: ModuleType, check: bool = True) -> Any:
-    """The forward of ``sqrtm``/``inv_sqrtm`` (``opts.inverse``) on a float32/float64 tensor, with autograd."""
+    """The forward of ``sqrtm``/``inv_sqrtm`` (``opts.inverse``) on a float32/float64 tensor, with autograd.
+
+    ``backward="unrolled"`` with ``method="eig"`` has no iterations to unroll (autograd through ``eigh`` is
+    NaN at repeated eigenvalues): it is the exact ``"eig"`` backward, to every order."""
+    if opts.backward == "unrolled" and opts.method == "eig":
+        opts = dataclasses.replace(opts, backward="eig")
     with _no_autocast(a):
         if opts.backward == "unrolled":  # autograd traces the core's forward
             return forward(primitives.sym(a), opts=opts, xp=xp)[0]
-        if _derivative_levels(a) > 1:
-            return _higher_order(a, opts=opts, xp=xp)
+        levels = _derivative_levels(a)
+        if levels > 1:
+            # one more order for a plain autograd graph around the torch.func transforms
+            return _higher_order(a, opts=opts, levels=levels + _base_requires_grad(a), xp=xp)
         if _forward_mode(a):
             fn = _SqrtmEigFwd if opts.backward == "eig" else _SqrtmFwd
         else:
             fn = _SqrtmEig if opts.backward == "eig" else _Sqrtm
         return fn.apply(a, opts)[0]
+
+
+def _base_requires_grad(a: torch.Tensor) -> bool:
+    functorch = torch._C._functorch
+    while functorch.is_functorch_wrapped_tensor(a):
+        a = functorch.get_unwrapped(a)
+    return bool(a.requires_grad and torch.is_grad_enabled())
+
+
+# --- polar decomposition (matfunc._polar) ----------------------------------------------------------
+# Self-contained: the polar factor U with core.polar's backward (P = sym(U^H A) is differentiated by autograd).
+
+from ..core import polar as _polar_core  # noqa: E402
+from ..core import polar_schedules as _polar_schedules  # noqa: E402
+
+for _fn in _polar_schedules.CONSTANT_RESULTS:
+    torch.compiler.assume_constant_result(_fn)
+
+
+class _PolarU(torch.autograd.Function):
+    """``U`` of the polar decomposition with ``core.polar.polar_vjp`` as its backward."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(a: torch.Tensor, opts: Any, low: Any) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        with _no_autocast(a):
+            u, saved = _polar_core.polar_forward(a, opts=opts, low=low, xp=_XP)
+        # u goes out once (output 0, differentiable); the tall-view u of the state is rebuilt from it
+        return u, *tuple(saved._replace(u=None))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
+        ctx.opts = inputs[1]
+        rest, wide = output[1:], inputs[0].shape[-2] < inputs[0].shape[-1]
+        ctx.mark_non_differentiable(*(t for t in rest if t is not None))
+        state = _polar_core.PolarSaved(*rest)._replace(u=output[0].mH if wide else output[0])
+        ctx.present = tuple(t is not None for t in state)
+        ctx.save_for_backward(*(t for t in state if t is not None))
+        ctx.set_materialize_grads(False)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor | None, *_: Any) -> tuple[torch.Tensor | None, None, None]:  # type: ignore[override]
+        if g is None:
+            return None, None, None
+        tensors = iter(ctx.saved_tensors)
+        saved = _polar_core.PolarSaved(*(next(tensors) if here else None for here in ctx.present))
+        with _no_autocast(g):
+            return _polar_core.polar_vjp(saved, g.to(saved.u.dtype), opts=ctx.opts, xp=_XP), None, None
+
+
+def polar_apply(a: Any, /, *, opts: Any, low: Any, xp: ModuleType) -> Any:
+    """The polar factor ``U`` of a float32/float64/complex tensor, differentiable by autograd and torch.func."""
+    with _no_autocast(a):
+        return _PolarU.apply(a, opts, low)[0]

@@ -62,5 +62,6 @@ def over_batch(fn: Callable[..., Any], args: tuple[Any, ...], batch: tuple[int, 
         return fn(*args)
     flat = _map(lambda x: xp.reshape(x, (-1, *x.shape[len(batch) :])), args)
     total = math.prod(batch)
-    parts = [fn(*_map(lambda x, i=i: x[i : i + rows, ...], flat)) for i in range(0, total, rows)]
+    # slices end at the batch size: array-api-strict rejects slices past the end
+    parts = [fn(*_map(lambda x, i=i: x[i : min(i + rows, total), ...], flat)) for i in range(0, total, rows)]
     return _map(lambda x: xp.reshape(x, (*batch, *x.shape[1:])), _concat(parts, xp))

@@ -28,7 +28,7 @@ def from_eig(v: Any, d: Any, /, *, xp: ModuleType) -> Any:
     Formed as the Gram matrix ``W W^T`` with ``W = V diag(sqrt(d))``: NumPy runs ``W @ W^T`` as a symmetric
     rank-k update (syrk, half the flops): 1.5 ms instead of 2.2 ms for 256 x 64 x 64 float32, 2 threads."""
     w = v * xp.sqrt(d)[..., None, :]
-    return w @ primitives.mT(w)
+    return w @ primitives.mH(w)
 
 
 def eigh_sqrt(a: Any, /, *, inverse: bool, xp: ModuleType) -> tuple[Any, Any, Any]:

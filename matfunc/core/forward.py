@@ -65,6 +65,6 @@ def forward(a: Any, /, *, opts: Options, xp: ModuleType) -> tuple[Any, Saved]:
     else:
         # An all-zero matrix (a_n = 0, c = 1) has the root 0; Taylor/Padé would give f(0) != 0 there. A
         # nonzero symmetric PSD matrix has a positive diagonal entry: O(n) per matrix to tell them apart.
-        nonzero = xp.max(xp.linalg.diagonal(a_n), axis=-1, keepdims=True)[..., None] > 0
+        nonzero = xp.max(primitives.real(xp.linalg.diagonal(a_n), xp=xp), axis=-1, keepdims=True)[..., None] > 0
         y = primitives.sym(f * xp.where(nonzero, root_c, xp.zeros_like(root_c)))
     return y, Saved(a, y, c, None, None)

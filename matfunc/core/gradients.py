@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from . import primitives
-from .coefficients import geometric_pade_coefficients
+from .coefficients import geometric_pade_floats
 from .eig import from_eig, sqrt_floor
 from .forward import Saved
 from .lyapunov import loewner_solve, sign_lyapunov
@@ -67,9 +67,9 @@ def _svd_pade_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> 
     big = xp.maximum(li, lj)
     big = xp.where(big > 0, big, xp.ones_like(big))  # all-zero matrix
     x = xp.minimum(li, lj) / big
-    p, q = geometric_pade_coefficients(opts.backward_iters)
-    num = _horner([float(c) for c in p], x, xp=xp)
-    den = _horner([float(c) for c in q], x, xp=xp)
+    p, q = geometric_pade_floats(opts.backward_iters)
+    num = _horner(p, x, xp=xp)
+    den = _horner(q, x, xp=xp)
     sign = xp.where(li >= lj, xp.ones_like(x), -xp.ones_like(x))
     # K_ij ~ 1 / (lambda_i - lambda_j); where the approximant has a pole (den = 0: x = 1, repeated
     # eigenvalues and the diagonal) the entry is non-finite and replaced below.
@@ -80,16 +80,16 @@ def _svd_pade_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> 
     k = xp.where(finite, k, sign * kmax)
     f = 1.0 / s if opts.inverse else s
     fprime = -0.5 / (s * lam) if opts.inverse else 0.5 / s
-    ghat = (primitives.mT(v) @ g) @ v
+    ghat = (primitives.mH(v) @ g) @ v
     # Off-diagonal: G_ij (f_i - f_j) K_ij ~ G_ij (f_i - f_j) / (lambda_i - lambda_j); diagonal: f'(lambda_i) G_ii.
     off = ghat * ((f[..., :, None] - f[..., None, :]) * k)
     n = s.shape[-1]
     eye = xp.eye(n, dtype=s.dtype, device=_device(s))
     inner = off * (1.0 - eye) + eye * (ghat * fprime[..., None, :])
-    return (v @ inner) @ primitives.mT(v)
+    return (v @ inner) @ primitives.mH(v)
 
 
-def _horner(coeffs: list[float], x: Any, /, *, xp: ModuleType) -> Any:
+def _horner(coeffs: tuple[float, ...], x: Any, /, *, xp: ModuleType) -> Any:
     acc = xp.full_like(x, coeffs[-1])
     for c in reversed(coeffs[:-1]):
         acc = acc * x + c

@@ -48,11 +48,14 @@ from .coefficients import ns_schedule
 __all__ = ["sign_lyapunov", "eig_lyapunov", "loewner_solve", "sign_matmuls"]
 
 
-def sign_matmuls(num_iters: int, *, symmetric: bool = False) -> int:
-    """Matrix products spent by :func:`sign_lyapunov` (the last step skips the ``B`` update)."""
+def sign_matmuls(num_iters: int, *, symmetric: bool = False, scaled: bool = True) -> int:
+    """Matrix products spent by :func:`sign_lyapunov` (the last step skips the ``B`` update; the scaled
+    schedule adds :func:`deflate`'s 3, or 6 for a general right-hand side)."""
     if not num_iters:
         return 0
-    return 4 * num_iters - 2 if symmetric else 6 * num_iters - 1
+    if symmetric:
+        return 4 * num_iters - 2 + 3 * scaled
+    return 6 * num_iters - 1 + 6 * scaled
 
 
 def sign_lyapunov(
@@ -69,11 +72,13 @@ def sign_lyapunov(
     """Solve ``s_n X + X s_n = g_n`` for SPD ``s_n`` whose squared spectrum lies in (0, 1].
 
     ``symmetric=True``: ``g_n`` is symmetric (up to rounding; its symmetric part is solved for) and the
-    4-product update is used; otherwise the 6-product update for a general ``g_n``.
+    4-product update is used; otherwise the 6-product update for a general ``g_n``. The scaled schedule
+    ends with :func:`deflate` (right range/null blocks for singular ``s_n``); ``scaled=False`` is the paper's
+    iteration exactly.
     """
     scales = ns_schedule(num_iters, eps) if scaled else (1.0,) * num_iters
     if symmetric:
-        return _sign_symmetric(s_n, g_n, scales, xp=xp)
+        return _sign_symmetric(s_n, g_n, scales, deflated=scaled, xp=xp)
     b, c = s_n, g_n
     last = len(scales) - 1
     for k, a in enumerate(scales):
@@ -85,28 +90,52 @@ def sign_lyapunov(
         c = primitives.matmul_add(c - (a / 3.0) * s, p, b, alpha=h * a, beta=3.0 * h, xp=xp)
         if k != last:
             b = primitives.matmul_add(b, b, b2, alpha=-h * a, beta=3.0 * h, xp=xp)
-    return c * 0.5
+    return deflate(c * 0.5, b, symmetric=False, xp=xp) if scaled and scales else c * 0.5
 
 
-def _sign_symmetric(b: Any, g: Any, scales: tuple[float, ...], /, *, xp: ModuleType) -> Any:
+def _sign_symmetric(b: Any, g: Any, scales: tuple[float, ...], /, *, deflated: bool, xp: ModuleType) -> Any:
     """The 4-product sign iteration for symmetric ``g`` (module docstring): ``C = D + D^T``."""
-    c = g + primitives.mT(g)  # C0 = 2 sym(G): symmetric bit for bit
+    c = g + primitives.mH(g)  # C0 = 2 sym(G): Hermitian bit for bit
     last = len(scales) - 1
     for k, a in enumerate(scales):
         h = math.sqrt(a) / 2.0
         f = 0.25 if k == last else 1.0  # X = C / 4 (C0 = 2G, C -> 2X), folded into the last update
         p = b @ c
         # D = h (3/2 C + a B (P^T / 2 - P)) = 1.5 h C + (h a / 2) B (P^T - 2P)
-        d = primitives.matmul_add(c, b, primitives.mT(p) - 2.0 * p, alpha=f * 0.5 * h * a, beta=f * 1.5 * h, xp=xp)
-        c = d + primitives.mT(d)
+        d = primitives.matmul_add(c, b, primitives.mH(p) - 2.0 * p, alpha=f * 0.5 * h * a, beta=f * 1.5 * h, xp=xp)
+        c = d + primitives.mH(d)
         if k != last:
             b = primitives.matmul_add(b, b, b @ b, alpha=-h * a, beta=3.0 * h, xp=xp)
-    return c if scales else c * 0.25
+    return deflate(c, b, symmetric=True, xp=xp) if deflated and scales else (c if scales else c * 0.25)
+
+
+def deflate(x: Any, b: Any, /, *, symmetric: bool, xp: ModuleType) -> Any:
+    r"""Undo the damping of directions where the sign iteration has not converged (singular ``S``).
+
+    In the eigenbasis of ``S`` the iteration returns ``X~_ij = X_ij (u_i + u_j) / 2``, ``u = p_k(s)`` the final
+    sign iterate (``u -> 1``). A zero eigenvalue of a rank-deficient ``S`` keeps ``u = 0``: the range/null blocks
+    come out halved (47% off through ``F`` for ``A = F F^T``). With ``v`` the eigenvalues of ``b = B_{k-1}``
+    (``u = 3v/2 + O(v^3)`` for the last step, whose scale is 1) and ``t_ij = (v_i + v_j) / 2``, the Hadamard
+    factor ``f(t) = 1 + 8 (1 - t)^3``
+
+    - is ``1 + O(delta^3)`` for converged pairs (``v = 1 - delta``): they are unchanged;
+    - makes ``f (u_i + u_j) / 2 = 1 - 3 v_j^2 / 4 + O(v^3)`` for a converged ``i`` and a null ``j``: the blocks
+      become ``G_ij / s_i``, as for the exact solve with its floor;
+    - leaves null/null pairs finite (``9 (u_i + u_j) G_ij / (2 (s_i + s_j))``, bounded by the iteration's growth).
+
+    ``(1 - t) X = X - (B X + X B) / 2`` three times: 3 products for symmetric ``x`` (``X B = (B X)^T``), 6
+    otherwise. A Hadamard product in the eigenbasis of ``S``, so the map stays self-adjoint, as the solve.
+    """
+    r = x
+    for _ in range(3):
+        p = b @ r
+        r = r - (p + primitives.mH(p) if symmetric else p + r @ b) * 0.5
+    return x + 8.0 * r
 
 
 def loewner_solve(v: Any, denom: Any, g: Any, /) -> Any:
     """``V [(V^T G V) / denom] V^T``: the eigenbasis solve shared by the exact solvers and gradients."""
-    vt = primitives.mT(v)
+    vt = primitives.mH(v)
     return v @ (((vt @ g) @ v) / denom) @ vt
 
 

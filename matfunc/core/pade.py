@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from . import primitives
-from .coefficients import pade_coefficients, pade_is_spd
+from .coefficients import pade_floats, pade_is_spd
 from .polynomial import matrix_polyvals
 
 __all__ = ["pade_sqrt"]
@@ -26,7 +26,7 @@ __all__ = ["pade_sqrt"]
 def pade_sqrt(a_n: Any, /, *, degree: tuple[int, int], inverse: bool, xp: ModuleType) -> Any:
     """Padé approximation of ``a_n^{1/2}`` (or ``a_n^{-1/2}`` if ``inverse``) for normalised ``a_n``."""
     m, n = degree
-    p, q = pade_coefficients(m, n)
+    p, q = pade_floats(m, n)
     z = primitives.eye_like(a_n, xp=xp) - a_n
     pz, qz = matrix_polyvals([p, q], z, xp=xp)
     num, den = (qz, pz) if inverse else (pz, qz)

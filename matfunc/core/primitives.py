@@ -12,7 +12,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-__all__ = ["register", "matmul_add", "solve", "spd_solve", "self_adjoint_solve", "eye_like", "sym", "mT"]
+__all__ = ["register", "matmul_add", "solve", "spd_solve", "self_adjoint_solve", "eye_like", "sym", "mT", "mH",
+           "is_complex", "real", "abs2"]
 
 _OVERRIDES: dict[tuple[str, str], Callable[..., Any]] = {}
 
@@ -33,9 +34,39 @@ def mT(a: Any) -> Any:
     return a.mT if hasattr(a, "mT") else a.swapaxes(-1, -2)
 
 
+def is_complex(a: Any) -> bool:
+    """Whether ``a`` has a complex dtype (static: the dtype only; NumPy, CuPy, torch, JAX, Dask, strict)."""
+    return "complex" in str(a.dtype)
+
+
+def mH(a: Any) -> Any:
+    """Conjugate transpose of the last two axes; the plain transpose for real arrays (no extra pass).
+
+    Kernels use ``mH`` (never ``mT``) wherever the math has a transpose, so that complex Hermitian input is
+    the real symmetric case with ``^T`` read as ``^H``."""
+    t = mT(a)
+    if not is_complex(a):
+        return t
+    from .._compat import array_namespace
+
+    return array_namespace(t).conj(t)
+
+
+def real(a: Any, /, *, xp: ModuleType) -> Any:
+    """Real part (of a diagonal, a trace, a squared modulus); ``a`` itself for real arrays."""
+    return xp.real(a) if is_complex(a) else a
+
+
+def abs2(a: Any, /, *, xp: ModuleType) -> Any:
+    """Squared modulus ``|a|^2`` elementwise: ``a * a`` for real arrays."""
+    return xp.real(a * xp.conj(a)) if is_complex(a) else a * a
+
+
 def sym(a: Any) -> Any:
-    """Symmetric part ``(a + a^T) / 2``."""
-    return (a + mT(a)) * 0.5
+    """Symmetric (Hermitian) part ``(a + a^H) / 2``, halved first so that nothing overflows near the float
+    maximum (bitwise the same as halving the sum: a multiplication by 1/2 is exact)."""
+    h = a * 0.5
+    return h + mH(h)  # two passes, as (a + a^T) * 0.5
 
 
 def eye_like(a: Any, /, *, xp: ModuleType) -> Any:

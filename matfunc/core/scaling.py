@@ -19,6 +19,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from .primitives import abs2
+
 __all__ = ["normalize", "SQUARINGS", "SCALES"]
 
 SQUARINGS = 3
@@ -29,8 +31,12 @@ def _positive(x: Any, /, *, xp: ModuleType) -> Any:
     return xp.where(x > 0, x, xp.ones_like(x))
 
 
-def _frobenius(a: Any, /, *, xp: ModuleType) -> Any:
-    return xp.sqrt(xp.sum(a * a, axis=(-2, -1), keepdims=True))
+def _frobenius_or_one(a: Any, /, *, xp: ModuleType) -> Any:
+    """``||a||_F``, or 1 for an all-zero matrix. The zero test comes before the square root (double where):
+    ``sqrt`` at 0 has an infinite derivative, which autodiff would multiply by 0 (NaN) even in the branch
+    ``where`` discards (``backward="unrolled"`` at the zero matrix)."""
+    ss = xp.sum(abs2(a, xp=xp), axis=(-2, -1), keepdims=True)
+    return xp.sqrt(_positive(ss, xp=xp))
 
 
 def normalize(a: Any, /, *, scale: str, xp: ModuleType) -> tuple[Any, Any]:
@@ -39,13 +45,13 @@ def normalize(a: Any, /, *, scale: str, xp: ModuleType) -> tuple[Any, Any]:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     m = _positive(xp.max(xp.abs(a), axis=(-2, -1), keepdims=True), xp=xp)
     b = a / m
-    s = _positive(_frobenius(b, xp=xp), xp=xp)
+    s = _frobenius_or_one(b, xp=xp)
     if scale == "spectral":
         # lambda_max(B) <= ||B^(2^k)||_F^(1/2^k); each power is divided by its norm before squaring again.
         t = b / s
         for k in range(1, SQUARINGS + 1):
             t = t @ t
-            f = _positive(_frobenius(t, xp=xp), xp=xp)
+            f = _frobenius_or_one(t, xp=xp)
             t = t / f
             s = s * f ** (1.0 / 2**k)
     return b / s, m * s

@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from . import primitives
-from .coefficients import INV_SQRT, SQRT, taylor_coefficients
+from .coefficients import taylor_floats
 from .polynomial import matrix_polyvals
 
 __all__ = ["taylor_sqrt"]
@@ -24,5 +24,5 @@ __all__ = ["taylor_sqrt"]
 def taylor_sqrt(a_n: Any, /, *, degree: int, inverse: bool, xp: ModuleType) -> Any:
     """Taylor approximation of ``a_n^{1/2}`` (or ``a_n^{-1/2}`` if ``inverse``) for normalised ``a_n``."""
     z = primitives.eye_like(a_n, xp=xp) - a_n
-    coeffs = taylor_coefficients(degree, INV_SQRT if inverse else SQRT)
+    coeffs = taylor_floats(degree, inverse)
     return matrix_polyvals([coeffs], z, xp=xp)[0]

@@ -1,0 +1,712 @@
+r"""The matrix functions around the square root: :func:`powm`, :func:`logm`, :func:`expm` and their VJPs.
+
+One path for all of them (:func:`_run`): validate, get the namespace once, resolve the method statically,
+apply the optional ridge, check values on concrete arrays, then either
+
+- ``method="eig"``: the spectral function ``V f(w) V^H`` of :mod:`matfunc.core.spectral` with its one
+  Daleckii–Krein backward (PyTorch: ``backends/_spectral_torch.py``; JAX: ``backends/_spectral_jax.py``;
+  :func:`powm_vjp` & co. elsewhere), or
+- a matrix-product method: chains of the public :func:`matfunc.sqrtm`/:func:`matfunc.inv_sqrtm` (dyadic powers,
+  the roots of the inverse scaling and squaring ``logm``; their Newton–Schulz kernel and Lyapunov backward come
+  with them), the coupled Newton inverse ``q``-th root, the scaling and squaring ``expm``
+  (:mod:`matfunc.core.family`). PyTorch and JAX differentiate them through those kernels (``backward="auto"``);
+  ``backward="eig"`` takes the exact gradient instead.
+
+Dask arrays are mapped chunk by chunk (whole matrices per chunk) onto the NumPy path.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from types import ModuleType
+from typing import Any
+
+from . import _compat, _validation
+from ._errors import SingularMatrixError
+from .core import coefficients, family, primitives, spectral
+from .core.options import default_ns_iters, option_name
+from .core.scaling import normalize
+
+__all__ = ["powm", "logm", "expm", "powm_vjp", "logm_vjp", "expm_vjp", "newton_root_iters"]
+
+_METHODS = {
+    "powm": ("eig", "newton-schulz", "newton"),
+    "logm": ("eig", "iss"),
+    "expm": ("eig", "taylor"),
+}
+_ALIASES = {"ns": "newton-schulz", "eigh": "eig", "inverse-scaling-squaring": "iss", "scaling-squaring": "taylor"}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Resolved static options of one call."""
+
+    name: str
+    fn: spectral.Spectral
+    method: str
+    backward: str  # "eig" or "auto" (through the product kernels)
+    eps: float
+    q: int = 0  # powm "newton": p = -1/q; "newton-schulz": p = +-1/2^q
+    num_iters: int = 0  # Newton steps, or Newton–Schulz steps of the first square root
+    max_cond: float = 0.0  # logm "iss"
+    max_spread: float = 0.0  # expm "taylor"
+
+
+# --- option resolution (static: dtype, device, p; never values) --------------------------------------------
+
+
+def _dyadic(p: float) -> int | None:
+    """``k`` with ``|p| = 1/2^k`` (k >= 1), else None."""
+    f = Fraction(abs(p)).limit_denominator(1 << 20)
+    if float(f) != abs(p) or f.numerator != 1 or f.denominator < 2 or f.denominator & (f.denominator - 1):
+        return None
+    return f.denominator.bit_length() - 1
+
+
+def _inverse_root(p: float) -> int | None:
+    """``q`` with ``p = -1/q`` (q >= 1 integer), else None."""
+    if p >= 0:
+        return None
+    q = round(-1.0 / p)
+    return q if q >= 1 and -1.0 / q == p else None
+
+
+def _method(name: str, method: object, *, p: float | None, on_cpu: bool) -> str:
+    m = option_name(method, "method")
+    m = _ALIASES.get(m, m)
+    if m == "auto":
+        if on_cpu:
+            return "eig"
+        if name == "powm":
+            if _inverse_root(p) is not None and _dyadic(p) is None:
+                return "newton"
+            return "newton-schulz" if _dyadic(p) is not None else "eig"
+        return {"logm": "iss", "expm": "taylor"}[name]
+    if m not in _METHODS[name]:
+        raise ValueError(f"{name}: unknown method {method!r}; expected one of {('auto', *_METHODS[name])}")
+    if name == "powm" and m == "newton-schulz" and _dyadic(p) is None:
+        raise ValueError(
+            f"powm(method='newton-schulz') computes p = +-1/2^k (chains of square roots), got p = {p!r}; "
+            "use method='eig', or method='newton' for p = -1/q"
+        )
+    if name == "powm" and m == "newton" and _inverse_root(p) is None:
+        raise ValueError(f"powm(method='newton') computes inverse roots p = -1/q (q = 1, 2, ...), got p = {p!r}")
+    return m
+
+
+def _backward(backward: object, method: str) -> str:
+    b = option_name(backward, "backward")
+    if b not in ("auto", "eig"):
+        raise ValueError(f"unknown backward {backward!r}; expected 'auto' or 'eig'")
+    return "eig" if method == "eig" else b
+
+
+def _positive_number(value: object, what: str, *, minimum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        raise TypeError(f"{what} must be a real number, got {type(value).__name__} {value!r}")
+    v = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(v) or v < minimum:
+        raise ValueError(f"{what} must be a finite number >= {minimum:g}, got {value!r}")
+    return v
+
+
+def newton_root_iters(q: int, cond: float, dtype: object = "float64") -> int:
+    """Coupled Newton steps for :math:`A^{-1/q}` (``powm(a, -1/q, method="newton")``) that converge for
+    condition numbers up to ``cond``: the step rule behind its ``num_iters`` default (the analogue of
+    :func:`matfunc.newton_schulz_iters`; ``q = 2`` gives the same counts).
+
+    With the scaled schedule, ``k`` steps map the normalised spectrum ``[1/cond, 1]`` to within ``8 eps`` of 1
+    (:func:`matfunc.core.coefficients.newton_root_covered`). Each step costs ``2 + log2(q)`` matrix products for
+    ``q`` a power of two.
+
+    Examples
+    --------
+    >>> import matfunc
+    >>> [matfunc.newton_root_iters(4, c) for c in (1e2, 1e4, 1e8)]
+    [7, 9, 14]
+    >>> matfunc.newton_root_iters(4, 1e4, "float32")
+    8
+    """
+    from . import _dtype_name
+
+    q = _int(q, "q")
+    name = dtype if isinstance(dtype, str) else _dtype_name(dtype)
+    float32 = 1.1920928955078125e-07  # half precisions are computed in float32
+    eps = {"float64": 2.220446049250313e-16, "float32": float32, "float16": float32, "bfloat16": float32}.get(name)
+    if eps is None:
+        raise ValueError(f"dtype must be float64, float32, float16 or bfloat16 (a name or a dtype), got {dtype!r}")
+    return coefficients.newton_root_iters(q, float(cond), eps)
+
+
+# --- value checks ------------------------------------------------------------------------------------------
+
+
+def _first_bad(mask: Any, shape: tuple[int, ...], xp: ModuleType) -> str:
+    return _validation._first_bad(mask, xp=xp, shape=shape)
+
+
+def _check_symmetric(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
+    """Finite and symmetric (Hermitian), for ``expm`` (any sign)."""
+    _validation.check_finite(a, name=name, xp=xp)
+    asym = 2.0 * xp.max(xp.abs(a * 0.5 - primitives.mH(a) * 0.5), axis=(-2, -1))
+    scale = xp.max(xp.abs(a), axis=(-2, -1))
+    rtol = max(_validation.symmetry_rtol(a.shape[-1], eps), 16.0 * float(xp.finfo(a.dtype).eps))
+    bad = asym > rtol * scale
+    if bool(xp.any(bad)):
+        raise ValueError(
+            f"{name} expects symmetric (Hermitian) matrices; {_first_bad(bad, tuple(a.shape[:-2]), xp)} is not "
+            f"(max |a - a^H| / max |a| > {rtol:.3g}). Symmetrise it, e.g. (a + a^H) / 2."
+        )
+
+
+def _check_semidefinite(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
+    """No eigenvalue below ``-rtol * max_i a_ii`` (one Cholesky of ``a + rtol max(a_ii) I``)."""
+    n = a.shape[-1]
+    rtol = _validation.symmetry_rtol(n, eps)
+    dmax = xp.max(primitives.real(xp.linalg.diagonal(a), xp=xp), axis=-1, keepdims=True)[..., None]
+    shift = rtol * xp.where(dmax > 0, dmax, xp.ones_like(dmax))
+    eye = xp.eye(n, dtype=a.dtype, device=_compat.device(a))
+    try:
+        ok = bool(xp.all(xp.isfinite(xp.linalg.cholesky(a + shift * eye))))
+    except Exception as exc:  # NumPy/PyTorch raise their LinAlgError; JAX returns NaN
+        if "LinAlgError" not in type(exc).__name__ and "linalg" not in str(exc).lower():
+            raise
+        ok = False
+    if ok:
+        return
+    bad = xp.min(xp.linalg.eigvalsh(a), axis=-1) < -shift[..., 0, 0]
+    where = _first_bad(bad, tuple(a.shape[:-2]), xp) if bool(xp.any(bad)) else "a matrix of the batch"
+    raise ValueError(
+        f"{name} expects positive semidefinite matrices; {where} has a negative eigenvalue (below -{rtol:.3g} * "
+        "max a_ii), so its function is not defined. Project it onto the PSD cone (clip negative eigenvalues) "
+        "or add a ridge."
+    )
+
+
+def _check_input(x: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
+    v = _compat.values(x)
+    with _compat.quiet(xp, v):
+        if plan.name == "expm":
+            _check_symmetric(v, name=plan.name, eps=plan.eps, xp=xp)
+            return
+        _validation.check_values(v, name=plan.name, eps=plan.eps, xp=xp)
+        if plan.fn.singular:
+            try:
+                _validation.check_nonsingular(v, name=plan.name, eps=plan.eps, xp=xp)
+            except SingularMatrixError as exc:
+                what = "logarithm" if plan.fn.kind == "log" else f"power {plan.fn.p:g}"
+                raise SingularMatrixError(
+                    str(exc).replace("its inverse square root is not defined", f"its {what} is not defined")
+                    .replace("Add a ridge (a + eps * I)", f"Pass ridge=eps to {plan.name} (a + eps * I)")
+                ) from None
+        elif plan.fn.kind == "power" and plan.fn.p != 0:
+            _check_semidefinite(v, name=plan.name, eps=plan.eps, xp=xp)
+
+
+def _check_spread(x: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
+    """expm "taylor": the spectrum's distance from its top (max a_ii) within the covered ``max_spread``."""
+    v = _compat.values(x)
+    mu = xp.max(primitives.real(xp.linalg.diagonal(v), xp=xp), axis=-1)[..., None, None]
+    _, c = normalize(v - mu * primitives.eye_like(v, xp=xp), scale="spectral", xp=xp)
+    c = c[..., 0, 0]
+    bad = c > plan.max_spread
+    if bool(xp.any(bad)):
+        worst = float(xp.max(c))
+        raise ValueError(
+            f"expm(method='taylor'): the spectrum of {_first_bad(bad, tuple(v.shape[:-2]), xp)} spreads up to "
+            f"{worst:.3g} from its largest diagonal entry, beyond max_spread={plan.max_spread:g} that the scaling "
+            f"and squaring parameters cover; pass max_spread={2 ** math.ceil(math.log2(worst)):g} (more squarings) "
+            "or use method='eig'."
+        )
+
+
+def _check_output(x: Any, y: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
+    yv = _compat.values(y)
+    with _compat.quiet(xp, yv):
+        finite = xp.all(xp.isfinite(yv), axis=(-2, -1))
+        if not bool(xp.all(finite)):
+            where = _first_bad(~finite, tuple(yv.shape[:-2]), xp)
+            raise ValueError(
+                f"{plan.name}(method={plan.method!r}) gave NaN/Inf for {where}: the result overflows the dtype, or "
+                "the input is outside the method's range. check=False returns the raw result."
+            )
+        if plan.method == "newton":
+            _check_newton(_compat.values(x), yv, plan=plan, xp=xp)
+
+
+def _check_newton(a: Any, y: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
+    """``||X^q A - I||_F`` (normalised by ``d = max a_ii``) within rounding, else the iteration has not converged."""
+    q, n = plan.q, a.shape[-1]
+    d = xp.max(primitives.real(xp.linalg.diagonal(a), xp=xp), axis=-1)[..., None, None]
+    d = xp.where(d > 0, d, xp.ones_like(d))
+    a_n, x_n = a / d, y * d ** (1.0 / q)
+    r = family.matrix_power(x_n, q) @ a_n - primitives.eye_like(a, xp=xp)
+    rho = _validation._fro(r, xp=xp)
+    tol = _validation.symmetry_rtol(n, plan.eps) * q * _validation._fro(x_n, xp=xp) ** q * _validation._fro(a_n, xp=xp)
+    bad = ~(rho <= tol)
+    if bool(xp.any(bad)):
+        cov = coefficients.newton_root_covered(q, plan.num_iters, plan.eps)
+        raise ValueError(
+            f"powm(p=-1/{q}, method='newton'): the result for {_first_bad(bad, tuple(a.shape[:-2]), xp)} has "
+            f"||X^{q} A - I||_F = {float(xp.max(rho)):.3g} above rounding: its {plan.num_iters} steps cover condition "
+            f"numbers up to {cov:.3g}, and this matrix is worse conditioned (or singular). Pass "
+            f"num_iters=matfunc.newton_root_iters({q}, cond), use method='eig', or add a ridge. check=False returns "
+            "the raw result."
+        )
+
+
+# --- the computation ---------------------------------------------------------------------------------------
+
+
+def _glue(xp: ModuleType) -> ModuleType | None:
+    name = _compat.backend_name(xp)
+    if name == "torch":
+        from .backends import _spectral_torch
+
+        return _spectral_torch
+    if name == "jax":
+        from .backends import _spectral_jax
+
+        return _spectral_jax
+    return None
+
+
+def _traced(x: Any, xp: ModuleType) -> bool:
+    glue = _compat.backend_module(xp)
+    return (glue is not None and glue.is_traced(x)) or not _compat.has_values(x)
+
+
+def _sqrt_steps(plan: _Plan, level: int) -> int:
+    """Newton–Schulz steps of the ``level``-th square root of a chain: the first covers the first root's condition
+    number ``K`` (``plan.num_iters`` steps), the ``level``-th sees ``K^(1/2^level)``."""
+    if level == 0:
+        return plan.num_iters
+    cov = coefficients.ns_condition_covered(plan.num_iters, plan.eps)
+    return coefficients.ns_iters_for_condition(max(cov ** (0.5**level), 1.0), plan.eps)
+
+
+def _chain(x: Any, /, *, plan: _Plan, levels: int, last_inverse: bool, check: bool, vjps: list | None) -> Any:
+    """``levels`` square roots in a row by the public ``sqrtm`` (the last one ``inv_sqrtm`` if ``last_inverse``),
+    Newton–Schulz with steps for each level's condition number. ``vjps``: collect the roots' VJP closures."""
+    from ._api import inv_sqrtm, inv_sqrtm_vjp, sqrtm, sqrtm_vjp
+
+    for level in range(levels):
+        inverse = last_inverse and level == levels - 1
+        kw = dict(method="newton-schulz", num_iters=_sqrt_steps(plan, level), check=check and level == 0)
+        try:
+            if vjps is None:
+                x = (inv_sqrtm if inverse else sqrtm)(x, **kw)
+            else:
+                x, vjp = (inv_sqrtm_vjp if inverse else sqrtm_vjp)(x, **kw)
+                vjps.append(vjp)
+        except ValueError as exc:
+            what = f"p={plan.fn.p:g}" if plan.name == "powm" else f"max_cond={plan.max_cond:g}"
+            raise type(exc)(f"{plan.name}({what}, method={plan.method!r}), square root {level + 1} of {levels}: {exc}") from exc
+    return x
+
+
+def _iss_parameters(plan: _Plan) -> tuple[int, int, float]:
+    s, m = coefficients.iss_parameters(plan.max_cond, plan.eps)
+    return s, m, plan.max_cond ** (-(0.5 ** (s + 1)))
+
+
+def _product_forward(x: Any, /, *, plan: _Plan, check: bool, xp: ModuleType, vjps: list | None = None) -> Any:
+    """The matrix-product methods on the (ridged, compute-dtype) input ``x``. With ``vjps`` (a list), also
+    collect what a manual backward through the chain needs (``"newton-schulz"``, ``"iss"``)."""
+    eye = primitives.eye_like(x, xp=xp)
+    if plan.method == "newton-schulz":
+        return _chain(x, plan=plan, levels=plan.q, last_inverse=plan.fn.p < 0, check=check, vjps=vjps)
+    if plan.method == "newton":
+        a_n, c = normalize(primitives.sym(x), scale="spectral", xp=xp)
+        y = family.newton_inv_root(a_n, q=plan.q, num_iters=plan.num_iters, eps=plan.eps, xp=xp)
+        return y * c ** (-1.0 / plan.q)
+    if plan.method == "iss":
+        s, m, mu = _iss_parameters(plan)
+        a_n, c = normalize(primitives.sym(x), scale="spectral", xp=xp)
+        if vjps is not None:  # the scale c cancels in the exact logarithm: the manual backward holds it constant
+            vjps.append(c)
+        r = _chain(a_n, plan=plan, levels=s, last_inverse=False, check=check, vjps=vjps) if s else a_n
+        z = r * (1.0 / mu) - eye
+        if vjps is not None:
+            vjps.append(z)
+        return (2.0**s) * family.log_pade(z, m=m, xp=xp) + ((2.0**s) * math.log(mu) + xp.log(c)) * eye
+    if plan.method == "taylor":
+        degree, squarings = coefficients.expm_taylor_parameters(plan.max_spread, plan.eps)
+        xs = primitives.sym(x)
+        mu = xp.max(primitives.real(xp.linalg.diagonal(xs), xp=xp), axis=-1)[..., None, None]
+        # exp(A) = e^mu exp(A - mu I) for every mu: its derivative through mu cancels (to the approximation)
+        e = family.expm1_squaring(xs - mu * eye, degree=degree, squarings=squarings, xp=xp)
+        return xp.exp(mu) * (eye + e)
+    raise AssertionError(plan.method)
+
+
+def _forward(x: Any, /, *, plan: _Plan, check: bool, xp: ModuleType) -> Any:
+    glue = _glue(xp)
+    if plan.method == "eig":
+        if glue is not None:
+            return glue.apply_spectral(x, fn=plan.fn, eps=plan.eps)
+        return spectral.spectral_forward(primitives.sym(x), plan.fn, eps=plan.eps, xp=xp)[0]
+    y = _product_forward(x, plan=plan, check=check, xp=xp)
+    if plan.backward == "eig" and glue is not None:
+        y = glue.straight_through(y, glue.apply_spectral(x, fn=plan.fn, eps=plan.eps))
+    return y
+
+
+def _resolve(a: Any, /, *, name: str, fn: spectral.Spectral, method: object, backward: object, num_iters: object,
+             max_cond: object, max_spread: object, xp: ModuleType) -> tuple[_Plan, Any]:
+    _validation.check_static(a, name=name, xp=xp)
+    ctype = _validation.compute_dtype(a.dtype, xp=xp)
+    eps = float(xp.finfo(ctype).eps)
+    p = fn.p if fn.kind == "power" else None
+    m = _method(name, method, p=p, on_cpu=_compat.is_cpu(a) or _compat.backend_name(xp) == "dask")
+    plan = _Plan(name=name, fn=fn, method=m, backward=_backward(backward, m), eps=eps)
+    if num_iters is not None and m not in ("newton", "newton-schulz"):
+        raise ValueError(f"num_iters applies to method='newton' or 'newton-schulz', not {m!r}")
+    if max_cond is not None and m != "iss":
+        raise ValueError(f"max_cond applies to logm(method='iss'), not {m!r}")
+    if max_spread is not None and m != "taylor":
+        raise ValueError(f"max_spread applies to expm(method='taylor'), not {m!r}")
+    if m == "newton":
+        q = _inverse_root(p)
+        k = num_iters if num_iters is not None else coefficients.newton_root_iters(
+            q, coefficients.ns_condition_covered(default_ns_iters(eps), eps), eps)
+        plan = _replace(plan, q=q, num_iters=_int(k, "num_iters"))
+    elif m == "newton-schulz":
+        k = default_ns_iters(eps) if num_iters is None else num_iters
+        plan = _replace(plan, q=_dyadic(p), num_iters=_int(k, "num_iters"))
+    elif m == "iss":
+        default = coefficients.ns_condition_covered(default_ns_iters(eps), eps)
+        cond = default if max_cond is None else _positive_number(max_cond, "max_cond", minimum=1.0)
+        plan = _replace(plan, max_cond=cond, num_iters=coefficients.ns_iters_for_condition(cond, eps))
+    elif m == "taylor":
+        default = 1024.0 if eps < 1e-10 else 256.0
+        spread = default if max_spread is None else _positive_number(max_spread, "max_spread", minimum=0.0)
+        plan = _replace(plan, max_spread=max(spread, 1.0))
+    return plan, ctype
+
+
+def _replace(plan: _Plan, **kw: Any) -> _Plan:
+    import dataclasses
+
+    return dataclasses.replace(plan, **kw)
+
+
+def _int(value: object, what: str) -> int:
+    from .core.options import _int as to_int
+
+    return to_int(value, what, 1)
+
+
+def _cast(x: Any, dtype: Any, xp: ModuleType) -> Any:
+    return xp.astype(x, dtype) if x.dtype != dtype else x
+
+
+def _ridged(x: Any, ridge: float, xp: ModuleType) -> Any:
+    return x + ridge * primitives.eye_like(x, xp=xp) if ridge else x
+
+
+def _run(a: Any, /, *, name: str, fn: spectral.Spectral, method: object, ridge: object, check: bool,
+         backward: object = "auto", num_iters: object = None, max_cond: object = None,
+         max_spread: object = None) -> Any:
+    a = _validation.as_array(a)
+    xp = _compat.array_namespace(a)
+    plan, ctype = _resolve(a, name=name, fn=fn, method=method, backward=backward, num_iters=num_iters,
+                           max_cond=max_cond, max_spread=max_spread, xp=xp)
+    ridge = _positive_number(ridge, "ridge", minimum=0.0)
+    if _compat.backend_name(xp) == "dask":
+        return _dask_map(a, lambda blk: _run(blk, name=name, fn=fn, method=plan.method, ridge=ridge, check=check,
+                                             backward=backward, num_iters=num_iters, max_cond=max_cond,
+                                             max_spread=max_spread))
+    if 0 in a.shape:
+        return xp.astype(a, a.dtype, copy=True)
+    x = _ridged(_cast(a, ctype, xp), ridge, xp)
+    check = check and not _traced(x, xp)
+    if check:
+        _check_input(x, plan=plan, xp=xp)
+        if plan.method == "taylor":
+            _check_spread(x, plan=plan, xp=xp)
+    with _compat.quiet(xp, x):
+        y = _forward(x, plan=plan, check=check, xp=xp)
+        if check:
+            _check_output(x, y, plan=plan, xp=xp)
+    return _cast(y, a.dtype, xp)
+
+
+def _run_vjp(a: Any, /, *, name: str, fn: spectral.Spectral, method: object, ridge: object, check: bool,
+             backward: object = "auto", num_iters: object = None, max_cond: object = None,
+             max_spread: object = None) -> tuple[Any, Any]:
+    a = _validation.as_array(a)
+    xp = _compat.array_namespace(a)
+    plan, ctype = _resolve(a, name=name, fn=fn, method=method, backward=backward, num_iters=num_iters,
+                           max_cond=max_cond, max_spread=max_spread, xp=xp)
+    ridge = _positive_number(ridge, "ridge", minimum=0.0)
+    kw = dict(name=name, fn=fn, method=plan.method, ridge=ridge, check=check, backward=backward,
+              num_iters=num_iters, max_cond=max_cond, max_spread=max_spread)
+    if _compat.backend_name(xp) == "dask":
+        y = _dask_map(a, lambda blk: _run(blk, **kw))
+        shape = tuple(a.shape)
+
+        def dask_vjp(g: Any) -> Any:
+            _check_cotangent(g, shape, name)
+            return _dask_map(a, lambda blk, gb: _run_vjp(blk, **kw)[1](gb), g)
+
+        return y, dask_vjp
+    dtype, shape = a.dtype, tuple(a.shape)
+    if 0 in a.shape:
+        return xp.astype(a, dtype, copy=True), lambda g: xp.zeros_like(a)
+    x = _ridged(_cast(a, ctype, xp), ridge, xp)
+    check = check and not _traced(x, xp)
+    if check:
+        _check_input(x, plan=plan, xp=xp)
+        if plan.method == "taylor":
+            _check_spread(x, plan=plan, xp=xp)
+    with _compat.quiet(xp, x):
+        chained = plan.backward == "auto" and plan.method in ("newton-schulz", "iss")
+        if plan.method == "eig":
+            y, w, v = spectral.spectral_forward(primitives.sym(x), plan.fn, eps=plan.eps, xp=xp)
+        else:
+            parts: list | None = [] if chained else None
+            y = _product_forward(x, plan=plan, check=check, xp=xp, vjps=parts)
+            if not chained:
+                w, v = spectral.eigh(primitives.sym(x), xp=xp)
+        if check:
+            _check_output(x, y, plan=plan, xp=xp)
+
+    def vjp(g: Any) -> Any:
+        _check_cotangent(g, shape, name)
+        gc = _cast(g, ctype, xp)
+        with _compat.quiet(xp, gc):
+            if not chained:
+                da = spectral.spectral_vjp(w, v, gc, plan.fn, eps=plan.eps, xp=xp)
+            elif plan.method == "newton-schulz":
+                da = gc
+                for back in reversed(parts):
+                    da = back(da)
+            else:  # iss: y = 2^s log_pade(R / mu - I) + const, R = the chain of roots of A / c
+                s, m, mu = _iss_parameters(plan)
+                c, roots, z = parts[0], parts[1:-1], parts[-1]
+                da = (2.0**s / mu) * family.log_pade_vjp(z, gc, m=m, xp=xp)
+                for back in reversed(roots):
+                    da = back(da)
+                da = da / c
+        return _cast(primitives.sym(da), dtype, xp)
+
+    return _cast(y, dtype, xp), vjp
+
+
+def _check_cotangent(g: Any, shape: tuple[int, ...], name: str) -> None:
+    if tuple(g.shape) != shape:
+        raise ValueError(f"{name}_vjp: the cotangent must have the output's shape {shape}, got {tuple(g.shape)}")
+
+
+def _dask_map(a: Any, fn: Any, *more: Any) -> Any:
+    """``fn`` on every chunk of whole matrices (matrix axes rechunked to full size), lazily."""
+    import dask.array as da
+
+    def whole(x: Any) -> Any:
+        return x.rechunk({x.ndim - 2: -1, x.ndim - 1: -1})
+
+    args = [whole(a), *(whole(m).rechunk(whole(a).chunks) for m in more)]
+    return da.map_blocks(fn, *args, dtype=a.dtype, meta=a._meta)
+
+
+# --- public functions --------------------------------------------------------------------------------------
+
+
+def _power(p: object) -> spectral.Spectral:
+    if isinstance(p, bool) or not isinstance(p, (int, float, Fraction)) and not hasattr(p, "__float__"):
+        raise TypeError(f"powm: p must be a real number, got {type(p).__name__} {p!r}")
+    pf = float(p)  # type: ignore[arg-type]
+    if not math.isfinite(pf):
+        raise ValueError(f"powm: p must be finite, got {p!r}")
+    return spectral.power(pf)
+
+
+def powm(a: Any, p: float, /, method: str = "auto", *, ridge: float = 0.0, num_iters: int | None = None,
+         backward: str = "auto", check: bool = True) -> Any:
+    r"""Real power :math:`A^p` of a batch of symmetric positive (semi)definite matrices.
+
+    :math:`A^p = V \operatorname{diag}(\lambda^p) V^T` for :math:`A = V \operatorname{diag}(\lambda) V^T`
+    (SciPy: :func:`scipy.linalg.fractional_matrix_power`). ``p = 0`` is the identity, ``p = 1/2`` and ``-1/2``
+    agree with :func:`sqrtm` and :func:`inv_sqrtm`. Negative ``p`` needs positive definite input.
+
+    Parameters
+    ----------
+    a : array of shape (..., n, n)
+        Any supported array library; the function of :math:`(A + A^H)/2` is computed.
+    p : float
+        The exponent.
+    method : {"auto", "eig", "newton-schulz", "newton"}, optional
+        ``"eig"``: eigendecomposition (exact). ``"newton-schulz"``: for ``p = ±1/2^k``, ``k`` chained square
+        roots by :func:`sqrtm` (the last by :func:`inv_sqrtm` for ``p < 0``), each by Newton–Schulz with the
+        steps for its condition number (:math:`A^{-1/4}` = ``inv_sqrtm(sqrtm(A))``). ``"newton"``: for
+        ``p = -1/q``, the scaled coupled Newton iteration (the Shampoo method; :func:`newton_root_iters`).
+        ``"auto"``: ``"eig"`` on CPU; on GPUs ``"newton-schulz"`` for ``±1/2^k``, ``"newton"`` for ``-1/q``,
+        else ``"eig"``.
+    ridge : float, optional
+        Absolute ridge: the function of :math:`A + \text{ridge}\, I` (what Shampoo and ZCA users add to
+        regularise the inverse functions), gradients included.
+    num_iters : int, optional
+        ``"newton"``: its steps (default: those covering the condition number of :func:`sqrtm`'s default,
+        1.8e8 in float64 and 1.9e5 in float32; 14 for ``q = 4`` in float64). ``"newton-schulz"``: the steps of the
+        first square root (default 15 / 10); the later ones take the steps for the square-rooted condition number.
+    backward : {"auto", "eig"}, optional
+        ``"auto"``: after ``"eig"`` the exact Daleckii–Krein backward; after a matrix-product forward, PyTorch and
+        JAX differentiate through its kernels (the square roots by their Lyapunov backward), :func:`powm_vjp`
+        chains the roots' Lyapunov backwards (``"newton-schulz"``) or uses the exact one (``"newton"``).
+        ``"eig"``: the exact backward (an ``eigh`` of the input).
+    check : bool, optional
+        On concrete arrays: the input (finite, symmetric, positive semidefinite; positive definite for ``p < 0``)
+        and the result (finite; for ``"newton"`` the residual :math:`\|X^q A - I\|_F`, so that an iteration that
+        has not converged raises with the fix). Errors name the offending matrix.
+
+    Returns
+    -------
+    array of shape (..., n, n)
+        Same library, device and dtype as ``a`` (half precision is computed in float32).
+
+    Examples
+    --------
+    >>> import numpy as np, matfunc
+    >>> a = np.array([[16.0, 0.0], [0.0, 81.0]])
+    >>> matfunc.powm(a, -0.25)
+    array([[0.5       , 0.        ],
+           [0.        , 0.33333333]])
+    >>> bool(np.allclose(matfunc.powm(a, -0.25, method="newton-schulz"), matfunc.powm(a, -0.25)))
+    True
+    >>> bool(np.allclose(matfunc.powm(a, -0.25, method="newton"), matfunc.powm(a, -0.25)))
+    True
+    """
+    return _run(a, name="powm", fn=_power(p), method=method, ridge=ridge, check=check, backward=backward,
+                num_iters=num_iters)
+
+
+def logm(a: Any, /, method: str = "auto", *, ridge: float = 0.0, max_cond: float | None = None,
+         backward: str = "auto", check: bool = True) -> Any:
+    r"""Principal logarithm of a batch of symmetric positive definite matrices (:func:`scipy.linalg.logm`).
+
+    Parameters
+    ----------
+    a : array of shape (..., n, n)
+        Symmetric positive definite (the function of :math:`(A + A^H)/2`).
+    method : {"auto", "eig", "iss"}, optional
+        ``"eig"``: :math:`V \operatorname{diag}(\log\lambda) V^T`. ``"iss"``: inverse scaling and squaring,
+        :math:`\log A = 2^s \log\big(A_n^{1/2^s}\big) + \log c\, I` with ``s`` Newton–Schulz square roots
+        (:func:`sqrtm`) and an ``m``-point Gauss–Legendre (Padé) rule for the last logarithm: matrix products
+        and ``m`` Cholesky solves. ``"auto"``: ``"eig"`` on CPU, ``"iss"`` on GPUs.
+    ridge : float, optional
+        :math:`\log(A + \text{ridge}\, I)`.
+    max_cond : float, optional
+        ``"iss"``: the condition number it covers (default that of :func:`sqrtm`'s Newton–Schulz default,
+        1.8e8 in float64, 1.9e5 in float32); ``s``, ``m`` and the steps follow from it
+        (:func:`matfunc.core.coefficients.iss_parameters`).
+    backward : {"auto", "eig"}, optional
+        As in :func:`powm`; :func:`logm_vjp` with ``"iss"`` chains the square roots' Lyapunov backwards and the
+        exact derivative of the Gauss–Legendre rule.
+    check : bool, optional
+        Input finite, symmetric and positive definite (else :class:`SingularMatrixError`); result finite; the
+        first square root's residual for ``"iss"``.
+
+    Examples
+    --------
+    >>> import numpy as np, matfunc
+    >>> a = np.diag([1.0, np.e, np.e**2])
+    >>> matfunc.logm(a)
+    array([[0., 0., 0.],
+           [0., 1., 0.],
+           [0., 0., 2.]])
+    >>> bool(np.allclose(matfunc.expm(matfunc.logm(a, method="iss")), a))
+    True
+    """
+    return _run(a, name="logm", fn=spectral.LOG, method=method, ridge=ridge, check=check, backward=backward,
+                max_cond=max_cond)
+
+
+def expm(a: Any, /, method: str = "auto", *, max_spread: float | None = None, backward: str = "auto",
+         check: bool = True) -> Any:
+    r"""Exponential of a batch of symmetric (Hermitian) matrices of any sign (:func:`scipy.linalg.expm`).
+
+    Parameters
+    ----------
+    a : array of shape (..., n, n)
+        Symmetric (the function of :math:`(A + A^H)/2` is computed).
+    method : {"auto", "eig", "taylor"}, optional
+        ``"eig"``: :math:`V \operatorname{diag}(e^\lambda) V^T`. ``"taylor"``: scaling and squaring,
+        :math:`e^A = e^\mu (I + E)`, :math:`E = e^{A - \mu I} - I` from a Taylor polynomial at
+        :math:`(A - \mu I)/2^s` and ``s`` squarings :math:`E \leftarrow 2E + E^2` (``mu`` the largest diagonal
+        entry, so that :math:`\|e^{A - \mu I}\|_2 \ge 1`). ``"auto"``: ``"eig"`` on CPU, ``"taylor"`` on GPUs.
+    max_spread : float, optional
+        ``"taylor"``: the largest :math:`\max_i |\lambda_i - \mu|` it covers (default 1024 in float64, 256 in
+        float32); the degree and the squarings follow from it
+        (:func:`matfunc.core.coefficients.expm_taylor_parameters`). ``check=True`` tests it.
+    backward : {"auto", "eig"}, optional
+        As in :func:`powm`; :func:`expm_vjp` uses the exact backward after either forward.
+    check : bool, optional
+        Input finite and symmetric; result finite; the spread for ``"taylor"``.
+
+    Examples
+    --------
+    >>> import numpy as np, matfunc
+    >>> a = np.array([[0.0, 1.0], [1.0, 0.0]])
+    >>> y = matfunc.expm(a)
+    >>> bool(np.allclose(y, [[np.cosh(1), np.sinh(1)], [np.sinh(1), np.cosh(1)]]))
+    True
+    >>> bool(np.allclose(matfunc.expm(a, method="taylor"), y))
+    True
+    """
+    return _run(a, name="expm", fn=spectral.EXP, method=method, ridge=0.0, check=check, backward=backward,
+                max_spread=max_spread)
+
+
+_VJP_DOC = """{title}
+
+Returns the result and a function mapping an upstream gradient ``g`` (same shape) to the gradient with respect
+to ``a``: ``y, vjp = matfunc.{name}_vjp(a{p}); da = vjp(g)``: gradients on arrays without automatic
+differentiation (NumPy, CuPy, array-api-strict, Dask), on any backend. Options are those of :func:`{name}`.
+The backward is the exact Daleckii–Krein formula
+:math:`\\bar A = V [f^{{[1]}}(\\lambda_i, \\lambda_j)\\,(V^T \\operatorname{{sym}}(G) V)_{{ij}}] V^T` (finite at
+repeated eigenvalues), except after {chain}.
+
+Examples
+--------
+>>> import numpy as np, matfunc
+>>> a = np.array([[4.0, 1.0], [1.0, 3.0]])
+>>> y, vjp = matfunc.{name}_vjp(a{p})
+>>> da = vjp(np.eye(2))
+>>> bool(np.allclose(da, {check}))
+True
+"""
+
+
+def powm_vjp(a: Any, p: float, /, method: str = "auto", *, ridge: float = 0.0, num_iters: int | None = None,
+             backward: str = "auto", check: bool = True) -> tuple[Any, Any]:
+    return _run_vjp(a, name="powm", fn=_power(p), method=method, ridge=ridge, check=check, backward=backward,
+                    num_iters=num_iters)
+
+
+def logm_vjp(a: Any, /, method: str = "auto", *, ridge: float = 0.0, max_cond: float | None = None,
+             backward: str = "auto", check: bool = True) -> tuple[Any, Any]:
+    return _run_vjp(a, name="logm", fn=spectral.LOG, method=method, ridge=ridge, check=check, backward=backward,
+                    max_cond=max_cond)
+
+
+def expm_vjp(a: Any, /, method: str = "auto", *, max_spread: float | None = None, backward: str = "auto",
+             check: bool = True) -> tuple[Any, Any]:
+    return _run_vjp(a, name="expm", fn=spectral.EXP, method=method, ridge=0.0, check=check, backward=backward,
+                    max_spread=max_spread)
+
+
+powm_vjp.__doc__ = _VJP_DOC.format(
+    title="Matrix power and its vector-Jacobian product.", name="powm", p=", 0.5",
+    chain="``method=\"newton-schulz\"``, whose backward chains the square roots' Lyapunov backwards",
+    check="matfunc.sqrtm_vjp(a)[1](np.eye(2))")
+logm_vjp.__doc__ = _VJP_DOC.format(
+    title="Matrix logarithm and its vector-Jacobian product.", name="logm", p="",
+    chain="``method=\"iss\"``, whose backward chains the square roots' Lyapunov backwards and the Gauss–Legendre "
+          "rule's exact derivative",
+    check="np.linalg.inv(a)")
+expm_vjp.__doc__ = _VJP_DOC.format(
+    title="Matrix exponential and its vector-Jacobian product.", name="expm", p="", chain="nothing (always exact)",
+    check="matfunc.expm_vjp(a, method='taylor', backward='eig')[1](np.eye(2))")

@@ -1,0 +1,46 @@
+"""JAX glue of the spectral functions (``powm``/``logm``/``expm`` with ``method="eig"``): a ``jax.custom_jvp``
+whose rule is the Daleckii–Krein tangent of :mod:`matfunc.core.spectral` (self-adjoint and linear in the
+tangent, so JAX transposes it for ``grad``/``vjp``/``jacrev``; ``jit`` and ``vmap`` work; the function and the
+precision are static ``nondiff_argnums``).
+
+First derivatives are exact and finite at repeated eigenvalues (``eigh``'s derivative is never used for them).
+Second derivatives come from JAX differentiating the rule, hence through ``eigh``: correct at distinct
+eigenvalues only.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from .. import _compat
+from ..core import primitives, spectral
+
+__all__ = ["apply_spectral", "straight_through"]
+
+_XP = _compat.array_namespace(jnp.zeros(()))
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def _spectral(a: Any, fn: spectral.Spectral, eps: float) -> Any:
+    return spectral.spectral_forward(primitives.sym(a), fn, eps=eps, xp=_XP)[0]
+
+
+@_spectral.defjvp
+def _spectral_jvp(fn: spectral.Spectral, eps: float, primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
+    (a,), (da,) = primals, tangents
+    y, w, v = spectral.spectral_forward(primitives.sym(a), fn, eps=eps, xp=_XP)
+    return y, spectral.spectral_jvp(w, v, da, fn, eps=eps, xp=_XP)
+
+
+def apply_spectral(a: Any, /, *, fn: spectral.Spectral, eps: float) -> Any:
+    """``f(sym a)`` by ``eigh`` with the Daleckii–Krein tangent rule."""
+    return _spectral(a, fn, eps)
+
+
+def straight_through(value: Any, grad_of: Any) -> Any:
+    """``value``'s values with ``grad_of``'s derivatives (``backward="eig"`` after a matrix-product forward)."""
+    return jax.lax.stop_gradient(value) + (grad_of - jax.lax.stop_gradient(grad_of))

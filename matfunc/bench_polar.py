@@ -1,0 +1,194 @@
+"""Polar decomposition: products-to-accuracy table and timing table, side by side in one run.
+
+    python -m matfunc.bench_polar                      # both tables (timing at the issue's sizes: slow on CPU)
+    python -m matfunc.bench_polar --products           # the products table only (NumPy, float64, seconds)
+    python -m matfunc.bench_polar --timing --quick     # timing at 1/4 of the sizes
+    python -m matfunc.bench_polar --timing --device cuda
+
+Products table: the fewest matrix products (counted by :func:`matfunc.core.polar.polar_products`: Gram, scale
+squarings and steps) after which ``||U^T U - I||_2 <= tol`` for ``A = W diag(s) V^T`` (256 x 64, batch 4,
+singular values log-spaced from 1 to 1/cond), in float64 so that the schedule, not rounding, is measured.
+Timing: median wall time of ``orthogonalize`` and ``polar`` (float32) against an SVD-based polar factor
+(``torch.linalg.svd``) and ``scipy.linalg.polar`` (float64 inside, one matrix at a time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _polar
+from .core import polar as core_polar
+from .core import polar_schedules as sched
+
+CONDS = (1e1, 1e2, 1e3, 1e4)
+TOLS = (1e-3, 1e-6)
+MAX_STEPS = 40
+
+
+def test_matrices(m: int, n: int, cond: float, batch: int = 4, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    k = min(m, n)
+    w = np.linalg.qr(rng.standard_normal((batch, m, k)))[0]
+    v = np.linalg.qr(rng.standard_normal((batch, n, k)))[0]
+    s = np.logspace(0.0, -math.log10(cond), k)
+    return (w * s) @ np.swapaxes(v, -1, -2)
+
+
+def _opts(label: str, steps: int, cond: float, k: int) -> core_polar.PolarOptions:
+    eps = float(np.finfo(np.float64).eps)
+    if label == "matfunc newton-schulz (scaled)":
+        return _polar.resolve("newton-schulz", num_iters=steps, lower_bound=None, scale="spectral",
+                              matmul_dtype=None, backward="auto", backward_iters=None, eps=eps, on_cpu=True)
+    if label == "matfunc polar-express (lower bound known)":
+        lb = 1.0 / (cond * k ** (1 / 16))  # spectral scale: sigma_max / sqrt(c) >= k^(-1/16)
+        return _polar.resolve("polar-express", num_iters=steps, lower_bound=min(lb, 0.5), scale="spectral",
+                              matmul_dtype=None, backward="auto", backward_iters=None, eps=eps, on_cpu=True)
+    if label == "matfunc polar-express (default bound)":
+        return _polar.resolve("polar-express", num_iters=steps, lower_bound=None, scale="spectral",
+                              matmul_dtype=None, backward="auto", backward_iters=None, eps=eps, on_cpu=True)
+    if label == "plain Newton-Schulz (Frobenius)":
+        return _polar.resolve("newton-schulz", num_iters=steps, lower_bound=None, scale="frobenius",
+                              matmul_dtype=None, backward="auto", backward_iters=None, eps=eps, on_cpu=True)
+    if label == "Muon quintic (Frobenius)":
+        return _polar.resolve("muon", num_iters=steps, lower_bound=None, scale="frobenius",
+                              matmul_dtype=None, backward="auto", backward_iters=None, eps=eps, on_cpu=True)
+    raise ValueError(label)
+
+
+LABELS = (
+    "matfunc newton-schulz (scaled)",
+    "matfunc polar-express (lower bound known)",
+    "matfunc polar-express (default bound)",
+    "plain Newton-Schulz (Frobenius)",
+    "Muon quintic (Frobenius)",
+)
+
+
+def products_needed(label: str, cond: float, tol: float, m: int = 256, n: int = 64) -> int | None:
+    """Fewest products reaching ``||U^T U - I||_2 <= tol`` (None: not within MAX_STEPS steps)."""
+    import array_api_compat.numpy as xp
+
+    a = test_matrices(m, n, cond)
+    for steps in range(1, MAX_STEPS + 1):
+        opts = _opts(label, steps, cond, min(m, n))
+        with np.errstate(all="ignore"):
+            u, _ = core_polar.polar_forward(a, opts=opts, xp=xp)
+        err = np.linalg.norm(np.swapaxes(u, -1, -2) @ u - np.eye(n), ord=2, axis=(-2, -1)).max()
+        if np.isfinite(err) and err <= tol:
+            return core_polar.polar_products(opts, m, n)
+    return None
+
+
+def products_table() -> str:
+    head = "| schedule | " + " | ".join(f"cond {c:.0e}, tol {t:.0e}" for t in TOLS for c in CONDS) + " |"
+    rows = [head, "|---" * (1 + len(TOLS) * len(CONDS)) + "|"]
+    for label in LABELS:
+        cells = []
+        for tol in TOLS:
+            for cond in CONDS:
+                p = products_needed(label, cond, tol)
+                cells.append("never" if p is None else str(p))
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _median_time(fn: Callable[[], Any], sync: Callable[[], None], repeat: int) -> float:
+    fn()
+    sync()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def timing_table(sizes: list[tuple[int, int, int]], device: str = "cpu", repeat: int = 3,
+                 scipy_batch: int | None = None) -> str:
+    import torch
+
+    import matfunc
+
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    rows = ["| batch x m x n | method | ms (median) | products | max ||U^T U - I||_2 |", "|---|---|---|---|---|"]
+    for batch, m, n in sizes:
+        a = torch.asarray(test_matrices(m, n, 1e2, batch=batch).astype(np.float32), device=device)
+        eye = torch.eye(n, device=device)
+
+        def orth_err(u: Any) -> float:
+            return float(torch.linalg.matrix_norm(u.mT.float() @ u.float() - eye, ord=2).max())
+
+        cases: list[tuple[str, Callable[[], Any], str]] = []
+        for method, kw in (("newton-schulz", {}), ("polar-express", {}),
+                           ("polar-express", {"lower_bound": 1e-3, "num_iters": 5, "matmul_dtype": "bfloat16"}),
+                           ("muon", {"matmul_dtype": "bfloat16"})):
+            opts = _polar.resolve(method, num_iters=kw.get("num_iters"), lower_bound=kw.get("lower_bound"),
+                                  scale="frobenius" if method == "muon" else "spectral",
+                                  matmul_dtype=kw.get("matmul_dtype"), backward="auto", backward_iters=None,
+                                  eps=float(np.finfo(np.float32).eps), on_cpu=device == "cpu")
+            name = f"matfunc.orthogonalize {method}" + (f" {kw}" if kw else "")
+            scale = "frobenius" if method == "muon" else "spectral"
+            cases.append((name, lambda method=method, kw=kw, scale=scale: matfunc.orthogonalize(
+                a, method, scale=scale, check=False, **kw), str(core_polar.polar_products(opts, m, n))))
+        cases.append(("matfunc.polar newton-schulz (u, p)",
+                      lambda: matfunc.polar(a, "newton-schulz", check=False), "+1"))
+        cases.append(("matfunc.polar svd (u, p)", lambda: matfunc.polar(a, "svd", check=False), "svd"))
+
+        def torch_svd() -> Any:
+            w, _, vh = torch.linalg.svd(a, full_matrices=False)
+            return w @ vh
+
+        cases.append(("torch.linalg.svd: W V^T", torch_svd, "svd"))
+        for name, fn, prods in cases:
+            try:
+                ms = 1e3 * _median_time(fn, sync, repeat)
+                out = fn()
+                err = orth_err(out[0] if isinstance(out, tuple) else out)
+            except Exception as exc:  # report, keep going
+                rows.append(f"| {batch}x{m}x{n} | {name} | failed: {type(exc).__name__} | | |")
+                continue
+            rows.append(f"| {batch}x{m}x{n} | {name} | {ms:.1f} | {prods} | {err:.1e} |")
+        if device == "cpu":
+            try:
+                import scipy.linalg
+
+                nb = batch if scipy_batch is None else min(scipy_batch, batch)
+                a64 = a[:nb].double().numpy()
+                ms = 1e3 * _median_time(lambda: [scipy.linalg.polar(x) for x in a64], lambda: None, 1) * batch / nb
+                rows.append(f"| {batch}x{m}x{n} | scipy.linalg.polar (float64, loop; x{batch}/{nb}) | {ms:.1f} | svd | |")
+            except ImportError:
+                pass
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--products", action="store_true", help="products table only")
+    ap.add_argument("--timing", action="store_true", help="timing table only")
+    ap.add_argument("--quick", action="store_true", help="timing at a quarter of the issue's sizes")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args(argv)
+    both = not (args.products or args.timing)
+    if args.products or both:
+        print("Products to reach ||U^T U - I||_2 <= tol (float64, 256 x 64, batch 4)\n")
+        print(products_table())
+        print()
+    if args.timing or both:
+        sizes = [(64, 1024, 256), (8, 4096, 1024)]
+        if args.quick:
+            sizes = [(16, 512, 128), (2, 1024, 256)]
+        print(f"Time, float32, device {args.device}\n")
+        print(timing_table(sizes, device=args.device, repeat=args.repeat, scipy_batch=4))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+r"""Spectral functions of symmetric (Hermitian) matrices: the exact path ``V f(w) V^H`` and ONE backward.
+
+For ``A = V diag(w) V^H`` and a scalar function ``f``, ``f(A) = V diag(f(w)) V^H``. Its Fréchet derivative is
+the Daleckii–Krein formula
+
+.. math:: L_f(A, E) = V \big[ f^{[1]}(w_i, w_j)\, \hat E_{ij} \big] V^H, \qquad \hat E = V^H E V,
+
+with the first divided differences :math:`f^{[1]}(x, y) = (f(x) - f(y)) / (x - y)`, and
+:math:`f^{[1]}(x, x) = f'(x)`. The map is self-adjoint (the matrix of divided differences is symmetric), so the
+same formula is the JVP along ``sym(dA)`` and the VJP of ``sym(G)``: 4 matrix products after an ``eigh``.
+
+Each function here is a :class:`Spectral` record (hashable: a static argument under ``jax.jit``) with its
+values and its divided differences written so that they stay accurate as two eigenvalues meet: with
+``x = max``, ``y = min`` of a pair, ``v = (x - y) / x`` in [0, 1] and ``L = log(y / x)`` (``log1p(-v)`` for
+small ``v``),
+
+- ``log``:   :math:`f^{[1]} = \frac{-L / v}{x}` (limit ``1/x``),
+- ``x^p``:   :math:`f^{[1]} = x^{p-1}\,\frac{-\operatorname{expm1}(p L)}{v}` (limit ``p x^{p-1}``),
+- ``exp``:   :math:`f^{[1]} = e^{x}\,\frac{-\operatorname{expm1}(-d)}{d}`, ``d = x - y`` (limit ``e^x``).
+
+Every quotient is of the form ``h(v) / v`` with ``h`` computed to full relative accuracy by ``log1p``/``expm1``,
+so it is accurate for every ``v > 0`` and tends to its limit continuously; only ``v == 0`` exactly (the diagonal,
+exactly repeated eigenvalues) takes the limit value. No difference of two rounded function values is ever
+formed, so nothing cancels. Every numerator is bounded (``0 <= -expm1(-d) < 1``, ``|p L|`` at most ``|p|``
+times the log of the condition number), so nothing overflows for moderate ``|p|``.
+
+Singular input. ``log`` and negative powers are undefined at a zero eigenvalue, and the derivative of ``x^p``
+for ``p < 1`` is infinite there. Eigenvalues are clamped from below at ``eps * max|w|`` (the resolution of
+eigenvalues computed to ``eps * lambda_max``) for those values and for every divided difference of a function
+with a singular derivative: for ``p = 1/2`` that is exactly :mod:`.gradients`' ``sqrt(eps) max(s)`` floor.
+``x^p`` with ``p > 0`` clamps negative rounding noise to zero.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from . import primitives
+
+__all__ = ["Spectral", "POWER", "LOG", "EXP", "power", "eigh", "compose", "values", "divided_differences",
+           "spectral_forward", "spectral_vjp", "spectral_jvp", "floor_eigenvalues",
+           "second_divided_differences", "spectral_second"]
+
+
+@dataclass(frozen=True)
+class Spectral:
+    """A scalar function for :func:`spectral_forward`: ``kind`` is ``"power"`` (``x**p``), ``"log"`` or ``"exp"``."""
+
+    kind: str
+    p: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("power", "log", "exp"):
+            raise ValueError(f"unknown spectral function {self.kind!r}")
+
+    @property
+    def psd(self) -> bool:
+        """Defined on positive semidefinite matrices only (clamps negative eigenvalues)."""
+        return self.kind != "exp"
+
+    @property
+    def singular(self) -> bool:
+        """Undefined at 0 (log, negative powers): values are taken at the floored eigenvalues."""
+        return self.kind == "log" or (self.kind == "power" and self.p < 0)
+
+    @property
+    def steep(self) -> bool:
+        """Infinite derivative at 0 (log, ``p < 1``): divided differences use the floored eigenvalues."""
+        return self.kind == "log" or (self.kind == "power" and self.p < 1 and self.p != 0)
+
+
+LOG = Spectral("log")
+EXP = Spectral("exp")
+POWER = Spectral("power", 1.0)
+
+
+def power(p: float) -> Spectral:
+    """``x**p`` as a :class:`Spectral` function."""
+    return Spectral("power", float(p))
+
+
+def eigh(a: Any, /, *, xp: ModuleType) -> tuple[Any, Any]:
+    """``(w, V)`` of the Hermitian matrices ``a`` (real ``w``, ascending)."""
+    w, v = xp.linalg.eigh(a)
+    return primitives.real(w, xp=xp), v
+
+
+def compose(v: Any, d: Any, /, *, xp: ModuleType) -> Any:
+    """``V diag(d) V^H`` for real ``d`` of shape ``(..., n)`` of any sign (Hermitian part taken)."""
+    return primitives.sym((v * xp.astype(d, v.dtype)[..., None, :]) @ primitives.mH(v))
+
+
+def floor_eigenvalues(w: Any, eps: float, /, *, xp: ModuleType) -> Any:
+    """``eps * max|w|`` per matrix, shape ``(..., 1)``; 1 for an all-zero matrix (any positive floor)."""
+    f = eps * xp.max(xp.abs(w), axis=-1, keepdims=True)
+    return xp.where(f > 0, f, xp.ones_like(f))
+
+
+def _clamped(fn: Spectral, w: Any, eps: float, /, *, steep: bool, xp: ModuleType) -> Any:
+    if not fn.psd:
+        return w
+    if steep:
+        return xp.maximum(w, floor_eigenvalues(w, eps, xp=xp))
+    return xp.maximum(w, xp.zeros_like(w))
+
+
+def values(fn: Spectral, w: Any, eps: float, /, *, xp: ModuleType) -> Any:
+    """``f(w)`` elementwise, with the clamping of the module docstring."""
+    x = _clamped(fn, w, eps, steep=fn.singular, xp=xp)
+    if fn.kind == "exp":
+        return xp.exp(x)
+    if fn.kind == "log":
+        return xp.log(x)
+    if fn.p == 0:
+        return xp.ones_like(x)
+    if fn.p == 1:
+        return x
+    return x**fn.p
+
+
+def divided_differences(fn: Spectral, w: Any, eps: float, /, *, xp: ModuleType) -> Any:
+    """The symmetric matrix :math:`f^{[1]}(w_i, w_j)` of shape ``(..., n, n)``, stably (module docstring)."""
+    w = _clamped(fn, w, eps, steep=fn.steep, xp=xp)
+    wi, wj = w[..., :, None], w[..., None, :]
+    x, y = xp.maximum(wi, wj), xp.minimum(wi, wj)
+    one = xp.ones_like(x)
+    if fn.kind == "exp":
+        d = x - y
+        tie = d == 0
+        ds = xp.where(tie, one, d)
+        return xp.exp(x) * xp.where(tie, one, -xp.expm1(-ds) / ds)
+    if fn.kind == "power" and fn.p == 0:
+        return xp.zeros_like(x)
+    if fn.kind == "power" and fn.p == 1:
+        return one
+    # x > 0 here: steep functions are floored, and for p >= 1 both may be 0 only on a tie (handled below)
+    xs = xp.where(x > 0, x, one)
+    v = (x - y) / xs
+    tie = v == 0
+    vs = xp.where(tie, one, v)
+    # log(y / x): log1p(-v) is accurate for small v, log(y / x) once y/x is small (y/x rounds to relative eps)
+    ratio = xp.where(y > 0, y / xs, one)  # y = 0 only for p >= 1 (not steep): then x^p's quotient has h(1) = 1
+    big_l = xp.where(vs < 0.5, xp.log1p(-xp.minimum(vs, xp.full_like(vs, 0.5))), xp.log(ratio))
+    if fn.kind == "log":
+        return xp.where(tie, one, -big_l / vs) / xs
+    p = fn.p
+    h = xp.where(y > 0, -xp.expm1(p * big_l), one)  # 1 - (y/x)^p
+    q = xp.where(tie, xp.full_like(x, p), h / vs)
+    # x = 0 only on a tie at 0 (p > 1, not steep): f'(0) = 0
+    base = xp.where(x > 0, xs ** (p - 1.0), xp.zeros_like(x) if p > 1 else one)
+    return base * q
+
+
+def spectral_forward(a: Any, fn: Spectral, /, *, eps: float, xp: ModuleType) -> tuple[Any, Any, Any]:
+    """``(f(a), w, V)`` for Hermitian ``a`` (already symmetrised, in the compute dtype)."""
+    w, v = eigh(a, xp=xp)
+    return compose(v, values(fn, w, eps, xp=xp), xp=xp), w, v
+
+
+def spectral_vjp(w: Any, v: Any, g: Any, fn: Spectral, /, *, eps: float, xp: ModuleType) -> Any:
+    """Daleckii–Krein: ``dA = V [f^{[1]}(w_i, w_j) (V^H sym(G) V)_ij] V^H`` (symmetric; also the JVP)."""
+    k = divided_differences(fn, w, eps, xp=xp)
+    gh = (primitives.mH(v) @ primitives.sym(g)) @ v
+    return primitives.sym((v @ (xp.astype(k, gh.dtype) * gh)) @ primitives.mH(v))
+
+
+spectral_jvp = spectral_vjp  # the Fréchet derivative of a spectral function is self-adjoint
+
+
+# --- second order ------------------------------------------------------------------------------------------
+
+_SERIES_TERMS = 24  # terms of the Taylor series of f[a, b, c] about the middle value b (module docstring)
+_SERIES_SPREAD = {"power": 0.1, "log": 0.1, "exp": 1.0}  # (a - c) / b below it (exp: a - c), the series is used
+
+
+def _steep2(fn: Spectral) -> bool:
+    """Infinite second derivative at 0 (log, ``x^p`` with ``p < 2`` not 0 or 1): floored eigenvalues."""
+    return fn.kind == "log" or (fn.kind == "power" and fn.p < 2 and fn.p not in (0.0, 1.0))
+
+
+def _dd1(fn: Spectral, x: Any, y: Any, /, *, xp: ModuleType) -> Any:
+    """:math:`f^{[1]}(x, y)` elementwise for ``x >= y >= 0`` (``y > 0`` for log), as :func:`divided_differences`."""
+    one = xp.ones_like(x)
+    if fn.kind == "exp":
+        d = x - y
+        tie = d == 0
+        ds = xp.where(tie, one, d)
+        return xp.exp(x) * xp.where(tie, one, -xp.expm1(-ds) / ds)
+    xs = xp.where(x > 0, x, one)
+    v = (x - y) / xs
+    tie = v == 0
+    vs = xp.where(tie, one, v)
+    ratio = xp.where(y > 0, y / xs, one)
+    big_l = xp.where(vs < 0.5, xp.log1p(-xp.minimum(vs, xp.full_like(vs, 0.5))), xp.log(ratio))
+    if fn.kind == "log":
+        return xp.where(tie, one, -big_l / vs) / xs
+    p = fn.p
+    h = xp.where(y > 0, -xp.expm1(p * big_l), one)
+    q = xp.where(tie, xp.full_like(x, p), h / vs)
+    base = xp.where(x > 0, xs ** (p - 1.0), xp.zeros_like(x) if p > 1 else one)
+    return base * q
+
+
+def _series_coefficients(fn: Spectral) -> list[float]:
+    """``c_m`` with ``f^(m)(b) / m! = c_m b^{?}`` for ``m = 2 .. 2 + _SERIES_TERMS - 1`` (scale factor apart)."""
+    out, c = [], 1.0
+    for m in range(2, 2 + _SERIES_TERMS):
+        if fn.kind == "power":
+            if m == 2:
+                c = fn.p * (fn.p - 1.0) / 2.0
+            else:
+                c *= (fn.p - m + 1.0) / m  # binom(p, m)
+            out.append(c)
+        elif fn.kind == "log":
+            out.append((-1.0) ** (m - 1) / m)
+        else:
+            out.append(1.0 / math.factorial(m))
+    return out
+
+
+def second_divided_differences(fn: Spectral, w: Any, eps: float, /, *, xp: ModuleType) -> Any:
+    r"""The symmetric tensor :math:`f^{[2]}(w_i, w_k, w_j)` of shape ``(..., n, n, n)`` (index order ``i, k, j``).
+
+    With ``a >= b >= c`` the sorted triple: if the spread is small (``a - c <= 0.1 b`` for ``log``/``x^p``,
+    ``a - c <= 1`` for ``exp``), the Taylor series about the middle value ``b``,
+    :math:`f^{[2]} = \sum_{m \ge 2} \frac{f^{(m)}(b)}{m!} h_{m-2}(a - b, c - b)` (``h_k`` the complete homogeneous
+    symmetric polynomial, 24 terms: truncation below ``1e-20`` relatively), which contains no difference of
+    function values and equals :math:`f''(b)/2` at a triple tie; otherwise
+    :math:`(f^{[1]}(a, b) - f^{[1]}(b, c)) / (a - c)` with the stable first differences, where the spread bounds
+    the cancellation to about ``1/0.1`` (``x^p``: ``1/(0.1 |p - 1|)``) units of roundoff. Both forms are accurate
+    on both sides of the switch, so the result is continuous to rounding (no threshold approximation).
+    """
+    w = _clamped(fn, w, eps, steep=_steep2(fn), xp=xp)
+    x, y, z = w[..., :, None, None], w[..., None, :, None], w[..., None, None, :]
+    x, y, z = x + 0 * (y + z), y + 0 * (x + z), z + 0 * (x + y)  # broadcast to (..., n, n, n)
+    if fn.kind == "power" and fn.p in (0.0, 1.0):
+        return xp.zeros_like(x)
+    if fn.kind == "power" and fn.p == 2.0:
+        return xp.ones_like(x)
+    a = xp.maximum(xp.maximum(x, y), z)
+    c = xp.minimum(xp.minimum(x, y), z)
+    b = xp.maximum(xp.minimum(x, y), xp.minimum(xp.maximum(x, y), z))
+    one = xp.ones_like(a)
+    spread = a - c
+    if fn.kind == "exp":
+        near = spread <= _SERIES_SPREAD["exp"]
+        u1, u2, scale = a - b, c - b, xp.exp(b)
+    else:
+        near = spread <= _SERIES_SPREAD[fn.kind] * b
+        bs = xp.where(b > 0, b, one)
+        u1, u2 = xp.where(near, (a - b) / bs, 0 * a), xp.where(near, (c - b) / bs, 0 * a)
+        scale = bs ** (fn.p - 2.0) if fn.kind == "power" else 1.0 / (bs * bs)
+    # series: sum_m c_m h_{m-2}(u1, u2), h_k = u1 h_{k-1} + u2^k
+    coef = _series_coefficients(fn)
+    h, u2k, total = one, one, coef[0] * one
+    for cm in coef[1:]:
+        u2k = u2k * u2
+        h = u1 * h + u2k
+        total = total + cm * h
+    series = scale * total
+    far_den = xp.where(near, one, spread)
+    direct = (_dd1(fn, a, b, xp=xp) - _dd1(fn, b, c, xp=xp)) / far_den
+    if fn.kind == "power" and fn.p > 2:  # f''(0) = 0: a tie at 0 (b = 0 with a = c) is "near" with scale 0
+        series = xp.where(b > 0, series, xp.zeros_like(series))
+    return xp.where(near, series, direct)
+
+
+def spectral_second(w: Any, v: Any, e: Any, h: Any, fn: Spectral, /, *, eps: float, xp: ModuleType) -> Any:
+    r"""Second-order Daleckii–Krein: the derivative in ``A`` along ``H`` of ``E -> spectral_vjp(w, v, E)``,
+
+    .. math:: V \Big[ \sum_k f^{[2]}(w_i, w_k, w_j) (\hat E_{ik} \hat H_{kj} + \hat H_{ik} \hat E_{kj}) \Big] V^H.
+
+    Symmetric in ``E``, ``H`` and (through the Frobenius product) the upstream gradient: it is also the VJP in
+    ``A`` of the first-order map with upstream ``H``. ``n^3`` memory and work per matrix."""
+    k = second_divided_differences(fn, w, eps, xp=xp)
+    vh = primitives.mH(v)
+    eh = (vh @ primitives.sym(e)) @ v
+    hh = (vh @ primitives.sym(h)) @ v
+    k = xp.astype(k, eh.dtype)
+    m = xp.sum(k * (eh[..., :, :, None] * hh[..., None, :, :]), axis=-2)
+    m = m + xp.sum(k * (hh[..., :, :, None] * eh[..., None, :, :]), axis=-2)
+    return primitives.sym((v @ m) @ vh)

@@ -1,0 +1,339 @@
+"""powm / logm / expm: accuracy against mpmath and SciPy, the product-only methods against "eig", the
+Daleckii–Krein backward (stable divided differences, repeated eigenvalues), every backend, dtype rules, checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import matfunc
+from matfunc.core import coefficients, spectral
+
+from conftest import rel_err, spd, to_numpy
+
+mpmath = pytest.importorskip("mpmath")
+EPS64 = float(np.finfo(np.float64).eps)
+
+
+def _mp_fn(kind, p=None):
+    return {"log": mpmath.log, "exp": mpmath.exp, "power": lambda x: mpmath.power(x, mpmath.mpf(p))}[kind]
+
+
+def _mp_reference(a, kind, p=None, dps=50):
+    """f(A) in mpmath at ``dps`` digits (eigendecomposition in high precision), rounded to float64."""
+    with mpmath.workdps(dps):
+        m = mpmath.matrix(a.tolist())
+        w, q = mpmath.eigsy(m)
+        f = _mp_fn(kind, p)
+        d = mpmath.diag([f(x) for x in w])
+        y = q * d * q.T
+        return np.array([[float(y[i, j]) for j in range(a.shape[1])] for i in range(a.shape[0])])
+
+
+def _cases():
+    return [("power", 0.5), ("power", -0.25), ("power", 1.5), ("power", -1 / 3), ("log", None), ("exp", None)]
+
+
+def _call(kind, p, a, **kw):
+    if kind == "power":
+        return matfunc.powm(a, p, **kw)
+    return matfunc.logm(a, **kw) if kind == "log" else matfunc.expm(a, **kw)
+
+
+def _call_vjp(kind, p, a, **kw):
+    if kind == "power":
+        return matfunc.powm_vjp(a, p, **kw)
+    return matfunc.logm_vjp(a, **kw) if kind == "log" else matfunc.expm_vjp(a, **kw)
+
+
+# --- accuracy ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind,p", _cases())
+@pytest.mark.parametrize("cond", [1e1, 1e4, 1e8])
+def test_eig_against_mpmath(kind, p, cond):
+    """"eig" is within the rounding a backward-stable eigh allows: eigenvalues to eps * lambda_max perturb f(A)
+    by |f'(lambda)| eps lambda_max, relative to ||f(A)||, times a modest factor for n = 6."""
+    n = 6
+    a = spd(n, cond, seed=3)[0]
+    ref = _mp_reference(a, kind, p)
+    w = np.linalg.eigvalsh(a)
+    fp = {"power": lambda x: abs(p) * x ** (p - 1), "log": lambda x: 1 / x, "exp": np.exp}[kind](w)
+    bound = EPS64 * (np.max(np.abs(fp)) * np.max(w) + np.max(np.abs(_mp_ref_vals(kind, p, w)))) / np.max(
+        np.abs(_mp_ref_vals(kind, p, w)))
+    err = rel_err(_call(kind, p, a, method="eig"), ref)
+    assert err <= 10 * n * bound, (err, bound)
+
+
+def _mp_ref_vals(kind, p, w):
+    return {"power": lambda x: x**p, "log": np.log, "exp": np.exp}[kind](w)
+
+
+@pytest.mark.parametrize("cond", [1e1, 1e4, 1e8])
+def test_product_methods_within_10x_of_eig(cond):
+    """float64, n = 32: every matrix-product method within 10x of "eig" (or of n eps) over its default range."""
+    n = 32
+    a, q_, w = _constructed(n, cond, batch=(2,), seed=1)
+    floor = n * EPS64
+    for p, method in [(-0.25, "newton-schulz"), (0.25, "newton-schulz"), (-0.5, "newton"), (-0.25, "newton"),
+                      (-1 / 3, "newton")]:
+        ref = (q_ * w**p) @ np.swapaxes(q_, -1, -2)
+        e_eig = rel_err(matfunc.powm(a, p, method="eig"), ref)
+        e = rel_err(matfunc.powm(a, p, method=method), ref)
+        assert e <= 10 * max(e_eig, floor), (p, method, e, e_eig)
+    ref = (q_ * np.log(w)) @ np.swapaxes(q_, -1, -2)
+    assert rel_err(matfunc.logm(a, method="iss"), ref) <= 10 * max(rel_err(matfunc.logm(a, method="eig"), ref), floor)
+    b = 30.0 * a - 10.0 * np.eye(n)
+    ref = (q_ * np.exp(30.0 * w - 10.0)) @ np.swapaxes(q_, -1, -2)
+    e_eig = rel_err(matfunc.expm(b, method="eig"), ref)
+    assert rel_err(matfunc.expm(b, method="taylor"), ref) <= 10 * max(e_eig, floor)
+
+
+def _constructed(n, cond, *, batch, seed):
+    """``A = Q diag(w) Q^T`` (as ``conftest.spd``) with its exact ``Q`` and ``w`` (shaped to scale columns)."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((*batch, n, n)))
+    w = np.logspace(0.0, -math.log10(cond), n)
+    a = (q * w) @ np.swapaxes(q, -1, -2)
+    return (a + np.swapaxes(a, -1, -2)) / 2, q, w
+
+
+def test_against_scipy():
+    sl = pytest.importorskip("scipy.linalg")
+    a = spd(8, 1e3, seed=5)[0]
+    tol = 1e3 * 8 * EPS64  # cond 1e3
+    assert rel_err(matfunc.powm(a, -0.3), sl.fractional_matrix_power(a, -0.3).real) <= tol
+    assert rel_err(matfunc.powm(a, 2.5), sl.fractional_matrix_power(a, 2.5).real) <= tol
+    assert rel_err(matfunc.logm(a), sl.logm(a).real) <= tol
+    s = a - 0.5 * np.eye(8)
+    assert rel_err(matfunc.expm(s), sl.expm(s)) <= tol
+
+
+def test_special_powers():
+    a = spd(10, 1e3, batch=(3,), seed=2)[0]
+    tol = 1e3 * 10 * EPS64
+    assert rel_err(matfunc.powm(a, 0), np.broadcast_to(np.eye(10), a.shape)) <= 10 * EPS64
+    assert rel_err(matfunc.powm(a, 1), a) <= 10 * EPS64
+    assert rel_err(matfunc.powm(a, 0.5), to_numpy(matfunc.sqrtm(a))) <= tol
+    assert rel_err(matfunc.powm(a, -0.5), to_numpy(matfunc.inv_sqrtm(a))) <= tol
+    assert rel_err(matfunc.powm(a, 2), a @ a) <= tol
+    assert rel_err(matfunc.powm(a, -0.25, method="newton-schulz"),
+                   to_numpy(matfunc.inv_sqrtm(matfunc.sqrtm(a, method="newton-schulz"), method="newton-schulz"))) <= tol
+    assert rel_err(matfunc.expm(matfunc.logm(a)), a) <= tol
+    r = 0.1
+    assert rel_err(matfunc.powm(a, -0.25, ridge=r), matfunc.powm(a + r * np.eye(10), -0.25)) <= 10 * EPS64 * 10
+    assert rel_err(matfunc.logm(a, ridge=r), matfunc.logm(a + r * np.eye(10))) <= 10 * EPS64 * 10
+
+
+# --- divided differences -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", [spectral.LOG, spectral.EXP, spectral.power(0.5), spectral.power(-0.25),
+                                spectral.power(2.5), spectral.power(-3.0)])
+def test_divided_differences_stable(fn):
+    """Against mpmath at 50 digits, for gaps from 0 to far apart: relative error a few eps everywhere (no
+    cancellation as eigenvalues meet) and exactly f' at a tie."""
+    xp = __import__("array_api_compat.numpy", fromlist=["numpy"])
+    x0 = 0.7
+    gaps = [0.0, 1e-300, 1e-15, 1e-12, 1e-8, 1e-4, 1e-2, 0.5, 3.0, 1e3 if fn.kind != "exp" else 30.0]
+    w = np.array([x0] + [x0 + g for g in gaps[1:]] + [x0 * 1e-6])
+    k = spectral.divided_differences(fn, w, EPS64, xp=xp)
+    assert np.all(np.isfinite(k))
+    f = _mp_fn(fn.kind, fn.p)
+    with mpmath.workdps(60):
+        for i in range(len(w)):
+            for j in range(len(w)):
+                xi, xj = mpmath.mpf(float(w[i])), mpmath.mpf(float(w[j]))
+                ref = mpmath.diff(f, xi) if xi == xj else (f(xi) - f(xj)) / (xi - xj)
+                # (x^p - y^p) / (x - y) = x^(p-1) (1 - e^(pL)) / v: rounding of L = log(y/x) is magnified |p L| times
+                amp = 1.0 + (abs(fn.p * math.log(w[i] / w[j])) if fn.kind == "power" else 0.0)
+                assert abs(k[i, j] - float(ref)) <= 16 * EPS64 * amp * abs(float(ref)), (i, j, k[i, j], float(ref))
+
+
+# --- gradients ---------------------------------------------------------------------------------------------
+
+
+def _fd_grad(fun, a, g, h=1e-6):
+    """Directional derivatives <g, d fun(a)[e]> for a few symmetric directions e (central differences)."""
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(3):
+        e = rng.standard_normal(a.shape)
+        e = (e + np.swapaxes(e, -1, -2)) / 2
+        d = (fun(a + h * e) - fun(a - h * e)) / (2 * h)
+        out.append((e, float(np.sum(g * d))))
+    return out
+
+
+@pytest.mark.parametrize("kind,p", _cases())
+@pytest.mark.parametrize("method", ["eig", "product"])
+def test_manual_vjp_finite_differences(kind, p, method):
+    meth = {"power": {0.5: "newton-schulz", -0.25: "newton-schulz", -1 / 3: "newton"}.get(p), "log": "iss",
+            "exp": "taylor"}[kind] if method == "product" else "eig"
+    if meth is None:
+        pytest.skip("no product method for this power")
+    a = spd(6, 10.0, batch=(2,), seed=4)[0]
+    g = np.random.default_rng(1).standard_normal(a.shape)
+    y, vjp = _call_vjp(kind, p, a, method=meth)
+    assert rel_err(y, to_numpy(_call(kind, p, a, method=meth))) <= 10 * EPS64
+    da = vjp(g)
+    for e, dd in _fd_grad(lambda x: to_numpy(_call(kind, p, x, method="eig")), a, g):
+        # central differences: error ~ h^2 f''' + eps / h ~ 1e-10 relative
+        assert abs(float(np.sum(da * e)) - dd) <= 1e-7 * (abs(dd) + np.linalg.norm(g) * np.linalg.norm(e)), (dd,)
+
+
+@pytest.mark.parametrize("kind,p", _cases())
+def test_repeated_eigenvalues(kind, p):
+    """At A = 3 I and with a triple eigenvalue the gradient is finite and the Fréchet derivative's:
+    for A = c I it is f'(c) sym(G); in general it matches finite differences of the (smooth) function."""
+    n = 5
+    g = np.random.default_rng(2).standard_normal((n, n))
+    _, vjp = _call_vjp(kind, p, 3.0 * np.eye(n), method="eig")
+    fprime = {"power": lambda x: p * x ** (p - 1), "log": lambda x: 1 / x, "exp": math.exp}[kind](3.0)
+    np.testing.assert_allclose(vjp(g), fprime * (g + g.T) / 2, rtol=1e-14, atol=0)
+    q, _ = np.linalg.qr(np.random.default_rng(3).standard_normal((n, n)))
+    a = (q * np.array([1.0, 2.0, 2.0, 2.0, 2.0 + 1e-9])) @ q.T
+    a = (a + a.T) / 2
+    _, vjp = _call_vjp(kind, p, a, method="eig")
+    da = vjp(g)
+    assert np.all(np.isfinite(da))
+    for e, dd in _fd_grad(lambda x: to_numpy(_call(kind, p, x, method="eig")), a, g):
+        assert abs(float(np.sum(da * e)) - dd) <= 1e-7 * (abs(dd) + np.linalg.norm(g) * np.linalg.norm(e))
+
+
+@pytest.mark.parametrize("kind,p", _cases())
+def test_torch_gradcheck(kind, p):
+    torch = pytest.importorskip("torch")
+    a = torch.tensor(spd(3, 10.0, seed=6)[0], requires_grad=True)
+    for method in ["eig", *({"power": {-0.25: ["newton-schulz"], -1 / 3: ["newton"]}.get(p, []),
+                              "log": ["iss"], "exp": ["taylor"]}[kind])]:
+        kw = {"max_cond": 100.0} if method == "iss" else {}  # fewer roots: a faster test of the same chain
+        assert torch.autograd.gradcheck(lambda x: _call(kind, p, x, method=method, check=False, **kw), (a,),
+                                        eps=1e-6, atol=1e-6, rtol=1e-5)
+    a = torch.tensor(spd(4, 10.0, batch=(2,), seed=6)[0], requires_grad=True)
+    # repeated eigenvalues: finite, equal to the manual VJP (the same formula)
+    b = torch.tensor(3.0 * np.eye(4), requires_grad=True)
+    g = torch.tensor(np.random.default_rng(0).standard_normal((4, 4)))
+    (da,) = torch.autograd.grad(_call(kind, p, b, method="eig"), b, g)
+    np.testing.assert_allclose(da.numpy(), _call_vjp(kind, p, 3.0 * np.eye(4), method="eig")[1](g.numpy()),
+                               rtol=1e-14, atol=1e-15)
+    # forward mode: the same self-adjoint rule
+    e = torch.tensor(np.random.default_rng(1).standard_normal((2, 4, 4)))
+    _, t = torch.func.jvp(lambda x: _call(kind, p, x, method="eig", check=False), (a.detach(),), (e,))
+    (da,) = torch.autograd.grad(_call(kind, p, a, method="eig"), a, e)
+    assert abs(float((t * e).sum() - (da * e).sum())) <= 1e-10 * float(t.norm() * e.norm())
+
+
+@pytest.mark.parametrize("kind,p", _cases())
+def test_jax_check_grads(kind, p):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    from jax.test_util import check_grads
+
+    a = jnp.asarray(spd(3, 10.0, seed=7)[0])
+    for method in ["eig", *({"power": {-0.25: ["newton-schulz"], -1 / 3: ["newton"]}.get(p, []),
+                              "log": ["iss"], "exp": ["taylor"]}[kind])]:
+        kw = {"max_cond": 100.0} if method == "iss" else {}
+        check_grads(lambda x: _call(kind, p, x, method=method, check=False, **kw), (a,), order=1,
+                    modes=["fwd", "rev"], eps=1e-6, atol=1e-5, rtol=1e-5)
+    a = jnp.asarray(spd(4, 10.0, batch=(2,), seed=7)[0])
+    f = jax.jit(lambda x: _call(kind, p, x, method="eig"))
+    np.testing.assert_allclose(np.asarray(f(a)), to_numpy(_call(kind, p, np.asarray(a))), rtol=1e-12, atol=1e-13)
+    g = jax.grad(lambda x: jnp.sum(_call(kind, p, x, method="eig") * jnp.arange(16.0).reshape(4, 4)))
+    da = g(3.0 * jnp.eye(4))
+    assert np.all(np.isfinite(np.asarray(da)))
+    vm = jax.vmap(lambda x: _call(kind, p, x, method="eig"))(a)
+    np.testing.assert_allclose(np.asarray(vm), np.asarray(f(a)), rtol=1e-12, atol=1e-13)
+
+
+# --- backends, dtypes, batch shapes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind,p", [("power", -0.25), ("log", None), ("exp", None)])
+def test_backends_batch_dtypes(xp, kind, p):
+    a64 = spd(5, 100.0, batch=(2, 3), seed=8)[0]
+    ref = to_numpy(_call(kind, p, a64))
+    for dtype, tol in (("float64", 100 * 100 * EPS64), ("float32", 100 * 100 * 1.2e-7)):
+        x = xp.asarray(a64.astype(dtype))
+        y = _call(kind, p, x)
+        assert type(y) is type(x) and y.shape == x.shape and y.dtype == x.dtype
+        assert rel_err(y, ref) <= tol
+    if xp.__name__ in ("torch", "jax.numpy", "numpy"):
+        x = xp.asarray(a64.astype("float16")) if xp.__name__ != "torch" else xp.asarray(a64).to(xp.float16)
+        y = _call(kind, p, x)
+        assert y.dtype == x.dtype
+        assert rel_err(y, ref) <= 1e-2
+    assert _call(kind, p, xp.asarray(np.zeros((0, 4, 4)))).shape == (0, 4, 4)
+
+
+def test_dask():
+    da = pytest.importorskip("dask.array")
+    a = spd(6, 100.0, batch=(4,), seed=9)[0]
+    x = da.from_array(a, chunks=(2, 3, 3))
+    y = matfunc.powm(x, -0.25)
+    assert isinstance(y, da.Array)
+    np.testing.assert_allclose(y.compute(), matfunc.powm(a, -0.25), rtol=1e-13, atol=1e-14)
+    g = np.ones_like(a)
+    yv, vjp = matfunc.logm_vjp(x)
+    np.testing.assert_allclose(vjp(da.from_array(g, chunks=2)).compute(), matfunc.logm_vjp(a)[1](g), rtol=1e-13)
+
+
+# --- checks and errors -------------------------------------------------------------------------------------
+
+
+def test_errors_name_the_matrix():
+    a = spd(4, 10.0, batch=(3,), seed=10)[0]
+    bad = a.copy()
+    bad[1] = np.diag([1.0, 1.0, 1.0, -1e-3])
+    with pytest.raises(ValueError, match=r"powm .*batch index \(1,\).*negative eigenvalue"):
+        matfunc.powm(bad, 0.25)
+    sing = a.copy()
+    sing[2] = np.diag([1.0, 1.0, 1.0, 0.0])
+    with pytest.raises(matfunc.SingularMatrixError, match=r"logm: the matrix at batch index \(2,\).*logarithm.*ridge"):
+        matfunc.logm(sing)
+    with pytest.raises(matfunc.SingularMatrixError, match=r"power -0.25"):
+        matfunc.powm(sing, -0.25)
+    assert np.all(np.isfinite(matfunc.powm(sing, -0.25, ridge=1e-3)))
+    asym = a.copy()
+    asym[0, 0, 1] += 1.0
+    with pytest.raises(ValueError, match=r"expm expects symmetric .*batch index \(0,\)"):
+        matfunc.expm(asym)
+    with pytest.raises(ValueError, match="newton-schulz.*1/2\\^k"):
+        matfunc.powm(a, 0.3, method="newton-schulz")
+    with pytest.raises(ValueError, match="p = -1/q"):
+        matfunc.powm(a, 0.5, method="newton")
+    with pytest.raises(ValueError, match="unknown method"):
+        matfunc.logm(a, method="pade")
+    with pytest.raises(ValueError, match="num_iters applies"):
+        matfunc.powm(a, 0.3, num_iters=3)
+    with pytest.raises(ValueError, match="ridge"):
+        matfunc.powm(a, -0.5, ridge=-1.0)
+    with pytest.raises(TypeError, match="p must be a real number"):
+        matfunc.powm(a, "1/2")
+
+
+def test_newton_not_converged_raises_with_fix():
+    a = spd(16, 1e8, seed=11)[0]
+    with pytest.raises(ValueError, match=r"newton_root_iters\(4, cond\)"):
+        matfunc.powm(a, -0.25, method="newton", num_iters=5)
+    k = matfunc.newton_root_iters(4, 1e8)
+    assert rel_err(matfunc.powm(a, -0.25, method="newton", num_iters=k), matfunc.powm(a, -0.25)) <= 1e8 * 16 * EPS64
+
+
+def test_expm_spread_check():
+    a = np.diag([0.0, -3000.0])
+    with pytest.raises(ValueError, match=r"max_spread=4096"):
+        matfunc.expm(a, method="taylor")
+    np.testing.assert_allclose(matfunc.expm(a, method="taylor", max_spread=4096), np.diag([1.0, 0.0]), atol=1e-300)
+
+
+def test_step_rules():
+    """The schedules' covered condition numbers are monotone in the step count and q = 2 is Newton–Schulz's."""
+    for q in (1, 2, 3, 4, 8):
+        cov = [coefficients.newton_root_covered(q, k, EPS64) for k in range(4, 16)]
+        assert cov == sorted(cov)
+    assert [matfunc.newton_root_iters(2, c) for c in (1e2, 1e4, 1e8)] == [
+        matfunc.newton_schulz_iters(c) for c in (1e2, 1e4, 1e8)]

@@ -1,0 +1,313 @@
+"""matfunc.polar / orthogonalize / polar_vjp: against scipy.linalg.polar, orthogonality, A = U P, gradients,
+low precision, dtype rules and errors.
+
+Tolerances: the polar factor of a full-rank matrix has condition number about ``cond(A)`` (``||dU|| <= 2 ||dA|| /
+(sigma_{n-1} + sigma_n)``; Higham, Functions of Matrices, thm. 8.9), ``P`` about 1, so forward tolerances are
+``C k eps cond`` and ``C k eps`` with ``C = 10`` for the few roundings per product.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+import matfunc
+from matfunc.core import polar_schedules as ps
+from tests.conftest import to_numpy
+
+
+def rect(m, n, cond, *, batch=(), seed=0, dtype=np.float64, complex_=False):
+    """``A = W diag(s) V^H`` (m x n), singular values log-spaced from 1 to 1/cond."""
+    rng = np.random.default_rng(seed)
+    k = min(m, n)
+
+    def orth(r, c):
+        z = rng.standard_normal((*batch, r, c))
+        if complex_:
+            z = z + 1j * rng.standard_normal((*batch, r, c))
+        return np.linalg.qr(z)[0]
+
+    w, v = orth(m, k), orth(n, k)
+    s = np.logspace(0.0, -math.log10(cond), k)
+    a = (w * s[..., None, :]) @ np.conj(np.swapaxes(v, -1, -2))
+    return a.astype(dtype if not complex_ else np.complex128)
+
+
+def _ref(a, side):
+    flat = a.reshape(-1, *a.shape[-2:])
+    us, ps_ = zip(*(scipy.linalg.polar(x, side=side) for x in flat), strict=True)
+    return np.stack(us).reshape(a.shape), np.stack(ps_).reshape(*a.shape[:-2], *ps_[0].shape)
+
+
+def _rel(x, ref):
+    return float(np.linalg.norm(to_numpy(x) - ref) / np.linalg.norm(ref))
+
+
+def _asarray(xp, x):
+    return xp.asarray(x)
+
+
+EPS64 = float(np.finfo(np.float64).eps)
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+@pytest.mark.parametrize("shape", [(7, 4), (4, 7), (5, 5)])
+@pytest.mark.parametrize("method", ["svd", "eig", "newton-schulz", "polar-express"])
+def test_matches_scipy_every_backend(xp, shape, method):
+    cond = 1e2
+    a = rect(*shape, cond, batch=(3,), seed=1)
+    k = max(shape)
+    tol_u = 10 * k * EPS64 * cond * (cond if method == "eig" else 1.0)  # eig: the Gram squares cond
+    for side in ("right", "left"):
+        u, p = matfunc.polar(_asarray(xp, a), method, side=side)
+        assert type(u) is type(_asarray(xp, a))
+        ur, pr = _ref(a, side)
+        assert _rel(u, ur) < tol_u, (side, _rel(u, ur))
+        assert _rel(p, pr) < 10 * k * EPS64 * (cond if method == "eig" else 1.0)
+        assert to_numpy(p).shape == pr.shape
+        un, pn = to_numpy(u), to_numpy(p)
+        recon = un @ pn if side == "right" else pn @ un
+        assert np.linalg.norm(recon - a) / np.linalg.norm(a) < 10 * k * EPS64 * cond
+
+
+@pytest.mark.parametrize("method", ["svd", "newton-schulz", "polar-express"])
+@pytest.mark.parametrize("cond", [1e1, 1e2, 1e3, 1e4])
+def test_orthogonality_and_reconstruction_float64(cond, method):
+    a = rect(48, 16, cond, batch=(2,), seed=2)
+    kw = {} if method == "svd" else {"lower_bound": 0.5 / cond}
+    u, p = matfunc.polar(a, method, **kw)
+    k = 16
+    orth = np.linalg.norm(np.swapaxes(u, -1, -2) @ u - np.eye(k), axis=(-2, -1)).max()
+    assert orth < 10 * 48 * EPS64 * math.sqrt(k) * (cond if method != "svd" else 1.0)
+    assert np.linalg.norm(u @ p - a) / np.linalg.norm(a) < 10 * 48 * EPS64 * cond
+    assert np.allclose(p, np.swapaxes(p, -1, -2)) and np.linalg.eigvalsh(p).min() > -10 * EPS64
+
+
+def test_complex():
+    a = rect(6, 4, 1e2, batch=(2,), seed=3, complex_=True)
+    ur, pr = _ref(a, "right")
+    for method in ("svd", "newton-schulz", "polar-express"):
+        u, p = matfunc.polar(a, method)
+        assert _rel(u, ur) < 10 * 6 * EPS64 * 1e2 and _rel(p, pr) < 10 * 6 * EPS64
+    torch = pytest.importorskip("torch")
+    u, p = matfunc.polar(torch.asarray(a), "newton-schulz", side="left")
+    ur, pr = _ref(a, "left")
+    assert _rel(u, ur) < 10 * 6 * EPS64 * 1e2 and _rel(p, pr) < 10 * 6 * EPS64
+
+
+def test_orthogonalize_is_polars_u_and_float32():
+    a = rect(40, 24, 1e2, batch=(2,), seed=4).astype(np.float32)
+    u = matfunc.orthogonalize(a, method="newton-schulz")
+    assert u.dtype == np.float32
+    u2, _ = matfunc.polar(a, method="newton-schulz")
+    np.testing.assert_array_equal(u, u2)
+    ur, _ = _ref(a.astype(np.float64), "right")
+    assert _rel(u, ur) < 10 * 40 * EPS32 * 1e2
+
+
+def test_muon_is_within_its_band():
+    a = rect(32, 16, 10.0, seed=5)
+    u = matfunc.orthogonalize(a, "muon")
+    s = np.linalg.svd(u, compute_uv=False)
+    bound = ps.schedule_bound(ps.muon_schedule(5), 0.1 / 16**0.0625)
+    assert np.all(np.abs(s - 1) <= bound + 1e-12)
+
+
+def test_schedules():
+    step, err = ps.minimax_quintic(0.1, 1.0)
+    xs = np.linspace(0.1, 1.0, 20001)
+    pv = step[0] * xs + step[1] * xs**3 + step[2] * xs**5
+    assert abs(np.abs(1 - pv).max() - err) < 1e-9  # the reported error is the max on the interval
+    # equioscillation: four alternation points with |1 - p| = err (within the grid's resolution)
+    assert abs((1 - pv[0]) - err) < 1e-9 and abs((pv[-1] - 1) - err) < 1e-9
+    # minimax beats the cubic Newton–Schulz schedule in products from the same lower bound
+    for lb in (1e-2, 1e-3):
+        assert 3 * ps.polar_express_iters(lb, 1e-3) < 2 * 11
+    assert ps.polar_express_iters(1e-3, EPS64) >= ps.polar_express_iters(1e-3, 1e-3)
+
+
+def test_too_ill_conditioned_for_the_steps_is_an_error():
+    a = rect(20, 10, 1e6, seed=6)
+    with pytest.raises(ValueError, match=r"lower_bound.*batch|matrix.*lower_bound|U\^H U - I"):
+        matfunc.polar(a, "newton-schulz", num_iters=5)
+    u, p = matfunc.polar(a, "newton-schulz", num_iters=5, check=False)
+    assert np.all(np.isfinite(u))
+
+
+def test_rank_deficient():
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((8, 3)) @ rng.standard_normal((3, 5))  # rank 3, 8 x 5
+    u, p = matfunc.polar(a, "svd")
+    assert np.allclose(u @ p, a) and np.allclose(u.T @ u, np.eye(5))
+    u2, p2 = matfunc.polar(a, "newton-schulz", check=False)
+    assert np.allclose(u2 @ p2, a) and np.allclose(p2, p)
+    with pytest.raises(ValueError, match="rank-deficient"):
+        matfunc.polar(a, "newton-schulz")
+    for method in ("svd", "newton-schulz"):
+        _, vjp = matfunc.polar_vjp(a, method, check=False)
+        da = vjp(np.ones_like(a), np.ones((5, 5)))
+        assert np.all(np.isfinite(da))
+
+
+def _fd(f, a, h):
+    g = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        e = np.zeros_like(a)
+        e[idx] = h
+        g[idx] = (f(a + e) - f(a - e)) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (4, 6), (5, 5)])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_manual_vjp_matches_finite_differences(shape, side):
+    rng = np.random.default_rng(8)
+    a = rect(*shape, 10.0, seed=8)
+    gu = rng.standard_normal(shape)
+    k = shape[1] if side == "right" else shape[0]
+    gp = rng.standard_normal((k, k))
+
+    def loss(x):
+        u, p = matfunc.polar(x, "svd", side=side)
+        return float(np.sum(gu * u) + np.sum(gp * p))
+
+    h = EPS64 ** (1 / 3)
+    ref = _fd(loss, a, h)
+    tol = 10 * h**2 * 10.0**2  # central differences: O(h^2) times the third derivative (~ cond^2)
+    for method, backward in (("svd", "eig"), ("newton-schulz", "lyapunov"), ("newton-schulz", "eig")):
+        _, vjp = matfunc.polar_vjp(a, method, side=side, backward=backward)
+        da = vjp(gu, gp)
+        assert np.linalg.norm(da - ref) / np.linalg.norm(ref) < tol, (method, backward)
+
+
+def test_lyapunov_backward_matches_exact_across_conditions():
+    rng = np.random.default_rng(9)
+    for cond in (1e1, 1e3):
+        a = rect(24, 8, cond, batch=(2,), seed=9)
+        g = rng.standard_normal(a.shape)
+        exact = matfunc.polar_vjp(a, "svd")[1](g)
+        lyap = matfunc.polar_vjp(a, "newton-schulz", lower_bound=0.5 / cond)[1](g)
+        assert np.linalg.norm(lyap - exact) / np.linalg.norm(exact) < 10 * 24 * EPS64 * cond**2
+
+
+def test_torch_gradcheck():
+    torch = pytest.importorskip("torch")
+    for shape, method in (((5, 3), "newton-schulz"), ((3, 5), "svd"), ((4, 4), "polar-express")):
+        a = torch.asarray(rect(*shape, 5.0, batch=(2,), seed=10)).requires_grad_(True)
+
+        def f(x, method=method):
+            u, p = matfunc.polar(x, method, check=False)
+            return u, p
+
+        assert torch.autograd.gradcheck(f, (a,), eps=1e-6, atol=1e-6, rtol=1e-5)
+    # torch agrees with the manual VJP (and complex input follows torch's convention)
+    a = rect(6, 4, 10.0, seed=11, complex_=True)
+    g = np.random.default_rng(11).standard_normal(a.shape)
+    t = torch.asarray(a).requires_grad_(True)
+    u, p = matfunc.polar(t, "newton-schulz")
+    (torch.sum(torch.asarray(g) * u.real) + p.real.sum()).backward()
+    manual = matfunc.polar_vjp(a, "newton-schulz")[1](g.astype(np.complex128), np.ones((4, 4)))
+    assert np.abs(t.grad.numpy() - manual).max() < 100 * EPS64 * np.abs(manual).max() * 10
+
+
+def test_torch_unrolled_matches_custom_backward():
+    torch = pytest.importorskip("torch")
+    cond = 10.0
+    a = torch.asarray(rect(8, 5, cond, seed=12))
+    g = torch.asarray(np.random.default_rng(12).standard_normal((8, 5)))
+    exact = torch.asarray(matfunc.polar_vjp(a.numpy(), "svd")[1](g.numpy()))
+    for backward in ("lyapunov", "unrolled", "eig"):
+        x = a.clone().requires_grad_(True)
+        (matfunc.orthogonalize(x, "newton-schulz", backward=backward) * g).sum().backward()
+        # unrolled differentiates the rounding of every step too: eps cond^2 per step
+        assert float((x.grad - exact).norm() / exact.norm()) < 10 * 8 * EPS64 * cond**2, backward
+
+
+def test_jax_grad_jit_vmap_and_complex():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    a = rect(7, 4, 10.0, batch=(3,), seed=13)
+    g = np.random.default_rng(13).standard_normal(a.shape)
+    exact = matfunc.polar_vjp(a, "svd")[1](g)
+
+    def loss(x):
+        return jnp.sum(jnp.asarray(g) * matfunc.orthogonalize(x, "newton-schulz"))
+
+    da = jax.jit(jax.grad(loss))(jnp.asarray(a))
+    assert np.abs(np.asarray(da) - exact).max() < 1e3 * EPS64
+    u = jax.vmap(lambda x: matfunc.orthogonalize(x, "polar-express"))(jnp.asarray(a))
+    assert np.abs(np.asarray(u) - _ref(a, "right")[0]).max() < 10 * 7 * EPS64 * 10
+    from jax.test_util import check_grads
+
+    check_grads(lambda x: matfunc.polar(x, "svd", check=False)[0], (jnp.asarray(a[0]),), order=1, modes=["rev"])
+    c = rect(5, 3, 10.0, seed=14, complex_=True)
+    gc = np.random.default_rng(14).standard_normal(c.shape)
+
+    def closs(x):
+        return jnp.sum(jnp.asarray(gc) * jnp.real(matfunc.orthogonalize(x, "newton-schulz")))
+
+    dc = jax.grad(closs)(jnp.asarray(c))
+    manual = matfunc.polar_vjp(c, "newton-schulz")[1](gc.astype(np.complex128))
+    assert np.abs(np.conj(np.asarray(dc)) - manual).max() < 1e3 * EPS64
+
+
+def test_low_precision_products_recover_float32():
+    torch = pytest.importorskip("torch")
+    a = torch.asarray(rect(64, 32, 1e2, batch=(2,), seed=15).astype(np.float32))
+    eye = torch.eye(32)
+    orth = {}
+    for mdt in (None, "bfloat16"):
+        u = matfunc.orthogonalize(a, "polar-express", lower_bound=1e-2 / 2, matmul_dtype=mdt)
+        orth[mdt] = float(torch.linalg.matrix_norm(u.mT @ u - eye).max())
+    assert orth["bfloat16"] < 10 * 64 * EPS32 * math.sqrt(32)  # the float32 refinement steps recover float32
+    u = matfunc.orthogonalize(a.to(torch.bfloat16), "polar-express", matmul_dtype="bfloat16", check=False,
+                              lower_bound=1e-3, num_iters=5)
+    assert u.dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="bfloat16"):
+        matfunc.orthogonalize(np.ones((3, 2)), "newton-schulz", matmul_dtype="bfloat16")
+    u16 = matfunc.orthogonalize(rect(16, 8, 10.0, seed=16).astype(np.float32), "newton-schulz", matmul_dtype="float16")
+    assert np.linalg.norm(u16.T @ u16 - np.eye(8)) < 10 * 16 * EPS32 * math.sqrt(8)
+
+
+def test_dtypes_and_errors():
+    a16 = rect(6, 4, 10.0, seed=17).astype(np.float16)
+    u, p = matfunc.polar(a16)
+    assert u.dtype == np.float16 and p.dtype == np.float16
+    with pytest.raises(TypeError, match="extended precision"):
+        matfunc.polar(np.ones((3, 2), dtype=np.longdouble))
+    with pytest.raises(TypeError, match="floating"):
+        matfunc.polar(np.ones((3, 2), dtype=np.int64))
+    u, p = matfunc.polar([[1, 0], [0, 2]])  # lists as SciPy: integers as float64
+    assert u.dtype == np.float64 and np.allclose(p, [[1, 0], [0, 2]])
+    with pytest.raises(ValueError, match=r"\(\.\.\., m, n\)"):
+        matfunc.polar(np.ones(3))
+    bad = rect(4, 3, 10.0, batch=(2, 3), seed=18)
+    bad[1, 2, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"batch index \(1, 2\)"):
+        matfunc.polar(bad)
+    with pytest.raises(ValueError, match="side"):
+        matfunc.polar(np.eye(2), side="top")
+    with pytest.raises(ValueError, match="num_iters"):
+        matfunc.polar(np.eye(2), "svd", num_iters=3)
+    with pytest.raises(ValueError, match="named method"):
+        matfunc.polar(np.eye(2), num_iters=3)
+    with pytest.raises(ValueError, match="unknown method"):
+        matfunc.polar(np.eye(2), "qdwh")
+    with pytest.raises(ValueError, match="lower_bound"):
+        matfunc.polar(np.eye(2), "polar-express", lower_bound=2.0)
+    with pytest.raises(ValueError, match="unrolled"):
+        matfunc.polar_vjp(np.eye(2), "newton-schulz", backward="unrolled")
+    u, p = matfunc.polar(np.zeros((2, 0, 3)))
+    assert u.shape == (2, 0, 3) and p.shape == (2, 3, 3)
+    u, p = matfunc.polar(np.zeros((4, 3)), "newton-schulz", check=False)  # zero matrix: U = 0, P = 0
+    assert np.all(u == 0) and np.all(p == 0)
+
+
+def test_strict_and_jax_float32_dtype_preserved(xp):
+    a = _asarray(xp, rect(6, 4, 10.0, seed=19).astype(np.float32))
+    u, p = matfunc.polar(a, "newton-schulz")
+    assert u.dtype == a.dtype and p.dtype == a.dtype
