@@ -1,8 +1,9 @@
 """Public entries of the polar family: :func:`polar`, :func:`orthogonalize`, :func:`polar_vjp`.
 
 One path for all three (``_prepare`` / ``_unitary``): validate, get the namespace once, resolve the options,
-compute the polar factor ``U`` through the backend's autodiff glue (torch, JAX) or the core, then ``P`` from it
-by one product (``sym(U^H A)`` or ``sym(A U^H)``), which every framework differentiates itself.
+compute the polar factor ``U`` through the backend's glue (torch, JAX: autodiff; Dask: lazily, chunk by chunk,
+checked there) or the core, then ``P`` from it by one product (``sym(U^H A)`` or ``sym(A U^H)``), which every
+framework differentiates itself. :func:`polar_vjp` on Dask arrays goes to the glue's ``polar_vjp``.
 """
 
 from __future__ import annotations
@@ -144,8 +145,8 @@ def _prepare(a: Any, /, *, name: str, method: object, check: bool, **kw: Any):
             )
         if is_complex(a):
             raise ValueError(f"{name}: matmul_dtype applies to real input, got {a.dtype}")
-    check = check and 0 not in a.shape and _concrete(a, glue)
-    if check:
+    check = check and 0 not in a.shape  # what the glue is told (Dask checks lazily, chunk by chunk)
+    if check and _concrete(a, glue):
         _validation.check_finite(_compat.values(a), name=name, xp=xp)
     return a, xp, glue, ctype, opts, low, check
 
@@ -201,15 +202,13 @@ def orthogonality_tol(opts: _core.PolarOptions, m: int, n: int) -> float:
 def _unitary(a: Any, xp: Any, glue: Any, ctype: Any, opts: _core.PolarOptions, low: Any, check: bool, name: str):
     x = _cast(a, ctype, xp)
     with _compat.quiet(xp, x):
-        if glue is not None and hasattr(glue, "polar_apply") and opts.backward != "unrolled":
-            u = glue.polar_apply(x, opts=opts, low=low, xp=xp)
+        if glue is not None and hasattr(glue, "polar_apply"):  # torch/JAX autodiff (unrolled too), Dask chunks
+            u = glue.polar_apply(x, opts=opts, low=low, xp=xp, check=check, name=name)
         elif opts.backward == "unrolled":
-            if glue is None or not hasattr(glue, "polar_apply"):
-                raise ValueError(
-                    f"{name}: backward='unrolled' differentiates through the forward iterations and needs PyTorch or "
-                    "JAX; use backward='lyapunov' or 'eig' (or matfunc.polar_vjp) here"
-                )
-            u = _core.polar_forward(x, opts=opts, low=low, xp=xp)[0]
+            raise ValueError(
+                f"{name}: backward='unrolled' differentiates through the forward iterations and needs PyTorch or "
+                "JAX; use backward='lyapunov' or 'eig' (or matfunc.polar_vjp) here"
+            )
         else:
             u = _core.polar_forward(x, opts=opts, low=low, xp=xp)[0]
         if check and _concrete(u, glue):
@@ -420,10 +419,12 @@ def polar_vjp(
     if 0 in a.shape:
         u, p = _empty(a, xp, s)
         return (u, p), lambda gu=None, gp=None: xp.zeros_like(a)
+    if glue is not None and hasattr(glue, "polar_vjp"):  # Dask: lazy, chunk by chunk
+        return glue.polar_vjp(a, opts=opts, low=low, ctype=ctype, side=s, check=check, xp=xp)
     x = _cast(a, ctype, xp)
     with _compat.quiet(xp, x):
         u, saved = _core.polar_forward(x, opts=opts, low=low, xp=xp)
-        if check:
+        if check and _concrete(u, glue):
             _check_result(u, name="polar_vjp", opts=opts, xp=xp)
         p = _p_of(x, u, s)
     shape = tuple(a.shape)
@@ -434,16 +435,25 @@ def polar_vjp(
             raise ValueError(f"polar_vjp: the cotangent of u must have shape {shape}, got {tuple(gu.shape)}")
         if gp is not None and tuple(gp.shape) != pshape:
             raise ValueError(f"polar_vjp: the cotangent of p must have shape {pshape}, got {tuple(gp.shape)}")
-        g_u = xp.zeros_like(x) if gu is None else _cast(gu, ctype, xp)
-        da = xp.zeros_like(x)
         with _compat.quiet(xp, x):
-            if gp is not None:
-                gps = sym(_cast(gp, ctype, xp))
-                if s == "right":  # p = sym(U^H A)
-                    da, g_u = da + u @ gps, g_u + x @ gps
-                else:  # p = sym(A U^H)
-                    da, g_u = da + gps @ u, g_u + gps @ x
-            da = da + _core.polar_vjp(saved, g_u, opts=opts, xp=xp)
+            da = vjp_terms(x, u, saved, gu, gp, side=s, opts=opts, xp=xp)
         return _cast(da, dtype, xp)
 
     return (_cast(u, dtype, xp), _cast(p, dtype, xp)), vjp
+
+
+def vjp_terms(x: Any, u: Any, saved: _core.PolarSaved, gu: Any, gp: Any, /, *, side: str,
+              opts: _core.PolarOptions, xp: Any) -> Any:
+    """``dA`` (compute dtype of ``x``) for the cotangents ``gu`` of ``u`` and ``gp`` of ``p`` (either may be
+    None): the backward of ``U`` (:func:`matfunc.core.polar.polar_vjp`) plus the terms of ``p = sym(U^H A)``
+    (``sym(A U^H)`` for ``side="left"``). Shared by :func:`polar_vjp` and the Dask glue's chunks."""
+    ctype = x.dtype
+    g_u = xp.zeros_like(x) if gu is None else _cast(gu, ctype, xp)
+    da = xp.zeros_like(x)
+    if gp is not None:
+        gps = sym(_cast(gp, ctype, xp))
+        if side == "right":  # p = sym(U^H A)
+            da, g_u = da + u @ gps, g_u + x @ gps
+        else:  # p = sym(A U^H)
+            da, g_u = da + gps @ u, g_u + gps @ x
+    return da + _core.polar_vjp(saved, g_u, opts=opts, xp=xp)

@@ -337,3 +337,107 @@ def test_step_rules():
         assert cov == sorted(cov)
     assert [matfunc.newton_root_iters(2, c) for c in (1e2, 1e4, 1e8)] == [
         matfunc.newton_schulz_iters(c) for c in (1e2, 1e4, 1e8)]
+
+
+# --- second derivatives ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", [spectral.LOG, spectral.EXP, spectral.power(0.7), spectral.power(-0.25),
+                                spectral.power(2.5), spectral.power(-3.0)])
+def test_second_divided_differences_stable(fn):
+    """f[x, y, z] against mpmath (80 digits) on triples with exact, nearly repeated and far apart values: finite,
+    f''/2 at a triple tie, and relative error a few tens of eps (the direct branch's cancellation is bounded by
+    1/(0.1 |p - 1|); for powers times |p L| as in the first order)."""
+    import itertools
+    xp = __import__("array_api_compat.numpy", fromlist=["numpy"])
+    x0 = 0.7
+    gaps = [0.0, 1e-300, 1e-12, 1e-8, 1e-2, 0.05, 0.5, 1e3 if fn.kind != "exp" else 30.0]
+    w = np.array([x0 + g for g in gaps] + [x0 * (1 - 1e-9), x0 * 1e-6])
+    k = spectral.second_divided_differences(fn, w, EPS64, xp=xp)
+    assert np.all(np.isfinite(k))
+    f = _mp_fn(fn.kind, fn.p)
+
+    def d1(u, v):
+        return mpmath.diff(f, u) if u == v else (f(u) - f(v)) / (u - v)
+
+    with mpmath.workdps(80):
+        for i, j, m in itertools.combinations_with_replacement(range(len(w)), 3):
+            lo, mid, hi = sorted(mpmath.mpf(float(w[t])) for t in (i, j, m))
+            ref = float(mpmath.diff(f, lo, 2) / 2 if lo == hi else (d1(hi, mid) - d1(mid, lo)) / (hi - lo))
+            amp = 1.0 + (abs(fn.p * math.log(max(w[i], w[j], w[m]) / min(w[i], w[j], w[m])))
+                         if fn.kind == "power" else 0.0)
+            assert abs(k[i, m, j] - ref) <= 32 * EPS64 * amp * abs(ref), (w[i], w[j], w[m], k[i, m, j], ref)
+
+
+_SECOND = [("power", -0.25), ("power", 0.7), ("log", None), ("exp", None)]
+
+
+def _fpp(kind, p, c):
+    return {"power": lambda x: p * (p - 1) * x ** (p - 2), "log": lambda x: -1 / x**2, "exp": math.exp}[kind](c)
+
+
+def _rotated(values, seed):
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((len(values), len(values))))
+    a = (q * np.asarray(values, dtype=float)) @ q.T
+    return (a + a.T) / 2
+
+
+@pytest.mark.parametrize("kind,p", _SECOND)
+def test_torch_second_derivatives(kind, p):
+    """Double backward (create_graph=True): at 3 I the closed form f''(3)/2 (E H + H E); at eigenvalues
+    [1, 1, 2] (rotated) and distinct ones the central differences of the exact first derivative; finite
+    everywhere; gradgradcheck in float64 at the repeated eigenvalues; torch.func.hessian agrees."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    n = 3
+    e, h = (torch.tensor((m + m.T) / 2) for m in rng.standard_normal((2, n, n)))
+
+    def f(x):
+        return _call(kind, p, x, method="eig", check=False)
+
+    def d2(a0):
+        a = torch.tensor(a0, requires_grad=True)
+        (g,) = torch.autograd.grad(f(a), a, e, create_graph=True)
+        (out,) = torch.autograd.grad(g, a, h)
+        assert torch.isfinite(out).all()
+        return out.numpy()
+
+    def first(a0):
+        a = torch.tensor(a0, requires_grad=True)
+        return torch.autograd.grad(f(a), a, e)[0].numpy()
+
+    ref = _fpp(kind, p, 3.0) / 2 * (e @ h + h @ e).numpy()
+    np.testing.assert_allclose(d2(3.0 * np.eye(n)), ref, rtol=0, atol=64 * EPS64 * np.abs(ref).max())
+    hh = h.numpy()
+    for a0 in (_rotated([1.0, 1.0, 2.0], 6), _rotated([1.0, 1.5, 2.5], 7)):
+        step = 1e-5  # central differences of the exact first derivative: error ~ step^2 f'''' + eps / step
+        fd = (first(a0 + step * hh) - first(a0 - step * hh)) / (2 * step)
+        np.testing.assert_allclose(d2(a0), fd, rtol=0, atol=1e-8 * np.abs(fd).max())
+    b = torch.tensor(_rotated([1.0, 1.0, 2.0], 8), requires_grad=True)
+    assert torch.autograd.gradgradcheck(f, (b,), eps=1e-6, atol=1e-6, rtol=1e-5)
+    hess = torch.func.hessian(lambda x: (f(x) * e).sum())(b.detach())
+    np.testing.assert_allclose(torch.einsum("ijkl,kl->ij", hess, h).numpy(), d2(b.detach().numpy()),
+                               rtol=0, atol=1e-12)
+    # third derivatives are not implemented: a clear error, not a wrong value
+    a = torch.tensor(3.0 * np.eye(n), requires_grad=True)
+    (g,) = torch.autograd.grad(f(a), a, e, create_graph=True)
+    (g2,) = torch.autograd.grad(g, a, h, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiable twice"):
+        torch.autograd.grad(g2.sum(), a)
+
+
+@pytest.mark.parametrize("transform", ["hessian", "jacfwd_grad", "grad_grad"])
+def test_jax_second_derivatives_raise(transform):
+    """JAX: second derivatives of the eig backward raise (not NaN at 3 I, not a silently wrong value)."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    def f(x):
+        return jnp.sum(matfunc.logm(x, method="eig", check=False) * jnp.arange(9.0).reshape(3, 3))
+
+    t = {"hessian": jax.hessian, "jacfwd_grad": lambda g: jax.jacfwd(jax.grad(g)),
+         "grad_grad": lambda g: jax.grad(lambda x: jnp.sum(jax.grad(g)(x)))}[transform]
+    with pytest.raises(NotImplementedError, match="second derivatives"):
+        t(f)(3.0 * jnp.eye(3))
+    assert np.all(np.isfinite(np.asarray(jax.jit(jax.grad(f))(3.0 * jnp.eye(3)))))

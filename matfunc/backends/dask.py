@@ -462,3 +462,90 @@ def solve_lyapunov(s: Any, g: Any, /, *, method: str, num_iters: int | None, sca
         x = da.map_blocks(_chunk_lyapunov, s, g.rechunk(s.chunks), method=method, num_iters=num_iters,
                           scale=scale, check=check, dtype=ctype, meta=s._meta)
     return xp.astype(x, out_dtype) if x.dtype != out_dtype else x
+
+
+# --- polar decomposition (matfunc._polar) ----------------------------------------------------------
+# Batch-chunked only (the iterations need the Gram matrix of the whole matrix, and "svd"/"eig" a factorisation):
+# split matrix axes are rechunked to full size and each chunk runs core.polar on its own namespace, with the
+# public entry's checks (finite input; finite result and ||U^H U - I||_F for the converging iterative methods)
+# naming the matrix by its global batch index. P = sym(U^H A) is a lazy Dask product of the public entry.
+
+__all__ += ["polar_apply", "polar_vjp"]
+
+
+def _polar_forward(x: Any, /, *, opts: Any, check: bool, name: str, offset: tuple[int, ...]) -> tuple[Any, Any]:
+    """``core.polar.polar_forward`` of one chunk of whole matrices, between the input and the result checks."""
+    from .. import _polar
+    from ..core import polar as polar_core
+
+    bxp = _compat.array_namespace(x)
+    _compat.backend_module(bxp)  # registers the chunk backend's primitives (CuPy)
+    low = None if opts.matmul_dtype is None else getattr(bxp, opts.matmul_dtype)
+    check = check and 0 not in x.shape
+    if check:
+        _named_check(functools.partial(_validation.check_finite, name=name, xp=bxp), (x,), offset=offset)
+    with _compat.quiet(bxp, x):  # a non-finite result is reported by the checks, not by an overflow warning
+        u, saved = polar_core.polar_forward(x, opts=opts, low=low, xp=bxp)
+        if check:
+            _named_check(functools.partial(_polar._check_result, name=name, opts=opts, xp=bxp), (u,), offset=offset)
+    return u, saved
+
+
+def _chunk_polar(x: Any, /, *, opts: Any, check: bool, what: str, block_info: dict | None = None) -> Any:
+    return _polar_forward(x, opts=opts, check=check, name=what, offset=_offset(block_info, x.ndim))[0]
+
+
+def _chunk_polar_vjp(x: Any, *gs: Any, opts: Any, check: bool, side: str, present: tuple[bool, bool],
+                     block_info: dict | None = None) -> Any:
+    from .. import _polar
+
+    bxp = _compat.array_namespace(x, *gs)
+    u, saved = _polar_forward(x, opts=opts, check=check, name="polar_vjp", offset=_offset(block_info, x.ndim))
+    given = iter(gs)
+    gu, gp = (next(given) if here else None for here in present)
+    with _compat.quiet(bxp, x):
+        return _polar.vjp_terms(x, u, saved, gu, gp, side=side, opts=opts, xp=bxp)
+
+
+def _no_unrolled(opts: Any, name: str) -> None:
+    if opts.backward == "unrolled":
+        raise ValueError(f"{name}: backward='unrolled' needs PyTorch or JAX autodiff, not Dask; use 'lyapunov' or 'eig'")
+
+
+def polar_apply(x: Any, /, *, opts: Any, low: Any, xp: ModuleType, check: bool = True, name: str = "polar") -> Any:
+    """Lazy polar factor ``U`` of a Dask array ``(..., m, n)`` in the compute dtype, chunk by chunk on whole
+    matrices (``low`` is re-read per chunk from ``opts.matmul_dtype``, in the chunk's namespace)."""
+    _no_unrolled(opts, name)
+    x = _whole_matrices(x)
+    return da.map_blocks(_chunk_polar, x, opts=opts, check=check, what=name, dtype=x.dtype, meta=x._meta)
+
+
+def polar_vjp(a: Any, /, *, opts: Any, low: Any, ctype: Any, side: str, check: bool, xp: ModuleType) -> tuple[Any, Any]:
+    """``((u, p), vjp_fn)`` of :func:`matfunc.polar_vjp` for a Dask array: all lazy. ``vjp_fn(gu, gp)``
+    recomputes the forward chunk by chunk (checks included) instead of holding it, as :func:`vjp` does."""
+    from .. import _polar
+
+    _no_unrolled(opts, "polar_vjp")
+    dtype = a.dtype
+    x = _whole_matrices(xp.astype(a, ctype) if dtype != ctype else a)
+    u = polar_apply(x, opts=opts, low=low, xp=xp, check=check, name="polar_vjp")
+    p = _polar._p_of(x, u, side)
+    shape, pshape = tuple(a.shape), tuple(p.shape)
+    pchunks = (*x.chunks[:-2], (pshape[-2],), (pshape[-1],))
+
+    def vjp_fn(gu: Any = None, gp: Any = None) -> Any:
+        if gu is not None and tuple(gu.shape) != shape:
+            raise ValueError(f"polar_vjp: the cotangent of u must have shape {shape}, got {tuple(gu.shape)}")
+        if gp is not None and tuple(gp.shape) != pshape:
+            raise ValueError(f"polar_vjp: the cotangent of p must have shape {pshape}, got {tuple(gp.shape)}")
+        arrays = []
+        for g, chunks in ((gu, x.chunks), (gp, pchunks)):
+            if g is not None:
+                g = da.asarray(g)
+                arrays.append((xp.astype(g, ctype) if g.dtype != ctype else g).rechunk(chunks))
+        out = da.map_blocks(_chunk_polar_vjp, x, *arrays, opts=opts, check=check, side=side,
+                            present=(gu is not None, gp is not None), dtype=ctype, meta=x._meta)
+        return xp.astype(out, dtype) if out.dtype != dtype else out
+
+    cast = (lambda t: xp.astype(t, dtype)) if dtype != ctype else (lambda t: t)
+    return (cast(u), cast(p)), vjp_fn

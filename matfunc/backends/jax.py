@@ -158,32 +158,30 @@ def apply(a: Any, /, *, opts: Options, xp: ModuleType, check: bool = True) -> An
 
 
 # --- polar decomposition (matfunc._polar) ----------------------------------------------------------
-# Self-contained: the polar factor U as a jax.custom_vjp with core.polar's backward (grad, vjp, jacrev, jit,
-# vmap; no forward mode). P = sym(U^H A) is differentiated by JAX. JAX's cotangents of complex arrays are the
-# conjugates of PyTorch's (the convention of core.polar.polar_vjp), hence the conj() around it.
+# Self-contained: the polar factor U as a jax.custom_jvp whose tangent rule is core.polar.polar_jvp, linear in
+# the tangent, so JAX transposes it for reverse mode (jvp, jacfwd, grad, vjp, jacrev, under jit and vmap). Its
+# sign-iteration Lyapunov solve goes through primitives.self_adjoint_solve (_self_adjoint_solve above: the
+# transpose is the solve again, conjugated for complex P). P = sym(U^H A) is differentiated by JAX.
 
 from ..core import polar as _polar_core  # noqa: E402
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+@partial(jax.custom_jvp, nondiff_argnums=(1, 2))
 def _polar_u(a: Any, opts: Any, low: Any) -> Any:
     return _polar_core.polar_forward(a, opts=opts, low=low, xp=_XP)[0]
 
 
-def _polar_u_fwd(a: Any, opts: Any, low: Any) -> tuple[Any, Any]:
+@_polar_u.defjvp
+def _polar_u_jvp(opts: Any, low: Any, primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
+    (a,), (da,) = primals, tangents
     u, saved = _polar_core.polar_forward(a, opts=opts, low=low, xp=_XP)
-    return u, saved
+    return u, _polar_core.polar_jvp(saved, da, opts=opts, xp=_XP)
 
 
-def _polar_u_bwd(opts: Any, low: Any, saved: Any, g: Any) -> tuple[Any]:
-    if jnp.iscomplexobj(g):
-        return (jnp.conj(_polar_core.polar_vjp(saved, jnp.conj(g), opts=opts, xp=_XP)),)
-    return (_polar_core.polar_vjp(saved, g, opts=opts, xp=_XP),)
-
-
-_polar_u.defvjp(_polar_u_fwd, _polar_u_bwd)
-
-
-def polar_apply(a: Any, /, *, opts: Any, low: Any, xp: ModuleType) -> Any:
-    """The polar factor ``U`` of a JAX array, differentiable in reverse mode under ``jit``/``vmap``."""
+def polar_apply(a: Any, /, *, opts: Any, low: Any, xp: ModuleType, check: bool = False, name: str = "polar") -> Any:
+    """The polar factor ``U`` of a JAX array, differentiable in forward and reverse mode under ``jit``/``vmap``
+    (``check`` is done by the public entry on concrete arrays). ``backward="unrolled"``: JAX differentiates the
+    forward iterations."""
+    if opts.backward == "unrolled":
+        return _polar_core.polar_forward(a, opts=opts, low=low, xp=xp)[0]
     return _polar_u(a, opts, low)

@@ -390,7 +390,11 @@ class _PolarU(torch.autograd.Function):
             return _polar_core.polar_vjp(saved, g.to(saved.u.dtype), opts=ctx.opts, xp=_XP), None, None
 
 
-def polar_apply(a: Any, /, *, opts: Any, low: Any, xp: ModuleType) -> Any:
-    """The polar factor ``U`` of a float32/float64/complex tensor, differentiable by autograd and torch.func."""
+def polar_apply(a: Any, /, *, opts: Any, low: Any, xp: ModuleType, check: bool = False, name: str = "polar") -> Any:
+    """The polar factor ``U`` of a float32/float64/complex tensor, differentiable by autograd and torch.func
+    (``check`` is done by the public entry on concrete tensors). ``backward="unrolled"``: autograd differentiates
+    the forward iterations."""
     with _no_autocast(a):
+        if opts.backward == "unrolled":
+            return _polar_core.polar_forward(a, opts=opts, low=low, xp=xp)[0]
         return _PolarU.apply(a, opts, low)[0]

@@ -21,6 +21,11 @@ the caller): with ``L(X) = P X + X P`` and ``C = U^H G`` (``G`` the cotangent of
 
 the second term only for non-square ``T`` (it vanishes when ``U`` is square). ``L^{-1}`` is the sign-iteration
 Lyapunov solver of :mod:`.lyapunov` (``"lyapunov"``) or the eigenbasis solve (``"eig"``, exact).
+
+Forward mode (:func:`polar_jvp`), linear in the tangent ``dT`` (so that JAX derives reverse mode by transposing
+it; the sign-iteration solve goes through :func:`.primitives.self_adjoint_solve`), with ``C = U^H dT``:
+
+.. math:: dU = U\,L^{-1}(C - C^H) + (dT - U C)\,P^{-1}.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from . import primitives
 from .lyapunov import sign_lyapunov
 from .polar_schedules import REFINE_STEPS, Step
 
-__all__ = ["PolarOptions", "PolarSaved", "polar_forward", "polar_vjp", "gram_scale", "polar_products",
+__all__ = ["PolarOptions", "PolarSaved", "polar_forward", "polar_vjp", "polar_jvp", "gram_scale", "polar_products",
            "REFINE_STEPS", "ITERATIVE"]
 
 ITERATIVE = ("newton-schulz", "polar-express", "muon")
@@ -195,8 +200,14 @@ def _solver(saved: PolarSaved, /, *, opts: PolarOptions, xp: ModuleType) -> tupl
     cx = primitives.is_complex(p)
 
     def solve(r: Any) -> Any:
-        return sign_lyapunov(p_n, r / rt, num_iters=opts.backward_iters, eps=opts.eps, scaled=True, symmetric=False,
-                             xp=xp)
+        # L is self-adjoint: a framework that transposes programs (JAX) transposes the solve by calling it again
+        return primitives.self_adjoint_solve(
+            lambda x: p_n @ x + x @ p_n,
+            lambda q: sign_lyapunov(p_n, q, num_iters=opts.backward_iters, eps=opts.eps, scaled=True,
+                                    symmetric=False, xp=xp),
+            r / rt,
+            xp=xp,
+        )
 
     def pinv() -> Any:
         eye = primitives.eye_like(p, xp=xp) / rt
@@ -219,3 +230,17 @@ def polar_vjp(saved: PolarSaved, gu: Any, /, *, opts: PolarOptions, xp: ModuleTy
     if m > k:
         ga = ga + (g - u @ c) @ pinv()
     return primitives.mH(ga) if wide else ga
+
+
+def polar_jvp(saved: PolarSaved, da: Any, /, *, opts: PolarOptions, xp: ModuleType) -> Any:
+    """``dU`` for the tangent ``da`` of ``A`` (the shape of ``A``); linear in ``da`` (see the module docstring)."""
+    m, k = saved.u.shape[-2], saved.u.shape[-1]
+    wide = da.shape[-2] < da.shape[-1]
+    dt = primitives.mH(da) if wide else da
+    u = saved.u
+    solve, pinv = _solver(saved, opts=opts, xp=xp)
+    c = primitives.mH(u) @ dt
+    du = u @ solve(c - primitives.mH(c))
+    if m > k:
+        du = du + (dt - u @ c) @ pinv()
+    return primitives.mH(du) if wide else du
