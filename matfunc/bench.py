@@ -478,6 +478,7 @@ class Config:
     out: str
     threads: int | None
     replot: str | None = None
+    polar: bool = False
 
 
 def _short(exc: BaseException) -> str:
@@ -1068,6 +1069,9 @@ def parse_args(argv: list[str] | None) -> Config:
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--replot", metavar="RESULTS_JSON", default=None,
                    help="measure nothing: redraw the plots and report.md into --out from a saved results.json")
+    p.add_argument("--polar", action="store_true",
+                   help="append matfunc.bench_polar's tables (products, low precision, timing of (batch, 4n, n) for "
+                        "the --n/--batch grid) at 4*acc-n x acc-n")
     a = p.parse_args(argv)
     ns = a.n or list(QUICK_N if a.quick else FULL_N)
     return Config(
@@ -1086,6 +1090,7 @@ def parse_args(argv: list[str] | None) -> Config:
         out=a.out,
         threads=a.threads,
         replot=a.replot,
+        polar=a.polar,
     )
 
 
@@ -1099,11 +1104,20 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         t0 = time.perf_counter()
         results = run(cfg)
+        if cfg.polar:  # the polar tables, kept in results.json so that --replot reproduces them
+            from . import bench_polar
+
+            device = "cuda" if "torch:cuda" in cfg.backends else "cpu"
+            sizes = [(b, 4 * n, n) for n in cfg.ns for b in cfg.batches]
+            results["polar"] = bench_polar.report_section(4 * cfg.acc_n, cfg.acc_n, cfg.acc_batch,
+                                                          timing_sizes=sizes, device=device, repeat=cfg.repeat)
         results["machine"]["wall time"] = f"{time.perf_counter() - t0:.0f} s"
     with open(os.path.join(cfg.out, "results.json"), "w") as fh:
         json.dump(results, fh, indent=1, default=str)
     pngs = plots(results, cfg.out)
     text = report(results, pngs)
+    if results.get("polar"):
+        text += "\n" + results["polar"] + "\n"
     with open(os.path.join(cfg.out, "report.md"), "w") as fh:
         fh.write(text)
     print(text)

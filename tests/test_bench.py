@@ -154,3 +154,17 @@ def test_jax_reference_function_matches_generic():
     assert _rel(vjp_fn(jnp.asarray(g))[0], vjp_ref(g)) < tol
     _, vjp_eigh = jax.vjp(lambda x: ref.eigh_sqrtm(x), jnp.asarray(a))
     assert _rel(vjp_eigh(jnp.asarray(g))[0], ref.eigh_sqrtm_vjp(a)[1](g)) < tol
+
+
+def test_bench_polar_section(tmp_path):
+    out = tmp_path / "polar"
+    argv = ["--out", str(out), "--n", "8", "--batch", "2", "--repeat", "1", "--max-time", "0.01", "--cond", "1e2",
+            "--acc-n", "8", "--acc-batch", "2", "--backend", "numpy", "--method", "newton-schulz", "--polar"]
+    results = bench.main(argv)
+    text = (out / "report.md").read_text()
+    assert "## Polar decomposition" in text and results["polar"] in text
+    assert "| schedule | cond 1e+01, tol 1e-03 |" in text  # the products table, at 32 x 8
+    if "PyTorch is not installed" not in text:
+        assert "| bfloat16 |" in text and "| 2x32x8 | matfunc.orthogonalize newton-schulz |" in text
+    bench.main(["--replot", str(out / "results.json"), "--out", str(tmp_path / "replot")])
+    assert (tmp_path / "replot" / "report.md").read_text() == text

@@ -311,3 +311,116 @@ def test_strict_and_jax_float32_dtype_preserved(xp):
     a = _asarray(xp, rect(6, 4, 10.0, seed=19).astype(np.float32))
     u, p = matfunc.polar(a, "newton-schulz")
     assert u.dtype == a.dtype and p.dtype == a.dtype
+
+
+# --- Dask: lazy, chunk by chunk on whole matrices ----------------------------------------------------
+
+
+def _no_compute(*args, **kwargs):
+    raise AssertionError("the Dask graph was computed while it was being built")
+
+
+@pytest.mark.parametrize("method", ["svd", "newton-schulz", "polar-express"])
+@pytest.mark.parametrize("shape", [(7, 4), (4, 7)])
+def test_dask_matches_numpy(method, shape):
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    cond = 1e2
+    a = rect(*shape, cond, batch=(5, 2), seed=20)
+    k = max(shape)
+    tol = 10 * k * EPS64 * cond  # the same core code per chunk: rounding of a few products, times cond(U)
+    with dask.config.set(scheduler=_no_compute):  # building the graph computes nothing
+        x = da.from_array(a, chunks=(2, 1, 3, 2))  # matrix axes split: rechunked to whole matrices
+        outs = {side: matfunc.polar(x, method, side=side) for side in ("right", "left")}
+        ux = matfunc.orthogonalize(x, method)
+    assert isinstance(ux, da.Array) and ux.chunks[-2:] == ((shape[0],), (shape[1],))
+    for side, (u, p) in outs.items():
+        assert isinstance(u, da.Array) and isinstance(p, da.Array)
+        un, pn = matfunc.polar(a, method, side=side)
+        assert u.shape == un.shape and p.shape == pn.shape and u.dtype == un.dtype
+        assert _rel(u.compute(), un) < tol and _rel(p.compute(), pn) < tol
+    assert _rel(ux.compute(), matfunc.orthogonalize(a, method)) < tol
+    c = rect(*shape, cond, batch=(3,), seed=21, complex_=True)
+    u, p = matfunc.polar(da.from_array(c, chunks=(2, shape[0], shape[1])), method)
+    un, pn = matfunc.polar(c, method)
+    assert u.dtype == np.complex128 and _rel(u.compute(), un) < tol and _rel(p.compute(), pn) < tol
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_dask_polar_vjp_matches_numpy(side):
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    cond = 10.0
+    a = rect(6, 4, cond, batch=(5,), seed=22)
+    rng = np.random.default_rng(22)
+    k = 4 if side == "right" else 6
+    gu, gp = rng.standard_normal(a.shape), rng.standard_normal((5, k, k))
+    tol = 10 * 6 * EPS64 * cond**2  # the backward solves with P: conditioning cond(A)^2 at most
+    for method in ("svd", "newton-schulz"):
+        (un, pn), vjp_n = matfunc.polar_vjp(a, method, side=side)
+        with dask.config.set(scheduler=_no_compute):
+            (u, p), vjp = matfunc.polar_vjp(da.from_array(a, chunks=(2, 3, 4)), method, side=side)
+            grads = [vjp(da.from_array(gu, chunks=(3, 6, 2)), gp), vjp(gu, None), vjp(None, da.from_array(gp))]
+        assert _rel(u.compute(), un) < tol and _rel(p.compute(), pn) < tol
+        for got, want in zip(grads, (vjp_n(gu, gp), vjp_n(gu, None), vjp_n(None, gp)), strict=True):
+            assert isinstance(got, da.Array) and got.shape == a.shape
+            assert _rel(got.compute(), want) < tol, method
+        with pytest.raises(ValueError, match="cotangent of p"):
+            vjp(gu, np.ones((5, 3, 3)))
+    (u, _), vjp = matfunc.polar_vjp(da.from_array(a.astype(np.float32)), "newton-schulz")
+    assert u.dtype == np.float32 and vjp(gu.astype(np.float32)).dtype == np.float32
+
+
+def test_dask_check_names_the_global_batch_index():
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    bad = rect(6, 4, 10.0, batch=(4, 3), seed=23)
+    bad[3, 1, 2, 0] = np.nan
+    with dask.config.set(scheduler=_no_compute):
+        x = da.from_array(bad, chunks=(2, 2, 3, 4))
+        u = matfunc.orthogonalize(x, "newton-schulz")
+        (_, p), vjp = matfunc.polar_vjp(x, "svd")
+        g = vjp(np.ones(bad.shape))
+    for lazy in (u, p, g):
+        with pytest.raises(ValueError, match=r"NaN or Inf \(the matrix at batch index \(3, 1\) of the Dask array"):
+            lazy.compute()
+    # past the steps' covered condition number: an error naming the matrix, check=False the raw result
+    a = rect(20, 10, 10.0, batch=(3,), seed=24)
+    a[2] = rect(20, 10, 1e6, seed=25)
+    x = da.from_array(a, chunks=(1, 20, 10))
+    with pytest.raises(ValueError, match=r"the result for the matrix at batch index \(2,\) of the Dask array.*U\^H U"):
+        matfunc.orthogonalize(x, "newton-schulz").compute()  # the default steps cover cond 1.2e4, not 1e6
+    assert np.all(np.isfinite(matfunc.orthogonalize(x, "newton-schulz", check=False).compute()))
+    with pytest.raises(ValueError, match="unrolled"):
+        matfunc.orthogonalize(x, "newton-schulz", backward="unrolled")
+    u, p = matfunc.polar(da.zeros((2, 0, 3)))
+    assert u.shape == (2, 0, 3) and p.shape == (2, 3, 3)
+
+
+# --- JAX forward mode ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("complex_", [False, True], ids=["real", "complex"])
+@pytest.mark.parametrize("method", ["svd", "newton-schulz"])
+def test_jax_check_grads_forward_and_reverse(method, complex_):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    from jax.test_util import check_grads
+
+    h = EPS64 ** (1 / 3)  # central differences: the step that balances truncation and rounding
+    for shape in ((5, 3), (3, 5), (4, 4)):
+        a = jnp.asarray(rect(*shape, 5.0, seed=26, complex_=complex_))
+        for side in ("right", "left"):
+            check_grads(lambda x, side=side: matfunc.polar(x, method, side=side, check=False), (a,), order=1,
+                        modes=("fwd", "rev"), eps=h)
+    # jacfwd under jit and vmap equals jacrev
+    a = jnp.asarray(rect(5, 3, 5.0, batch=(2,), seed=27))
+
+    def f(x):
+        return matfunc.orthogonalize(x, method, check=False)
+
+    fwd = jax.jit(jax.vmap(jax.jacfwd(f)))(a)
+    rev = jax.vmap(jax.jacrev(f))(a)
+    assert fwd.shape == (2, 5, 3, 5, 3)
+    assert float(jnp.abs(fwd - rev).max()) < 10 * 5 * EPS64 * 5.0**2

@@ -520,7 +520,8 @@ def polar_apply(x: Any, /, *, opts: Any, low: Any, xp: ModuleType, check: bool =
     return da.map_blocks(_chunk_polar, x, opts=opts, check=check, what=name, dtype=x.dtype, meta=x._meta)
 
 
-def polar_vjp(a: Any, /, *, opts: Any, low: Any, ctype: Any, side: str, check: bool, xp: ModuleType) -> tuple[Any, Any]:
+def polar_vjp(a: Any, /, *, opts: Any, low: Any, ctype: Any, side: str, check: bool,
+              xp: ModuleType) -> tuple[Any, Any]:
     """``((u, p), vjp_fn)`` of :func:`matfunc.polar_vjp` for a Dask array: all lazy. ``vjp_fn(gu, gp)``
     recomputes the forward chunk by chunk (checks included) instead of holding it, as :func:`vjp` does."""
     from .. import _polar
