@@ -22,11 +22,8 @@ memoised, no array values (``jax.jit``-safe; :data:`CONSTANT_RESULTS` for ``torc
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from functools import wraps
-from typing import TypeVar
 
-from .coefficients import ns_condition_covered, ns_schedule
+from .coefficients import _memo, ns_condition_covered, ns_schedule  # the compile-safe memo
 
 __all__ = [
     "cubic_schedule",
@@ -43,7 +40,6 @@ __all__ = [
     "CONSTANT_RESULTS",
 ]
 
-_F = TypeVar("_F", bound=Callable[..., object])
 Step = tuple[float, float, float]
 
 MUON_QUINTIC: Step = (3.4445, -4.7750, 2.0315)
@@ -51,18 +47,6 @@ QUINTIC_NS: Step = (15.0 / 8.0, -10.0 / 8.0, 3.0 / 8.0)
 REMEZ_WIDTH = 1e-3
 SAFETY = 1.01  # margin of the low-precision steps (Polar Express)
 REFINE_STEPS = 2  # final steps in the compute dtype when the others have low-precision products
-
-
-def _memo(fn: _F) -> _F:
-    table: dict[tuple[object, ...], object] = {}
-
-    @wraps(fn)
-    def memo(*args: object) -> object:
-        if args not in table:
-            table[args] = fn(*args)
-        return table[args]
-
-    return memo  # type: ignore[return-value]
 
 
 def _p(step: Step, x: float) -> float:
