@@ -44,7 +44,7 @@ def _spd_solve(a: Any, b: Any) -> Any:
         factor = cupy.linalg.cholesky(cupy.broadcast_to(a, (*batch, *a.shape[-2:])))
         b = cupy.broadcast_to(b, (*batch, *b.shape[-2:]))
         y = cupyx.scipy.linalg.solve_triangular(factor, b, lower=True)
-        return cupyx.scipy.linalg.solve_triangular(factor, y, lower=True, trans="T")
+        return cupyx.scipy.linalg.solve_triangular(factor, y, lower=True, trans="C")  # L^H (L^T for real input)
 
 
 primitives.register(XP_NAME, "spd_solve", _spd_solve)
