@@ -479,6 +479,8 @@ class Config:
     threads: int | None
     replot: str | None = None
     polar: bool = False
+    family: bool = False
+    family_shapes: list[tuple[int, int]] | None = None
 
 
 def _short(exc: BaseException) -> str:
@@ -1072,12 +1074,16 @@ def parse_args(argv: list[str] | None) -> Config:
     p.add_argument("--polar", action="store_true",
                    help="append matfunc.bench_polar's tables (products, low precision, timing of (batch, 4n, n) for "
                         "the --n/--batch grid) at 4*acc-n x acc-n")
+    p.add_argument("--family", action="store_true",
+                   help="append matfunc.bench_family's tables (powm/logm/expm accuracy at acc-n x acc-n; A^(-1/4) "
+                        "fwd+bwd time at batch 256 of 64x64 and 16 of 512x512, or the --n/--batch grid if given)")
     a = p.parse_args(argv)
     ns = a.n or list(QUICK_N if a.quick else FULL_N)
+    batches = a.batch or list(QUICK_BATCH if a.quick else FULL_BATCH)
     return Config(
         backends=a.backend or default_backends(),
         ns=ns,
-        batches=a.batch or list(QUICK_BATCH if a.quick else FULL_BATCH),
+        batches=batches,
         dtypes=a.dtype,
         methods=a.method,
         repeat=a.repeat or (5 if a.quick else 15),
@@ -1091,6 +1097,8 @@ def parse_args(argv: list[str] | None) -> Config:
         threads=a.threads,
         replot=a.replot,
         polar=a.polar,
+        family=a.family,
+        family_shapes=[(b, n) for n in ns for b in batches] if (a.n or a.batch) else None,
     )
 
 
@@ -1111,6 +1119,13 @@ def main(argv: list[str] | None = None) -> dict:
             sizes = [(b, 4 * n, n) for n in cfg.ns for b in cfg.batches]
             results["polar"] = bench_polar.report_section(4 * cfg.acc_n, cfg.acc_n, cfg.acc_batch,
                                                           timing_sizes=sizes, device=device, repeat=cfg.repeat)
+        if cfg.family:  # likewise the powm/logm/expm tables
+            from . import bench_family
+
+            device = "cuda" if "torch:cuda" in cfg.backends else "cpu"
+            shapes = tuple(cfg.family_shapes) if cfg.family_shapes else bench_family.SPEED_SHAPES
+            results["family"] = bench_family.report_section(cfg.acc_n, shapes=shapes, device=device,
+                                                            repeat=cfg.repeat)
         results["machine"]["wall time"] = f"{time.perf_counter() - t0:.0f} s"
     with open(os.path.join(cfg.out, "results.json"), "w") as fh:
         json.dump(results, fh, indent=1, default=str)
@@ -1118,6 +1133,8 @@ def main(argv: list[str] | None = None) -> dict:
     text = report(results, pngs)
     if results.get("polar"):
         text += "\n" + results["polar"] + "\n"
+    if results.get("family"):
+        text += "\n" + results["family"] + "\n"
     with open(os.path.join(cfg.out, "report.md"), "w") as fh:
         fh.write(text)
     print(text)

@@ -23,7 +23,8 @@ import numpy as np
 
 import matfunc
 
-__all__ = ["ENTRIES", "test_matrix", "mp_reference", "accuracy_table", "speed_table", "main"]
+__all__ = ["ENTRIES", "SPEED_SHAPES", "test_matrix", "mp_reference", "accuracy_table", "speed_table",
+           "report_section", "main"]
 
 #: (label, scalar kind, p, call) — call(a, method) evaluates the function; methods listed per entry.
 ENTRIES: list[tuple[str, str, float | None, tuple[str, ...]]] = [
@@ -34,6 +35,10 @@ ENTRIES: list[tuple[str, str, float | None, tuple[str, ...]]] = [
     ("logm(A)", "log", None, ("eig", "iss")),
     ("expm(A)", "exp", None, ("eig", "taylor")),
 ]
+
+
+#: (batch, n) of the speed table: Shampoo-like preconditioner blocks, many small and a few large.
+SPEED_SHAPES: tuple[tuple[int, int], ...] = ((256, 64), (16, 512))
 
 
 def call(kind: str, p: float | None, a: Any, method: str, **kw: Any) -> Any:
@@ -107,11 +112,12 @@ def _timeit(fn: Callable[[], Any], repeat: int, sync: Callable[[], None]) -> flo
     return best * 1e3
 
 
-def speed_table(shapes: tuple[tuple[int, int], ...] = ((256, 64), (16, 512)), repeat: int = 3) -> str:
-    """Markdown table: ms for ``A^{-1/4}`` forward + backward (float32, PyTorch), eigh+autograd, SciPy forward."""
+def speed_table(shapes: tuple[tuple[int, int], ...] = SPEED_SHAPES, repeat: int = 3, device: str | None = None) -> str:
+    """Markdown table: ms for ``A^{-1/4}`` forward + backward (float32, PyTorch), eigh+autograd, SciPy forward.
+    ``device``: a torch device (default: CUDA where present, else CPU)."""
     import torch
 
-    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
     rows = ["| batch x n | matfunc eig | matfunc newton-schulz | matfunc newton | eigh + autograd | "
             "scipy fractional_matrix_power (fwd, float64) |", "|---|---|---|---|---|---|"]
@@ -143,6 +149,24 @@ def speed_table(shapes: tuple[tuple[int, int], ...] = ((256, 64), (16, 512)), re
             cells.append(math.nan)
         rows.append(f"| {batch} x {n} ({dev}) | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
     return "\n".join(rows)
+
+
+def report_section(n: int, *, shapes: tuple[tuple[int, int], ...] | None = SPEED_SHAPES, device: str | None = None,
+                   repeat: int = 3) -> str:
+    """The family tables as one markdown section for ``python -m matfunc.bench --family``: accuracy (float64,
+    ``n x n``, vs mpmath) and, with PyTorch, the ``A^{-1/4}`` speed table at ``shapes`` (None: no speed table)."""
+    lines = ["## Matrix functions: powm / logm / expm", "",
+             f"### Relative error vs an mpmath reference (float64, {n} x {n}; expm of 10 A)", "",
+             accuracy_table(n), ""]
+    if not shapes:
+        return "\n".join(lines)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return "\n".join([*lines, "PyTorch is not installed: no speed table.", ""])
+    lines += [f"### A^(-1/4) forward + backward, float32, ms (best of {repeat}; SciPy: forward only, float64, "
+              "one matrix at a time)", "", speed_table(tuple(shapes), repeat=repeat, device=device), ""]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -168,3 +168,18 @@ def test_bench_polar_section(tmp_path):
         assert "| bfloat16 |" in text and "| 2x32x8 | matfunc.orthogonalize newton-schulz |" in text
     bench.main(["--replot", str(out / "results.json"), "--out", str(tmp_path / "replot")])
     assert (tmp_path / "replot" / "report.md").read_text() == text
+
+
+def test_bench_family_section(tmp_path):
+    pytest.importorskip("mpmath")
+    out = tmp_path / "family"
+    argv = ["--out", str(out), "--n", "8", "--batch", "2", "--repeat", "1", "--max-time", "0.01", "--cond", "1e2",
+            "--acc-n", "8", "--acc-batch", "2", "--backend", "numpy", "--method", "eig", "--family"]
+    results = bench.main(argv)
+    text = (out / "report.md").read_text()
+    assert "## Matrix functions: powm / logm / expm" in text and results["family"] in text
+    assert "| powm(A, -1/4) | eig |" in text and "| expm(A) | taylor |" in text  # the accuracy table, at 8 x 8
+    if "PyTorch is not installed" not in text:
+        assert "| 2 x 8 (cpu) |" in text  # the speed table at the --n/--batch grid
+    bench.main(["--replot", str(out / "results.json"), "--out", str(tmp_path / "replot")])
+    assert (tmp_path / "replot" / "report.md").read_text() == text

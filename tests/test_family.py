@@ -426,18 +426,34 @@ def test_torch_second_derivatives(kind, p):
         torch.autograd.grad(g2.sum(), a)
 
 
-@pytest.mark.parametrize("transform", ["hessian", "jacfwd_grad", "grad_grad"])
-def test_jax_second_derivatives_raise(transform):
-    """JAX: second derivatives of the eig backward raise (not NaN at 3 I, not a silently wrong value)."""
+@pytest.mark.parametrize("transform", ["hessian", "jacfwd_grad", "grad_grad", "jacrev_jacrev"])
+def test_jax_second_derivatives(transform):
+    """JAX: exact, finite second derivatives of the eig backward at 3 I and rotated [1, 1, 2] (closed form and
+    PyTorch's spectral_second), under jit too; third derivatives raise."""
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
+    xp = __import__("array_api_compat.numpy", fromlist=["numpy"])
+    w8 = np.arange(9.0).reshape(3, 3)
+    e = (w8 + w8.T) / 2
+    h = np.array([[1.0, -2.0, 0.5], [-2.0, 0.0, 3.0], [0.5, 3.0, -1.0]])
 
     def f(x):
-        return jnp.sum(matfunc.logm(x, method="eig", check=False) * jnp.arange(9.0).reshape(3, 3))
+        return jnp.sum(matfunc.logm(x, method="eig", check=False) * w8)
 
     t = {"hessian": jax.hessian, "jacfwd_grad": lambda g: jax.jacfwd(jax.grad(g)),
-         "grad_grad": lambda g: jax.grad(lambda x: jnp.sum(jax.grad(g)(x)))}[transform]
-    with pytest.raises(NotImplementedError, match="second derivatives"):
-        t(f)(3.0 * jnp.eye(3))
+         "grad_grad": lambda g: jax.grad(lambda x: jnp.sum(jax.grad(g)(x) * h)),
+         "jacrev_jacrev": lambda g: jax.jacrev(jax.jacrev(g))}[transform]
+    for a0 in (3.0 * np.eye(3), _rotated([1.0, 1.0, 2.0], 6)):
+        wv, v = np.linalg.eigh(a0)
+        ref = spectral.spectral_second(wv, v, e, h, spectral.LOG, eps=EPS64, xp=xp)
+        for tt in (t(f), jax.jit(t(f))):
+            out = np.asarray(tt(jnp.asarray(a0)))
+            out = out if transform == "grad_grad" else np.einsum("ijkl,kl->ij", out, h)
+            assert np.all(np.isfinite(out))
+            np.testing.assert_allclose(out, ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+        if a0[0, 1] == 0:  # 3 I: f''(3)/2 (EH + HE)
+            np.testing.assert_allclose(ref, -1 / 18 * (e @ h + h @ e), rtol=0, atol=1e-15 * np.abs(ref).max())
+    with pytest.raises(NotImplementedError, match="third derivatives"):
+        jax.jacfwd(jax.hessian(f))(3.0 * jnp.eye(3))
     assert np.all(np.isfinite(np.asarray(jax.jit(jax.grad(f))(3.0 * jnp.eye(3)))))

@@ -3,12 +3,15 @@ whose rule is the Daleckii–Krein tangent of :mod:`matfunc.core.spectral` (self
 tangent, so JAX transposes it for ``grad``/``vjp``/``jacrev``; ``jit`` and ``vmap`` work; the function and the
 precision are static ``nondiff_argnums``).
 
-First derivatives are exact and finite at repeated eigenvalues (``eigh``'s derivative is never used for them).
-Second derivatives raise (:func:`_decomposition`'s rule) instead of differentiating ``eigh`` (NaN at repeated
-eigenvalues). The exact second-order formula is ``core.spectral.spectral_second`` (used by PyTorch); a JAX rule
-for it needs the tangent map's dependence on ``a`` as plain operations on residuals, because JAX inlines a
-``custom_jvp`` applied to a linear tangent when it linearizes (``jax.hessian``, ``jacfwd(grad)`` would silently
-drop the second-order term), which is not done yet.
+First derivatives are exact and finite at repeated eigenvalues (``eigh``'s derivative is never used).
+Second derivatives (``hessian``, ``jacfwd(grad)``, ``grad(grad)``, ``jacrev(jacrev)``, under ``jit``) are exact too:
+the tangent map is written on residuals of :func:`_decomposition`, ``D(E) = V sym(F1 o Ê + 2G o (Z Ê)) V^H``
+with ``F1 = f^{[1]}(w_i, w_j)``, ``G = f^{[2]}(w_i, w_i, w_j)`` and ``Z = 0``, and :func:`_decomposition`'s JVP
+gives ``dV = V K`` (``K_ik = Ĥ_ik / (w_k - w_i)`` for pairs further apart than ``sqrt(eps)``, else 0),
+``dZ = Ĥ`` on the close pairs (the diagonal included) and ``dF1 = dG = 0``. The eigenvector terms produce
+``f^{[2]}(w_i, w_k, w_j)`` for far pairs, ``Z`` the close ones (exact at exact ties, ``O(gap)`` within
+``sqrt(eps)``): together second-order Daleckii–Krein. Third derivatives raise (:func:`_leaf`). A custom_jvp on
+the tangent map itself cannot work: JAX inlines a custom_jvp applied to a tangent when it linearizes.
 """
 
 from __future__ import annotations
@@ -35,24 +38,92 @@ def _spectral(a: Any, fn: spectral.Spectral, eps: float) -> Any:
 @_spectral.defjvp
 def _spectral_jvp(fn: spectral.Spectral, eps: float, primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
     (a,), (da,) = primals, tangents
-    y, w, v = _decomposition(a, fn, eps)
-    return y, spectral.spectral_jvp(w, v, da, fn, eps=eps, xp=_XP)
+    y, _, v, k, g, z = _decomposition(a, fn, eps)
+    return y, _first_order(v, k, g, z, da)
 
 
-_TWICE = ("matfunc: second derivatives of powm/logm/expm with the spectral (eig) backward are not implemented "
-          "in JAX (differentiating eigh would be NaN at repeated eigenvalues); use PyTorch (exact second "
-          "derivatives) or a matrix-product method with backward='unrolled'")
+def _first_order(v: Any, k: Any, g: Any, z: Any, e: Any) -> Any:
+    """``D_a(E) = V [F1 o Ê + 2 G o (Z Ê)] V^H`` (Hermitian part), ``Ê = V^H sym(E) V``: the Daleckii–Krein map
+    (``Z = 0``) written so that its derivative in ``a`` through the residuals (module docstring) is exact."""
+    vh = primitives.mH(v)
+    eh = (vh @ primitives.sym(e)) @ v
+    m = k.astype(eh.dtype) * eh + g.astype(eh.dtype) * (z @ eh)
+    return primitives.sym((v @ m) @ vh)
+
+
+def _floored2(fn: spectral.Spectral, w: Any, eps: float) -> Any:
+    """Eigenvalues clamped as :func:`core.spectral.second_divided_differences` clamps them."""
+    if not fn.psd:
+        return w
+    steep2 = fn.kind == "log" or (fn.kind == "power" and fn.p < 2 and fn.p not in (0.0, 1.0))
+    floor = spectral.floor_eigenvalues(w, eps, xp=_XP) if steep2 else jnp.zeros_like(w[..., :1])
+    return jnp.maximum(w, floor)
+
+
+def _gaps(fn: spectral.Spectral, w: Any, eps: float) -> tuple[Any, Any]:
+    """``(w_j - w_i, close_ij)`` at the eigenvalues of the divided differences; a pair is close (one block)
+    within ``sqrt(eps_dtype)`` (relatively for log/x^p, absolutely for exp)."""
+    if fn.psd and fn.steep:
+        w = jnp.maximum(w, spectral.floor_eigenvalues(w, eps, xp=_XP))
+    elif fn.psd:
+        w = jnp.maximum(w, 0)
+    d = w[..., None, :] - w[..., :, None]
+    tol = float(jnp.finfo(w.dtype).eps) ** 0.5
+    scale = 1.0 if fn.kind == "exp" else jnp.maximum(jnp.abs(w[..., None, :]), jnp.abs(w[..., :, None]))
+    return d, jnp.abs(d) <= tol * scale
+
+
+def _pair_second(fn: spectral.Spectral, w: Any, k: Any, eps: float) -> Any:
+    """``2 f^{[2]}(w_i, w_i, w_j)`` from the first differences ``k``: ``2 (k_ij - k_ii) / (w_j - w_i)`` for a far
+    pair (the cancellation of the far-pair eigenvector terms, no worse), ``f''(w_i)`` (the series of
+    :func:`core.spectral.second_divided_differences` at a triple tie) within a block; ``n^2`` elementwise."""
+    d, close = _gaps(fn, w, eps)
+    fpp = 2.0 * spectral.second_divided_differences(fn, _floored2(fn, w, eps)[..., None], eps, xp=_XP)[..., 0, 0, 0]
+    kii = jnp.diagonal(k, axis1=-2, axis2=-1)[..., :, None]
+    far = 2.0 * (k - kii) / jnp.where(close, jnp.ones_like(d), d)
+    return jnp.where(close, fpp[..., :, None] + 0 * d, far)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1, 2))
-def _decomposition(a: Any, fn: spectral.Spectral, eps: float) -> tuple[Any, Any, Any]:
-    """``(f(sym a), w, V)`` for the first-order rule; differentiating it (a second derivative) raises."""
-    return spectral.spectral_forward(primitives.sym(a), fn, eps=eps, xp=_XP)
+def _decomposition(a: Any, fn: spectral.Spectral, eps: float) -> tuple[Any, ...]:
+    """``(f(sym a), w, V, F1, 2 G, Z)`` for :func:`_first_order`: ``F1 = f^{[1]}(w_i, w_j)``,
+    ``G = f^{[2]}(w_i, w_i, w_j)``, ``Z = 0``; its JVP (second derivatives) is the module docstring's."""
+    return _residuals(a, fn, eps)
+
+
+def _residuals(a: Any, fn: spectral.Spectral, eps: float) -> tuple[Any, ...]:
+    y, w, v = spectral.spectral_forward(primitives.sym(a), fn, eps=eps, xp=_XP)
+    k = spectral.divided_differences(fn, w, eps, xp=_XP)
+    return y, w, v, k, _pair_second(fn, w, k, eps), jnp.zeros_like(v)
 
 
 @_decomposition.defjvp
 def _decomposition_jvp(fn: spectral.Spectral, eps: float, primals: tuple[Any], tangents: tuple[Any]) -> Any:
-    raise NotImplementedError(_TWICE)
+    (a,), (da,) = primals, tangents
+    out = y, w, v, k, g, z = _leaf(a, fn, eps)
+    vh = primitives.mH(v)
+    hh = (vh @ primitives.sym(da)) @ v
+    d, close = _gaps(fn, w, eps)
+    kk = jnp.where(close, jnp.zeros_like(hh), hh / jnp.where(close, jnp.ones_like(d), d).astype(hh.dtype))
+    dy = primitives.sym((v @ (k.astype(hh.dtype) * hh)) @ vh)
+    dw = primitives.real(jnp.diagonal(hh, axis1=-2, axis2=-1), xp=_XP)
+    dz = jnp.where(close, hh, jnp.zeros_like(hh))
+    return out, (dy, dw, v @ kk, jnp.zeros_like(k), jnp.zeros_like(g), dz)
+
+
+_THRICE = ("matfunc: the spectral (eig) backward of powm/logm/expm in JAX is differentiable twice (exact second "
+           "derivatives); third derivatives are not implemented (they would need third divided differences)")
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def _leaf(a: Any, fn: spectral.Spectral, eps: float) -> tuple[Any, ...]:
+    """:func:`_residuals` for the second-order rule; differentiating it (a third derivative) raises."""
+    return _residuals(a, fn, eps)
+
+
+@_leaf.defjvp
+def _leaf_jvp(fn: spectral.Spectral, eps: float, primals: tuple[Any], tangents: tuple[Any]) -> Any:
+    raise NotImplementedError(_THRICE)
 
 
 def apply_spectral(a: Any, /, *, fn: spectral.Spectral, eps: float) -> Any:

@@ -136,6 +136,8 @@ def divided_differences(fn: Spectral, w: Any, eps: float, /, *, xp: ModuleType) 
         return xp.zeros_like(x)
     if fn.kind == "power" and fn.p == 1:
         return one
+    if fn.steep:
+        return _steep_divided_differences(fn, w, x, y, one, xp=xp)
     # x > 0 here: steep functions are floored, and for p >= 1 both may be 0 only on a tie (handled below)
     xs = xp.where(x > 0, x, one)
     v = (x - y) / xs
@@ -152,6 +154,21 @@ def divided_differences(fn: Spectral, w: Any, eps: float, /, *, xp: ModuleType) 
     # x = 0 only on a tie at 0 (p > 1, not steep): f'(0) = 0
     base = xp.where(x > 0, xs ** (p - 1.0), xp.zeros_like(x) if p > 1 else one)
     return base * q
+
+
+def _steep_divided_differences(fn: Spectral, w: Any, x: Any, y: Any, one: Any, /, *, xp: ModuleType) -> Any:
+    """:func:`divided_differences` for ``log`` and ``x^p`` with ``p < 1`` (the same formulas): the eigenvalues
+    are floored, so ``x >= y > 0`` and none of the zero guards is needed. About 20 passes over the ``(n, n)``
+    matrix instead of 35: at n = 512 these passes, not the 4 products, were most of the backward's extra time."""
+    d = (y - x) / x  # -v, in (-1, 0]
+    tie = d == 0
+    ds = xp.where(tie, -one, d)
+    big_l = xp.where(d > -0.5, xp.log1p(xp.maximum(d, xp.full_like(d, -0.5))), xp.log(y / x))  # log(y / x)
+    if fn.kind == "log":
+        return xp.where(tie, one, big_l / ds) / x
+    b = w ** (fn.p - 1.0)  # x^(p-1) = min(w_i^(p-1), w_j^(p-1)): decreasing in w for p < 1
+    base = xp.minimum(b[..., :, None], b[..., None, :])
+    return base * xp.where(tie, xp.full_like(x, fn.p), xp.expm1(fn.p * big_l) / ds)
 
 
 def spectral_forward(a: Any, fn: Spectral, /, *, eps: float, xp: ModuleType) -> tuple[Any, Any, Any]:
