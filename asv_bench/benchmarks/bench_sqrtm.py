@@ -118,3 +118,27 @@ class Accuracy(Benchmark):
         return self.err["grad_err"]
 
     track_value_error.unit = track_gradient_error.unit = "relative error"
+
+
+class CheckCost(Benchmark):
+    """What ``check=True`` costs: the input checks and the result's residual (one extra batched product for
+    ``sqrtm``, two for ``inv_sqrtm``, plus its Cholesky singularity test), against ``check=False``."""
+
+    param_names = ["backend", "function", "method", "check"]
+    params = [BACKENDS, ["sqrtm", "inv_sqrtm"], ["eig", "newton-schulz", "pade"], [False, True]]
+
+    def setup(self, backend, function, method, check):
+        import matfunc
+
+        if function == "inv_sqrtm" and method == "pade":
+            raise NotImplementedError("inverse Padé is not checked against its residual (its bound is 1)")
+        check_size(backend, 64, 256)
+        be = get_backend(backend)
+        x, _ = inputs(be, 64, 256, "float32")
+        fn = getattr(matfunc, function)
+        self.be = be
+        self.fn = lambda: fn(x, method, check=check)
+        block(be, self.fn())
+
+    def time_call(self, *args):
+        block(self.be, self.fn())
