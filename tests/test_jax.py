@@ -57,8 +57,18 @@ def _tol(n, cond, eps=EPS64):
 def test_check_grads_order2(name, method, backward):
     a = jnp.asarray(spd(4, 10.0, seed=1)[0])
     fn = FUNCS[name]
-    # check=False: the numerical derivative perturbs in non-symmetric directions at concrete points.
-    check_grads(lambda x: fn(x, method, backward=backward, check=False), (a,), order=2, modes=("fwd", "rev"))
+
+    def f(x):  # check=False: the numerical derivative perturbs in non-symmetric directions at concrete points.
+        return fn(x, method, backward=backward, check=False)
+
+    if backward in ("lyapunov", "svd-pade") and (method == "eig" or backward == "svd-pade"):
+        # the rule's state comes from eigh: once differentiable, and a second derivative raises (it returned
+        # eigh's NaN at repeated eigenvalues), as in PyTorch
+        check_grads(f, (a,), order=1, modes=("fwd", "rev"))
+        with pytest.raises(NotImplementedError, match="differentiable once in JAX"):
+            jax.hessian(lambda x: jnp.sum(f(x)))(a)
+        return
+    check_grads(f, (a,), order=2, modes=("fwd", "rev"))
 
 
 @pytest.mark.parametrize("name", list(FUNCS))

@@ -14,9 +14,11 @@ What each backward mode supports (float64; tested in ``tests/test_jax.py``):
   eigenvalue gaps): the tangent is a ``custom_linear_solve`` whose operator is a polynomial in ``S = A^{1/2}``,
   and ``S`` itself is a ``custom_jvp`` function with the same tangent (``core.higher``). First order costs what
   it did (the 4-product eigenbasis solve; the unused operator is dead code under ``jit``).
-- ``"lyapunov"``, ``"svd-pade"``: forward and reverse mode, first and second order; second derivatives come from
-  JAX differentiating the rule (the sign iteration; ``eigh`` after an ``"eig"`` forward, so distinct eigenvalues
-  only). They approximate the exact derivative, to the sign-iteration steps / Padé degree.
+- ``"lyapunov"``, ``"svd-pade"``: forward and reverse mode. After a matrix-product forward ``"lyapunov"`` is
+  differentiable twice (JAX differentiates the sign iteration; an approximation of the exact second derivative,
+  to the steps). Where the rule's state comes from ``eigh`` (an ``"eig"`` forward, or ``"svd-pade"``) a second
+  derivative raises ``NotImplementedError`` (:func:`_eigh_residuals`), as in PyTorch, instead of ``eigh``'s NaN at
+  repeated eigenvalues.
 - ``"unrolled"``: no custom rule; JAX differentiates the forward iterations in every mode and order. With
   ``method="eig"`` there are none (``eigh``'s derivative is NaN at repeated eigenvalues): the ``"eig"`` rule.
 
@@ -86,8 +88,29 @@ primitives.register(_XP.__name__, "self_adjoint_solve", _self_adjoint_solve)
 
 
 def _forward_saved(a: Any, opts: Options) -> tuple[Any, Any]:
+    if opts.method == "eig" or opts.backward == "svd-pade":  # the rule's primals come from eigh
+        return _eigh_residuals(a, opts)
     y, saved = forward(primitives.sym(a), opts=opts, xp=_XP)
     return y, gradients.saved_for(saved, opts)
+
+
+_ONCE = ("matfunc: backward={backward!r} after an eigendecomposition is differentiable once in JAX (a second "
+         "derivative would differentiate eigh, NaN at repeated eigenvalues); for second derivatives use "
+         "backward='eig' (exact, every order)")
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _eigh_residuals(a: Any, opts: Options) -> tuple[Any, Any]:
+    """The rule's primal-dependent state when it comes from ``eigh`` (an ``"eig"`` forward, or the ``"svd-pade"``
+    backward): differentiating it, i.e. a second derivative of these approximate modes, raises (as in PyTorch)
+    instead of returning ``eigh``'s NaN at repeated eigenvalues."""
+    y, saved = forward(primitives.sym(a), opts=opts, xp=_XP)
+    return y, gradients.saved_for(saved, opts)
+
+
+@_eigh_residuals.defjvp
+def _eigh_residuals_jvp(opts: Options, primals: tuple[Any], tangents: tuple[Any]) -> Any:
+    raise NotImplementedError(_ONCE.format(backward=opts.backward))
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
