@@ -13,13 +13,13 @@ mode is active, as in :mod:`matfunc.backends.torch`.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import torch
 
 from .. import _compat
 from ..core import primitives, spectral
+from .torch import _no_autocast  # autocast off (none on meta tensors), as for the roots
 
 __all__ = ["apply_spectral", "straight_through"]
 
@@ -27,12 +27,6 @@ _XP = _compat.array_namespace(torch.zeros(()))
 _DelayedError = torch._C._functions.DelayedError
 _TWICE = ("matfunc: the spectral (eig) backward of powm/logm/expm is differentiable twice (exact second "
           "derivatives); third derivatives are not implemented")
-
-
-def _no_autocast(x: torch.Tensor) -> Any:
-    if x.device.type == "meta":
-        return contextlib.nullcontext()
-    return torch.autocast(x.device.type, enabled=False)
 
 
 class _Spectral(torch.autograd.Function):

@@ -34,8 +34,10 @@ from types import ModuleType
 from typing import Any
 
 from . import primitives
-from .eig import from_eig, sqrt_floor
+from .eig import from_eig
 from .forward import Saved
+from .gradients import _eig_parts as eig_parts  # (V, s) of sym(A): the eig forward's, else eigh
+from .gradients import _floor as _positive_floor
 from .gradients import sqrtm_jvp
 from .options import Options
 
@@ -47,19 +49,6 @@ def exact_options(opts: Options, *, inverse: bool | None = None) -> Options:
     inv = opts.inverse if inverse is None else inverse
     return dataclasses.replace(opts, inverse=inv, method="eig", degree=None, num_iters=None, backward="eig",
                                backward_iters=0)
-
-
-def eig_parts(saved: Saved, /, *, xp: ModuleType) -> tuple[Any, Any]:
-    """``(V, s)`` with ``sym(A) = V diag(s^2) V^T``: the eig forward's, else from ``eigh`` of the saved input."""
-    if saved.v is not None:
-        return saved.v, saved.s
-    lam, v = xp.linalg.eigh(saved.a)
-    return v, xp.sqrt(xp.maximum(lam, xp.zeros_like(lam)))
-
-
-def _positive_floor(s: Any, eps: float, /, *, xp: ModuleType) -> Any:
-    f = sqrt_floor(s, eps, xp=xp)
-    return xp.where(f > 0, f, xp.ones_like(f))  # all-zero matrix: any positive floor
 
 
 def root(v: Any, s: Any, /, *, inverse: bool, eps: float, xp: ModuleType) -> Any:

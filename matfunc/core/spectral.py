@@ -128,10 +128,7 @@ def divided_differences(fn: Spectral, w: Any, eps: float, /, *, xp: ModuleType) 
     x, y = xp.maximum(wi, wj), xp.minimum(wi, wj)
     one = xp.ones_like(x)
     if fn.kind == "exp":
-        d = x - y
-        tie = d == 0
-        ds = xp.where(tie, one, d)
-        return xp.exp(x) * xp.where(tie, one, -xp.expm1(-ds) / ds)
+        return _dd1(fn, x, y, xp=xp)
     if fn.kind == "power" and fn.p == 0:
         return xp.zeros_like(x)
     if fn.kind == "power" and fn.p == 1:
