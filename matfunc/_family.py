@@ -403,6 +403,17 @@ def _cast(x: Any, dtype: Any, xp: ModuleType) -> Any:
     return xp.astype(x, dtype) if x.dtype != dtype else x
 
 
+def _prepared(a: Any, ctype: Any, ridge: float, check: bool, /, *, plan: Any, xp: Any) -> tuple[Any, bool]:
+    """The input in the compute dtype with its ridge, and whether values are checked; checks it if so."""
+    x = _ridged(_cast(a, ctype, xp), ridge, xp)
+    check = check and not _traced(x, xp)
+    if check:
+        _check_input(x, plan=plan, xp=xp)
+        if plan.method == "taylor":
+            _check_spread(x, plan=plan, xp=xp)
+    return x, check
+
+
 def _ridged(x: Any, ridge: float, xp: ModuleType) -> Any:
     return x + ridge * primitives.eye_like(x, xp=xp) if ridge else x
 
@@ -421,12 +432,7 @@ def _run(a: Any, /, *, name: str, fn: spectral.Spectral, method: object, ridge: 
                                              max_spread=max_spread))
     if 0 in a.shape:
         return xp.astype(a, a.dtype, copy=True)
-    x = _ridged(_cast(a, ctype, xp), ridge, xp)
-    check = check and not _traced(x, xp)
-    if check:
-        _check_input(x, plan=plan, xp=xp)
-        if plan.method == "taylor":
-            _check_spread(x, plan=plan, xp=xp)
+    x, check = _prepared(a, ctype, ridge, check, plan=plan, xp=xp)
     with _compat.quiet(xp, x):
         y = _forward(x, plan=plan, check=check, xp=xp)
         if check:
@@ -456,12 +462,7 @@ def _run_vjp(a: Any, /, *, name: str, fn: spectral.Spectral, method: object, rid
     dtype, shape = a.dtype, tuple(a.shape)
     if 0 in a.shape:
         return xp.astype(a, dtype, copy=True), lambda g: xp.zeros_like(a)
-    x = _ridged(_cast(a, ctype, xp), ridge, xp)
-    check = check and not _traced(x, xp)
-    if check:
-        _check_input(x, plan=plan, xp=xp)
-        if plan.method == "taylor":
-            _check_spread(x, plan=plan, xp=xp)
+    x, check = _prepared(a, ctype, ridge, check, plan=plan, xp=xp)
     with _compat.quiet(xp, x):
         chained = plan.backward == "auto" and plan.method in ("newton-schulz", "iss")
         if plan.method == "eig":
