@@ -26,7 +26,8 @@ from typing import Any
 from . import _compat, _validation
 from ._errors import SingularMatrixError
 from .core import coefficients, family, primitives, spectral
-from .core.options import default_ns_iters, option_name
+from .core.options import DEFAULT_SCHEDULE, default_forward_iters, default_ns_iters, option_name
+from .core.root_schedules import root_covered, root_iters
 from .core.scaling import normalize
 
 __all__ = ["powm", "logm", "expm", "powm_vjp", "logm_vjp", "expm_vjp", "newton_root_iters"]
@@ -49,7 +50,7 @@ class _Plan:
     backward: str  # "eig" or "auto" (through the product kernels)
     eps: float
     q: int = 0  # powm "newton": p = -1/q; "newton-schulz": p = +-1/2^q
-    num_iters: int = 0  # Newton steps, or Newton–Schulz steps of the first square root
+    num_iters: int = 0  # Newton steps, or Newton–Schulz steps (default schedule) of the first square root
     max_cond: float = 0.0  # logm "iss"
     max_spread: float = 0.0  # expm "taylor"
 
@@ -115,7 +116,7 @@ def _positive_number(value: object, what: str, *, minimum: float) -> float:
 def newton_root_iters(q: int, cond: float, dtype: object = "float64") -> int:
     """Coupled Newton steps for :math:`A^{-1/q}` (``powm(a, -1/q, method="newton")``) that converge for
     condition numbers up to ``cond``: the step rule behind its ``num_iters`` default (the analogue of
-    :func:`matfunc.newton_schulz_iters`; ``q = 2`` gives the same counts).
+    :func:`matfunc.newton_schulz_iters`; ``q = 2`` gives the counts of its ``schedule="scaled"``).
 
     With the scaled schedule, ``k`` steps map the normalised spectrum ``[1/cond, 1]`` to within ``8 eps`` of 1
     (:func:`matfunc.core.coefficients.newton_root_covered`). Each step costs ``2 + log2(q)`` matrix products for
@@ -283,8 +284,8 @@ def _sqrt_steps(plan: _Plan, level: int) -> int:
     number ``K`` (``plan.num_iters`` steps), the ``level``-th sees ``K^(1/2^level)``."""
     if level == 0:
         return plan.num_iters
-    cov = coefficients.ns_condition_covered(plan.num_iters, plan.eps)
-    return coefficients.ns_iters_for_condition(max(cov ** (0.5**level), 1.0), plan.eps)
+    cov = root_covered(DEFAULT_SCHEDULE, plan.num_iters, plan.eps)  # steps of sqrtm's default schedule
+    return root_iters(DEFAULT_SCHEDULE, max(cov ** (0.5**level), 1.0), plan.eps)
 
 
 def _chain(x: Any, /, *, plan: _Plan, levels: int, last_inverse: bool, check: bool, vjps: list | None) -> Any:
@@ -374,12 +375,12 @@ def _resolve(a: Any, /, *, name: str, fn: spectral.Spectral, method: object, bac
             q, coefficients.ns_condition_covered(default_ns_iters(eps), eps), eps)
         plan = _replace(plan, q=q, num_iters=_int(k, "num_iters"))
     elif m == "newton-schulz":
-        k = default_ns_iters(eps) if num_iters is None else num_iters
+        k = default_forward_iters(eps) if num_iters is None else num_iters
         plan = _replace(plan, q=_dyadic(p), num_iters=_int(k, "num_iters"))
     elif m == "iss":
         default = coefficients.ns_condition_covered(default_ns_iters(eps), eps)
         cond = default if max_cond is None else _positive_number(max_cond, "max_cond", minimum=1.0)
-        plan = _replace(plan, max_cond=cond, num_iters=coefficients.ns_iters_for_condition(cond, eps))
+        plan = _replace(plan, max_cond=cond, num_iters=root_iters(DEFAULT_SCHEDULE, cond, eps))
     elif m == "taylor":
         default = 1024.0 if eps < 1e-10 else 256.0
         spread = default if max_spread is None else _positive_number(max_spread, "max_spread", minimum=0.0)
@@ -552,7 +553,8 @@ def powm(a: Any, p: float, /, method: str = "auto", *, ridge: float = 0.0, num_i
     num_iters : int, optional
         ``"newton"``: its steps (default: those covering the condition number of :func:`sqrtm`'s default,
         1.8e8 in float64 and 1.9e5 in float32; 14 for ``q = 4`` in float64). ``"newton-schulz"``: the steps of the
-        first square root (default 15 / 10); the later ones take the steps for the square-rooted condition number.
+        first square root, in :func:`sqrtm`'s default schedule (``"polar-express"``; default 10 / 7 in float64 /
+        float32, :func:`newton_schulz_iters`); the later ones take the steps for the square-rooted condition number.
     backward : {"auto", "eig"}, optional
         ``"auto"``: after ``"eig"`` the exact Daleckii–Krein backward; after a matrix-product forward, PyTorch and
         JAX differentiate through its kernels (the square roots by their Lyapunov backward), :func:`powm_vjp`

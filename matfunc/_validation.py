@@ -11,8 +11,7 @@ import numpy as np
 
 from ._errors import SingularMatrixError
 from .core.accuracy import residual_bound, rounding_growth
-from .core.coefficients import ns_condition_covered
-from .core.options import Options
+from .core.options import DEFAULT_SCHEDULE, Options
 from .core.primitives import is_complex, mH, real, sym
 
 __all__ = [
@@ -238,13 +237,20 @@ def raise_accuracy(rho: Any, tol: Any, bad: Any, /, *, where: str, name: str, op
     what = "||W A W - I||_F" if opts.inverse else "||Y^2 - A||_F / tr(A)"
     head = f"{name}(method={opts.method!r}): the result for {where} has residual {what} = {r:.3g} > {t:.3g}, "
     if opts.method == "newton-schulz":
-        cov = ns_condition_covered(opts.num_iters, opts.eps) if not opts.paper_steps else None
-        steps = f"its {opts.num_iters} steps cover condition numbers up to {cov:.3g}" if cov else (
-            f"its {opts.num_iters} plain (scale='frobenius') steps do not converge for it")
+        if opts.paper_steps:
+            steps = f"its {opts.num_iters} plain (scale='frobenius') steps do not converge for it"
+            fix = "Use scale='spectral' (accelerated steps), method='eig', or regularise it (a + eps * I)"
+        else:
+            cov = opts.covered_condition()
+            bound = " (designed for the declared lower_bound)" if opts.design_cond > 0 else ""
+            steps = (f"its {opts.num_iters} {opts.schedule!r} steps{bound} cover condition numbers up to {cov:.3g}")
+            sched = "" if opts.schedule == DEFAULT_SCHEDULE else f", schedule={opts.schedule!r}"
+            fix = ("Pass a smaller lower_bound" if opts.design_cond > 0 else
+                   f"Pass num_iters=matfunc.newton_schulz_iters(cond{sched}) for its condition number cond")
+            fix += ", use method='eig', or regularise it (a + eps * I)"
         raise ValueError(
             head + f"so the iteration has not converged: {steps}, and this matrix is worse conditioned, "
-            "singular or indefinite. Pass num_iters=matfunc.newton_schulz_iters(cond) for its condition number "
-            "cond, use method='eig', or regularise it (a + eps * I). check=False returns the raw result."
+            f"singular or indefinite. {fix}. check=False returns the raw result."
         )
     if opts.method == "eig":
         raise ValueError(
@@ -277,7 +283,8 @@ def check_lyapunov(s: Any, g: Any, x: Any, /, *, method: str, eps: float, xp: Mo
     where = _first_bad(bad, xp=xp, shape=tuple(rho.shape))
     worst = float(xp.max(xp.where(bad, rho, xp.zeros_like(rho))))
     fix = (
-        "pass num_iters=matfunc.newton_schulz_iters(cond(S)**2), or use method='eig'"
+        "pass num_iters=matfunc.newton_schulz_iters(cond(S)**2, schedule='scaled') (the sign iteration's cubic "
+        "steps), or use method='eig'"
         if method == "sign" else "S must be positive definite"
     )
     raise ValueError(

@@ -1,8 +1,9 @@
-"""PyTorch layers built on :func:`matfunc.sqrtm` / :func:`matfunc.inv_sqrtm`: the paper's two real uses.
+"""PyTorch layers built on :func:`matfunc.sqrtm` / :func:`matfunc.inv_sqrtm`: the paper's two real uses, and WCT.
 
 :class:`CovariancePooling` is global covariance pooling with matrix-square-root normalisation (iSQRT-COV
 style, the head of a CNN classifier); :class:`ZCAWhitening` is decorrelated batch normalisation (ZCA
-whitening by the inverse square root of the batch covariance, with running statistics for eval mode).
+whitening by the inverse square root of the batch covariance, with running statistics for eval mode);
+:class:`WhiteningColoring` is the feature transform of universal style transfer on feature maps.
 Importing this module imports torch.
 """
 
@@ -12,8 +13,9 @@ import torch
 from torch import nn
 
 from ._api import inv_sqrtm, sqrtm
+from ._wct import whitening_coloring
 
-__all__ = ["CovariancePooling", "ZCAWhitening"]
+__all__ = ["CovariancePooling", "ZCAWhitening", "WhiteningColoring"]
 
 
 class CovariancePooling(nn.Module):
@@ -39,8 +41,22 @@ class CovariancePooling(nn.Module):
         Value checks of :func:`matfunc.sqrtm`: features with NaN/Inf raise ``ValueError`` instead of giving NaN.
         They read a few booleans back to the host (a GPU synchronisation each step), so the default is
         ``False``, as for PyTorch's own layers.
+    normalize : {None, "trace"}, optional
+        ``"trace"``: iSQRT-COV's pre-normalisation, the root of :math:`\Sigma / \operatorname{tr}\Sigma` (of
+        :math:`\Sigma + \epsilon I` and its trace). ``None`` (default): the root of :math:`\Sigma` itself.
+    compensate : bool, optional
+        With ``normalize="trace"``: iSQRT-COV's post-compensation, multiply the root by
+        :math:`\sqrt{\operatorname{tr}\Sigma}` (default ``True``); ``False`` returns the scale-invariant
+        :math:`(\Sigma / \operatorname{tr}\Sigma)^{1/2}`. Every method of :func:`matfunc.sqrtm` is positively
+        homogeneous (it normalises by a bound on the largest eigenvalue itself), so the compensated result is
+        :math:`\Sigma^{1/2}` again, with gradients through :math:`\operatorname{tr}\Sigma` as in iSQRT-COV.
     **kwargs
         Further options of :func:`matfunc.sqrtm` (``num_iters``, ``degree``, ``scale``, ...).
+
+    References
+    ----------
+    P. Li, J. Xie, Q. Wang, Z. Gao, "Towards Faster Training of Global Covariance Pooling Networks by Iterative
+    Matrix Square Root Normalization" (iSQRT-COV), CVPR 2018.
 
     Examples
     --------
@@ -64,17 +80,27 @@ class CovariancePooling(nn.Module):
         eps: float = 1e-5,
         triu: bool = True,
         check: bool = False,
+        normalize: str | None = None,
+        compensate: bool = True,
         **kwargs: object,
     ):
         super().__init__()
+        if normalize not in (None, "trace"):
+            raise ValueError(f"CovariancePooling: normalize must be None or 'trace' (iSQRT-COV), got {normalize!r}")
+        if not compensate and normalize is None:
+            raise ValueError(
+                "CovariancePooling: compensate=False applies to normalize='trace' (it leaves out iSQRT-COV's "
+                "multiplication by sqrt(tr Sigma)); pass normalize='trace' too"
+            )
         _check_options(sqrtm, method, backward, kwargs)
         self.method, self.backward, self.eps, self.triu, self.kwargs = method, backward, eps, triu, kwargs
-        self.check = check
+        self.check, self.normalize, self.compensate = check, normalize, bool(compensate)
 
     def extra_repr(self) -> str:
+        norm = "" if self.normalize is None else f", normalize={self.normalize!r}, compensate={self.compensate}"
         return (
             f"method={self.method!r}, backward={self.backward!r}, eps={self.eps}, triu={self.triu}, "
-            f"check={self.check}"
+            f"check={self.check}{norm}"
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,7 +114,13 @@ class CovariancePooling(nn.Module):
         centred = feats - feats.mean(dim=-1, keepdim=True)
         cov = centred @ centred.mT / m
         cov = cov + self.eps * torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
+        if self.normalize == "trace":
+            tr = torch.diagonal(cov, dim1=-2, dim2=-1).sum(-1)[..., None, None]
+            tr = torch.where(tr > 0, tr, torch.ones_like(tr))  # the zero matrix (eps=0, constant features): root 0
+            cov = cov / tr
         y = sqrtm(cov, self.method, backward=self.backward, check=self.check, **self.kwargs)
+        if self.normalize == "trace" and self.compensate:
+            y = y * torch.sqrt(tr)
         if not self.triu:
             return y
         rows, cols = torch.triu_indices(y.shape[-1], y.shape[-1], device=y.device)
@@ -138,6 +170,13 @@ class ZCAWhitening(nn.Module):
         Keep ``running_mean``/``running_cov`` (buffers) for eval mode; otherwise always use batch statistics.
     method : str, optional
         Forward method of :func:`matfunc.inv_sqrtm`; ``backward`` and further keyword options are passed on.
+    num_groups : int, optional
+        Group-wise whitening (decorrelated batch normalisation): the ``C`` channels are split into
+        ``num_groups`` consecutive groups of ``C / num_groups``, each whitened by its own covariance (a
+        block-diagonal whitening matrix; channels of different groups stay correlated). It costs ``num_groups``
+        inverse roots of ``C / num_groups`` channels instead of one of ``C`` and needs fewer samples per
+        batch for a definite covariance. ``running_cov`` then has shape ``(num_groups, C / num_groups,
+        C / num_groups)``; with the default ``1`` it is ``(C, C)``, and the layer is the plain ZCA whitening.
     check : bool, optional
         Value checks of :func:`matfunc.inv_sqrtm`: a covariance with NaN/Inf raises ``ValueError``, one singular
         to working precision (smallest eigenvalue of :math:`\Sigma + \epsilon I` below ``C * finfo(dtype).eps``
@@ -161,6 +200,13 @@ class ZCAWhitening(nn.Module):
     >>> _ = layer.eval()
     >>> tuple(layer(x[:3]).shape)
     (3, 4)
+    >>> grouped = ZCAWhitening(4, num_groups=2)     # channels (0, 1) and (2, 3) whitened separately
+    >>> tuple(grouped.running_cov.shape)
+    (2, 2, 2)
+
+    References
+    ----------
+    L. Huang, D. Yang, B. Lang, J. Deng, "Decorrelated Batch Normalization", CVPR 2018.
     """
 
     def __init__(
@@ -174,11 +220,20 @@ class ZCAWhitening(nn.Module):
         method: str = "auto",
         backward: str = "auto",
         check: bool = False,
+        num_groups: int = 1,
         **kwargs: object,
     ):
         super().__init__()
         if not isinstance(num_features, int) or num_features < 1:
             raise ValueError(f"num_features must be a positive integer, got {num_features!r}")
+        if not isinstance(num_groups, int) or isinstance(num_groups, bool) or num_groups < 1:
+            raise ValueError(f"num_groups must be a positive integer, got {num_groups!r}")
+        if num_features % num_groups:
+            raise ValueError(
+                f"ZCAWhitening: num_features={num_features} is not divisible by num_groups={num_groups} (the "
+                f"groups are C / num_groups consecutive channels); pick a divisor of {num_features}"
+            )
+        self.num_groups = num_groups
         _check_options(inv_sqrtm, method, backward, kwargs)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -191,7 +246,7 @@ class ZCAWhitening(nn.Module):
             self.register_parameter("bias", None)
         if track_running_stats:
             self.register_buffer("running_mean", torch.zeros(num_features))
-            self.register_buffer("running_cov", torch.eye(num_features))
+            self.register_buffer("running_cov", self._eye(torch.get_default_dtype(), None))
             self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
         else:
             self.register_buffer("running_mean", None)
@@ -202,12 +257,19 @@ class ZCAWhitening(nn.Module):
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
             f"track_running_stats={self.track_running_stats}, method={self.method!r}, check={self.check}"
+            + (f", num_groups={self.num_groups}" if self.num_groups > 1 else "")
         )
+
+    def _eye(self, dtype: torch.dtype, device: torch.device | None) -> torch.Tensor:
+        """The identity of the covariance's shape: ``(C, C)``, or ``(G, C/G, C/G)`` for ``G > 1`` groups."""
+        size = self.num_features // self.num_groups
+        eye = torch.eye(size, dtype=dtype, device=device)
+        return eye if self.num_groups == 1 else eye.expand(self.num_groups, size, size).clone()
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
             self.running_mean.zero_()
-            self.running_cov.copy_(torch.eye(self.num_features))
+            self.running_cov.copy_(self._eye(self.running_cov.dtype, self.running_cov.device))
             self.num_batches_tracked.zero_()
 
     def reset_parameters(self) -> None:
@@ -231,12 +293,13 @@ class ZCAWhitening(nn.Module):
                 raise ValueError(f"ZCAWhitening needs more than one sample per channel in training, got {m}")
             mean = flat.mean(dim=0)
             centred = flat - mean
-            cov = centred.T @ centred / m
+            grouped = self._grouped(centred)
+            cov = grouped.mT @ grouped / m
         else:
             mean, cov = self.running_mean.to(flat.dtype), self.running_cov.to(flat.dtype)
             centred = flat - mean
         # Everything that can fail comes before the running statistics change (see _update_running_stats).
-        eye = torch.eye(self.num_features, dtype=cov.dtype, device=cov.device)
+        eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
         try:
             whiten = inv_sqrtm(
                 cov + self.eps * eye, self.method, backward=self.backward, check=self.check, **self.kwargs
@@ -248,7 +311,10 @@ class ZCAWhitening(nn.Module):
                 f"ZCAWhitening({self.num_features}): cannot whiten by the {which} covariance + eps I "
                 f"(eps={self.eps}){kept}. {err}"
             ) from err
-        out = centred @ whiten  # W is symmetric
+        if self.num_groups == 1:
+            out = centred @ whiten  # W is symmetric
+        else:  # (G, samples, C/G) @ (G, C/G, C/G), back to (samples, C)
+            out = (self._grouped(centred) @ whiten).transpose(0, 1).reshape(centred.shape)
         if self.affine:
             out = out * self.weight + self.bias
         if x.ndim > 2:
@@ -256,6 +322,12 @@ class ZCAWhitening(nn.Module):
         if self.training and self.track_running_stats:
             self._update_running_stats(mean, cov, flat.shape[0])
         return out
+
+    def _grouped(self, flat: torch.Tensor) -> torch.Tensor:
+        """``(samples, C)`` as ``(samples, C)`` (one group, unchanged) or ``(G, samples, C/G)``."""
+        if self.num_groups == 1:
+            return flat
+        return flat.reshape(flat.shape[0], self.num_groups, -1).transpose(0, 1)
 
     @torch.no_grad()
     def _update_running_stats(self, mean: torch.Tensor, cov: torch.Tensor, m: int) -> None:
@@ -273,3 +345,69 @@ class ZCAWhitening(nn.Module):
         self.running_mean.copy_(torch.where(finite, new_mean, self.running_mean))
         self.running_cov.copy_(torch.where(finite, new_cov, self.running_cov))
         self.num_batches_tracked.copy_(count)
+
+
+class WhiteningColoring(nn.Module):
+    r"""Whitening–colouring transform of feature maps (universal style transfer), :func:`matfunc.whitening_coloring`
+    on ``(B, C, H, W)`` (or any ``(..., C, *spatial)``) tensors.
+
+    ``forward(content, style)`` flattens the spatial axes of both (their sizes may differ), gives the content
+    the mean and covariance of the style and returns the content's shape. No parameters; differentiable in
+    both inputs.
+
+    Parameters
+    ----------
+    alpha, eps, method : optional
+        As in :func:`matfunc.whitening_coloring`; ``backward`` and ``num_iters`` are passed on too.
+    spatial_dims : int, optional
+        How many trailing axes are positions (default 2: ``H, W``).
+    check : bool, optional
+        Value checks (default ``False``, as for the other layers: they synchronise with the GPU).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from matfunc.nn import WhiteningColoring
+    >>> wct = WhiteningColoring(alpha=0.6)
+    >>> content, style = torch.randn(2, 8, 16, 16), torch.randn(2, 8, 12, 12) * 3.0 + 1.0
+    >>> tuple(wct(content, style).shape)
+    (2, 8, 16, 16)
+    """
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        eps: float = 1e-5,
+        *,
+        method: str = "auto",
+        backward: str = "auto",
+        num_iters: int | None = None,
+        spatial_dims: int = 2,
+        check: bool = False,
+    ):
+        super().__init__()
+        if isinstance(spatial_dims, bool) or not isinstance(spatial_dims, int) or spatial_dims < 1:
+            raise ValueError(f"WhiteningColoring: spatial_dims must be a positive integer, got {spatial_dims!r}")
+        x = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 1.0]], dtype=torch.float64)
+        # bad options fail when the layer is built, not at its first forward (a 2 x 3 call)
+        whitening_coloring(x, x, alpha=alpha, eps=eps, method=method, backward=backward, num_iters=num_iters,
+                           check=False)
+        self.alpha, self.eps, self.method, self.backward = alpha, eps, method, backward
+        self.num_iters, self.spatial_dims, self.check = num_iters, spatial_dims, check
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, eps={self.eps}, method={self.method!r}, spatial_dims={self.spatial_dims}"
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        k = self.spatial_dims
+        for x, what in ((content, "content"), (style, "style")):
+            if x.ndim < k + 1:
+                raise ValueError(
+                    f"WhiteningColoring(spatial_dims={k}) expects {what} feature maps (..., C, *{k} spatial axes), "
+                    f"got shape {tuple(x.shape)}"
+                )
+        out = whitening_coloring(
+            content.flatten(-k), style.flatten(-k), alpha=self.alpha, eps=self.eps, method=self.method,
+            backward=self.backward, num_iters=self.num_iters, check=self.check,
+        )
+        return out.reshape(*out.shape[:-1], *content.shape[-k:])

@@ -76,3 +76,11 @@ def spd(n, cond, *, batch=(), seed=0, dtype=np.float64):
 def rel_err(x, ref):
     x = to_numpy(x).astype(np.float64)
     return float(np.linalg.norm(x - ref) / np.linalg.norm(ref))
+
+
+# The GPU check (`python -m matfunc.bench --gpu`) runs tests/test_torch.py with this set to "cuda": tensors the
+# tests create land on the GPU. Unset (CI, every CPU run) nothing changes.
+if os.environ.get("MATFUNC_TEST_TORCH_DEVICE"):
+    import torch
+
+    torch.set_default_device(os.environ["MATFUNC_TEST_TORCH_DEVICE"])

@@ -7,7 +7,8 @@ import pytest
 from conftest import rel_err, spd, to_numpy
 
 import matfunc
-from matfunc.core.coefficients import ns_condition_covered
+from matfunc.core.options import DEFAULT_SCHEDULE
+from matfunc.core.root_schedules import root_covered
 
 EPS64 = float(np.finfo(np.float64).eps)
 EPS32 = float(np.finfo(np.float32).eps)
@@ -49,8 +50,8 @@ def test_newton_schulz_default_within_10x_of_eig(xp_core, cond, inverse):
 def test_newton_schulz_iteration_rule(cond):
     """newton_schulz_iters(cond) steps stay within 10x of eig beyond the default's range."""
     a, root, _ = spd(32, cond, batch=(2,), seed=2)
-    k = matfunc.newton_schulz_iters(cond)
-    assert ns_condition_covered(k, EPS64) >= cond
+    k = matfunc.newton_schulz_iters(cond)  # steps of the default schedule
+    assert root_covered(DEFAULT_SCHEDULE, k, EPS64) >= cond
     err = rel_err(matfunc.sqrtm(a, "ns", num_iters=k), root)
     assert err <= 10 * _eig_err(a, root, False)
 

@@ -232,3 +232,159 @@ def test_covariance_pooling_nan_features_raise(method):
         CovariancePooling(method, check=True)(x)
     if method != "eig":  # check=False: no value checks, the NaN goes through
         assert torch.isnan(CovariancePooling(method, check=False)(x)[1]).all()
+
+
+# --- iSQRT-COV's trace pre-normalisation and post-compensation (issue 19) ---------------------------------------
+
+
+def _isqrt_cov_reference(x, num_iters, compensate=True):
+    """iSQRT-COV (Li et al., CVPR 2018) written out with plain torch ops, differentiated by autograd: covariance
+    pooling ``X I_hat X^T`` with ``I_hat = (I - 1 1^T / M) / M``, ``A / tr(A)``, plain coupled Newton–Schulz,
+    then ``* sqrt(tr(A))``."""
+    f = x.flatten(2)
+    m, c = f.shape[-1], f.shape[-2]
+    i_hat = (torch.eye(m, dtype=x.dtype) - torch.ones(m, m, dtype=x.dtype) / m) / m
+    cov = f @ i_hat @ f.mT
+    tr = torch.diagonal(cov, dim1=-2, dim2=-1).sum(-1)[..., None, None]
+    y, z = cov / tr, torch.eye(c, dtype=x.dtype).expand_as(cov)
+    for _ in range(num_iters):
+        t = 0.5 * (3.0 * torch.eye(c, dtype=x.dtype) - z @ y)
+        y, z = y @ t, t @ z
+    return y * torch.sqrt(tr) if compensate else y
+
+
+@pytest.mark.parametrize("compensate", [True, False])
+@pytest.mark.parametrize("method", ["eig", "newton-schulz"])
+def test_covariance_pooling_trace_normalisation_matches_isqrt_cov(method, compensate):
+    """The layer with normalize='trace' against the hand-written iSQRT-COV, run to convergence (plain NS from a
+    normalised spectrum >= 1/cond converges in ~log2(cond)/log2(1.5) + 6 steps; 40 is ample at cond ~ 10)."""
+    x = _feats((3, 4, 7, 7), seed=50).requires_grad_()
+    layer = CovariancePooling(method, eps=0.0, triu=False, normalize="trace", compensate=compensate)
+    out = layer(x)
+    ref = _isqrt_cov_reference(x, 40, compensate)
+    cov = _cov_sqrt_np(x.detach().numpy(), 0.0) @ _cov_sqrt_np(x.detach().numpy(), 0.0)
+    cond = float(np.linalg.cond(cov).max())
+    # forward: both are accurate to ~ n eps cond (rounding in the roots); backward amplifies by another cond
+    tol = 4 * 10 * EPS64 * cond
+    torch.testing.assert_close(out, ref, rtol=tol, atol=tol * float(ref.detach().abs().max()))
+    g = _feats(out.shape, seed=51)
+    (dx,) = torch.autograd.grad(out, x, g)
+    (dref,) = torch.autograd.grad(ref, x, g)
+    torch.testing.assert_close(dx, dref, rtol=tol * cond, atol=tol * cond * float(dref.abs().max()))
+    if compensate:  # every sqrtm method is homogeneous: trace normalisation + compensation is the root of cov
+        plain = CovariancePooling(method, eps=0.0, triu=False)(x)
+        torch.testing.assert_close(out, plain, rtol=tol, atol=tol * float(plain.detach().abs().max()))
+    else:  # the uncompensated root is scale invariant
+        torch.testing.assert_close(layer(7.0 * x), out, rtol=tol, atol=tol * float(out.detach().abs().max()))
+
+
+def test_covariance_pooling_trace_normalisation_gradcheck_and_options():
+    x = _feats((2, 3, 3, 3), seed=52).requires_grad_()
+    for method in ("eig", "newton-schulz"):
+        for compensate in (True, False):
+            layer = CovariancePooling(method, eps=0.1, normalize="trace", compensate=compensate)
+            assert torch.autograd.gradcheck(layer, (x,))
+    assert "normalize='trace', compensate=False" in repr(CovariancePooling(normalize="trace", compensate=False))
+    assert "normalize" not in repr(CovariancePooling())
+    with pytest.raises(ValueError, match="normalize must be None or 'trace'"):
+        CovariancePooling(normalize="frobenius")
+    with pytest.raises(ValueError, match="compensate=False applies to normalize='trace'"):
+        CovariancePooling(compensate=False)
+
+
+def test_covariance_pooling_trace_normalisation_zero_and_float32():
+    """Constant features with eps=0: the zero covariance has trace 0; its root is 0, not NaN. float32 stays
+    float32 and matches float64 to float32 accuracy."""
+    x = torch.ones(2, 3, 4, 4, dtype=torch.float64)
+    out = CovariancePooling("eig", eps=0.0, normalize="trace")(x)
+    assert torch.equal(out, torch.zeros_like(out))
+    x = _feats((2, 5, 6, 6), seed=53)
+    for compensate in (True, False):
+        layer = CovariancePooling("eig", normalize="trace", compensate=compensate)
+        y32, y64 = layer(x.float()), layer(x)
+        assert y32.dtype == torch.float32
+        cond = float(np.linalg.cond(_cov_sqrt_np(x.numpy(), 1e-5)).max()) ** 2
+        torch.testing.assert_close(y32.double(), y64, rtol=10 * 5 * EPS32 * cond, atol=10 * 5 * EPS32 * cond)
+
+
+# --- ZCAWhitening(num_groups=G): decorrelated batch normalisation's group-wise whitening ----------------------
+
+
+@pytest.mark.parametrize("shape", [(64, 6), (8, 6, 3, 3)], ids=["NC", "NCHW"])
+def test_zca_groups_match_a_loop_of_per_group_layers(shape):
+    """G groups of C/G channels == G independent ZCAWhitening(C/G) layers: outputs, running statistics (after two
+    training steps), eval outputs and gradients."""
+    grouped = ZCAWhitening(6, momentum=0.3, affine=True, num_groups=3).double()
+    singles = [ZCAWhitening(2, momentum=0.3, affine=True).double() for _ in range(3)]
+    scales = torch.arange(1.0, 7.0, dtype=torch.float64).reshape(1, 6, *[1] * (len(shape) - 2))
+    for step in range(2):
+        x = (_feats(shape, seed=60 + step) * scales).requires_grad_()
+        y = grouped(x)
+        y_ref = torch.cat([layer(x[:, 2 * g:2 * g + 2]) for g, layer in enumerate(singles)], dim=1)
+        torch.testing.assert_close(y, y_ref, rtol=100 * EPS64, atol=100 * EPS64)
+        g_out = _feats(y.shape, seed=70 + step)
+        (dx,) = torch.autograd.grad(y, x, g_out)
+        (dx_ref,) = torch.autograd.grad(y_ref, x, g_out)
+        torch.testing.assert_close(dx, dx_ref, rtol=1e3 * EPS64, atol=1e3 * EPS64)
+    assert grouped.running_cov.shape == (3, 2, 2)
+    torch.testing.assert_close(grouped.running_cov, torch.stack([s.running_cov for s in singles]))
+    torch.testing.assert_close(grouped.running_mean, torch.cat([s.running_mean for s in singles]))
+    grouped.eval()
+    for s in singles:
+        s.eval()
+    x = _feats(shape, seed=62)
+    torch.testing.assert_close(
+        grouped(x), torch.cat([s(x[:, 2 * g:2 * g + 2]) for g, s in enumerate(singles)], dim=1),
+        rtol=100 * EPS64, atol=100 * EPS64,
+    )
+
+
+def test_zca_groups_numpy_reference_block_diagonal():
+    """Against NumPy: the whitening matrix is block diagonal, each block (C_g + eps I)^{-1/2} by eigh; each group's
+    output covariance is the identity while groups stay correlated with each other."""
+    mix = np.eye(4) + 0.8  # every channel correlated with every other
+    x = _feats((256, 4), seed=63) @ torch.tensor(mix)
+    y = ZCAWhitening(4, num_groups=2, eps=1e-3).double()(x).numpy()
+    xc = x.numpy() - x.numpy().mean(0)
+    ref = np.empty_like(xc)
+    for g in range(2):
+        block = xc[:, 2 * g:2 * g + 2]
+        w, v = np.linalg.eigh(block.T @ block / 256 + 1e-3 * np.eye(2))
+        ref[:, 2 * g:2 * g + 2] = block @ (v / np.sqrt(w)) @ v.T
+    cond = float(np.linalg.cond(xc.T @ xc / 256 + 1e-3 * np.eye(4)))
+    np.testing.assert_allclose(y, ref, rtol=0, atol=100 * EPS64 * cond * np.abs(ref).max())
+    cov = y.T @ y / 256
+    assert abs(cov[0, 2]) > 0.1  # across groups: still correlated
+    eps_rel = 1e-3 / np.linalg.eigvalsh(xc.T @ xc / 256).min()  # the ridge's effect on the identity
+    np.testing.assert_allclose(cov[:2, :2], np.eye(2), atol=2 * eps_rel)
+
+
+def test_zca_groups_gradcheck_errors_and_one_group():
+    layer = ZCAWhitening(4, num_groups=2, track_running_stats=False, eps=0.1).double()
+    assert torch.autograd.gradcheck(layer, (_feats((8, 4), seed=64).requires_grad_(),))
+    with pytest.raises(ValueError, match="not divisible by num_groups=4.*divisor of 6"):
+        ZCAWhitening(6, num_groups=4)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="num_groups must be a positive integer"):
+            ZCAWhitening(4, num_groups=bad)
+    # num_groups=1 is the plain layer: same buffers, bitwise the same outputs and statistics
+    one, plain = ZCAWhitening(4, num_groups=1).double(), ZCAWhitening(4).double()
+    x = _feats((32, 4), seed=65)
+    assert torch.equal(one(x), plain(x))
+    _assert_same_state(_state(one), _state(plain))
+    assert "num_groups" not in repr(one) and "num_groups=2" in repr(ZCAWhitening(4, num_groups=2))
+    grouped = ZCAWhitening(4, num_groups=2)
+    grouped(x.float())
+    grouped.reset_running_stats()
+    assert torch.equal(grouped.running_cov, torch.eye(2).expand(2, 2, 2))
+
+
+def test_zca_groups_failed_step_leaves_running_stats_untouched():
+    layer = ZCAWhitening(4, num_groups=2, check=True).double()
+    layer(_feats((16, 4), seed=66))
+    before = _state(layer)
+    bad = _feats((16, 4), seed=67)
+    bad[3, 3] = float("nan")
+    with pytest.raises(ValueError, match="running statistics were not updated"):
+        layer(bad)
+    _assert_same_state(_state(layer), before)

@@ -1,7 +1,7 @@
 """Time and accuracy of ``powm`` / ``logm`` / ``expm`` over backend x (function, method) x size.
 
-The (function, method) grid is :data:`matfunc.bench_family.ENTRIES`, the registry the
-``python -m matfunc.bench_family`` report reads. Forward on NumPy and PyTorch, forward + backward on PyTorch
+The (function, method) grid is :data:`matfunc.bench.family.ENTRIES`, the registry the
+``python -m matfunc.bench.family`` report reads. Forward on NumPy and PyTorch, forward + backward on PyTorch
 (autograd) and NumPy (the ``*_vjp`` functions); ``track_`` methods report the error against the exact
 construction ``Q f(w) Q^T`` (float64).
 """
@@ -15,9 +15,12 @@ import numpy as np
 from .common import BACKENDS, Benchmark
 
 try:
-    from matfunc import bench_family as _bf
-except ImportError:  # old commits: the suite skips itself in setup
-    _bf = None
+    from matfunc.bench import family as _bf
+except ImportError:
+    try:  # commits before the benchmark package
+        from matfunc import bench_family as _bf
+    except ImportError:  # old commits: the suite skips itself in setup
+        _bf = None
 
 ENTRIES = [] if _bf is None else [f"{label}:{m}" for label, _, _, methods in _bf.ENTRIES for m in methods]
 FAMILY_BACKENDS = [b for b in BACKENDS if b in ("numpy:cpu", "torch:cpu", "torch:cuda")]
@@ -25,7 +28,7 @@ FAMILY_BACKENDS = [b for b in BACKENDS if b in ("numpy:cpu", "torch:cpu", "torch
 
 def _entry(spec):
     if _bf is None:
-        raise NotImplementedError("matfunc.bench_family is missing")
+        raise NotImplementedError("matfunc.bench.family is missing")
     label, method = spec.rsplit(":", 1)
     for lab, kind, p, _ in _bf.ENTRIES:
         if lab == label:

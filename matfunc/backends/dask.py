@@ -294,8 +294,8 @@ def _raise_lyapunov(finite: float, rho: float, /, *, where: str, method: str, n:
         raise ValueError(
             f"solve_lyapunov(method={method!r}): {where} is not solved (relative residual {rho:.3g} > {rtol:.3g}): "
             "S is singular, indefinite, or too ill-conditioned for the method; pass "
-            "num_iters=matfunc.newton_schulz_iters(cond(S)**2), or use method='eig'. check=False returns the "
-            "raw result."
+            "num_iters=matfunc.newton_schulz_iters(cond(S)**2, schedule='scaled') (the sign iteration's cubic "
+            "steps), or use method='eig'. check=False returns the raw result."
         )
 
 

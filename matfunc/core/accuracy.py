@@ -11,7 +11,7 @@ and raise when :math:`\rho` exceeds the residual the method can reach on *any* P
 - ``"eig"`` and ``"newton-schulz"`` within its covered condition number are exact up to rounding: bound 0.
   ``eig`` is backward stable (``sqrtm``'s residual is a few ``n eps``); Newton–Schulz is not: its rounding error
   grows like ``eps cond(Y)``, so its residual is allowed ``sqrt(covered cond)`` times more
-  (:func:`rounding_growth`; measured 3.3e-12 at cond 1e10, 18 steps).
+  (:func:`rounding_growth`; measured 3.3e-12 at cond 1e10, 18 scaled cubic steps).
   Past its coverage Newton–Schulz leaves the smallest eigenvalues unconverged, which the inverse residual
   shows at once (``rho ~ 1``); ``sqrtm``'s residual hides them, as it should: their share of
   ``||Y - A^{1/2}||_F`` is below ``(covered cond)^{-1/2}``.
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from .coefficients import ns_condition_covered, pade_coefficients, taylor_coefficients
+from .coefficients import pade_coefficients, taylor_coefficients
 from .options import Options
 
 __all__ = ["residual_bound", "rounding_growth"]
@@ -72,11 +72,12 @@ def _scalar_bound(method: str, degree: int | tuple[int, int], inverse: bool) -> 
 
 def rounding_growth(opts: Options) -> float:
     """How much more rounding than a backward-stable method the ``sqrtm`` residual may carry: ``cond(Y)``
-    up to the iteration's covered condition number for Newton–Schulz, 1 otherwise. (The ``inv_sqrtm``
+    up to the iteration's covered condition number (:meth:`.Options.covered_condition`, in the steps
+    of its schedule) for Newton–Schulz, 1 otherwise. (The ``inv_sqrtm``
     residual's rounding is estimated from the result itself, ``||W||^2 ||A||``.)"""
     if opts.method != "newton-schulz" or opts.inverse:
         return 1.0
-    return min(ns_condition_covered(opts.num_iters, opts.eps), 1.0 / opts.eps) ** 0.5
+    return min(opts.covered_condition(), 1.0 / opts.eps) ** 0.5
 
 
 def residual_bound(opts: Options, n: int) -> float:

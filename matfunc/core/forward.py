@@ -46,6 +46,7 @@ def normalized_forward(a_n: Any, /, *, opts: Options, xp: ModuleType) -> Any:
             eps=opts.eps,
             want="inv" if opts.inverse else "sqrt",
             scaled=not opts.paper_steps,
+            steps=opts.ns_steps(),  # None: the default scaled steps
             xp=xp,
         )
         return z if opts.inverse else y

@@ -45,7 +45,9 @@ from typing import Any
 from . import primitives
 from .coefficients import ns_schedule
 
-__all__ = ["sign_lyapunov", "eig_lyapunov", "loewner_solve", "sign_matmuls"]
+__all__ = [
+    "sign_lyapunov", "sign_lyapunov_steps", "eig_lyapunov", "loewner_solve", "sign_matmuls", "sign_poly_matmuls",
+]
 
 
 def sign_matmuls(num_iters: int, *, symmetric: bool = False, scaled: bool = True) -> int:
@@ -147,3 +149,42 @@ def eig_lyapunov(s: Any, g: Any, /, *, xp: ModuleType) -> Any:
     floor = math.sqrt(eps) * xp.max(xp.abs(w), axis=-1, keepdims=True)[..., None]
     return loewner_solve(v, xp.maximum(denom, floor), g)
 
+
+
+def sign_poly_matmuls(steps: tuple[tuple[float, float, float], ...]) -> int:
+    """Matrix products of :func:`sign_lyapunov_steps`: ``B^2``, ``P = B C``, ``B R``, ``C Q``, ``B Q`` a cubic step
+    (5), plus ``B^2 E`` and ``B^4`` a quintic one (7); the last step skips ``B Q``."""
+    return sum(7 if gamma != 0.0 else 5 for _, _, gamma in steps) - (1 if steps else 0)
+
+
+def sign_lyapunov_steps(
+    s_n: Any, g_n: Any, /, *, steps: tuple[tuple[float, float, float], ...], xp: ModuleType
+) -> Any:
+    r"""Sign iteration with general odd-polynomial steps ``p(m) = m q(m^2)``, ``q(x) = alpha + beta x + gamma x^2``
+    (:mod:`.root_schedules`), for a symmetric right-hand side; no deflation (nonsingular ``s_n``).
+
+    On :math:`M = \begin{bmatrix} B & C \\ 0 & -B \end{bmatrix}`: :math:`M^2 = \begin{bmatrix} B^2 & E \\ 0 & B^2
+    \end{bmatrix}` with :math:`E = BC - CB`, :math:`M^4` has the off-diagonal block :math:`B^2 E + E B^2`, so
+    :math:`q(M^2) = \begin{bmatrix} Q & R \\ 0 & Q\end{bmatrix}`, :math:`Q = q(B^2)`,
+    :math:`R = \beta E + \gamma (B^2 E + E B^2)`, and :math:`p(M)` has the blocks ``B Q`` and ``B R + C Q``. With
+    ``E^T = -E``: ``E B^2 = -(B^2 E)^T``. ``C`` stays symmetric in exact arithmetic; its symmetric part is kept.
+    Measured against the 4-product cubic form of :func:`sign_lyapunov` by :mod:`matfunc.bench_schedules`.
+    """
+    eye = primitives.eye_like(s_n, xp=xp)
+    b, c = s_n, primitives.sym(g_n)  # C -> 2X
+    last = len(steps) - 1
+    for k, (alpha, beta, gamma) in enumerate(steps):
+        b2 = b @ b
+        p = b @ c
+        e = p - primitives.mH(p)
+        if gamma != 0.0:
+            f = b2 @ e
+            r = beta * e + gamma * (f - primitives.mH(f))  # E^H = -E: E B^2 = -(B^2 E)^H
+            q = alpha * eye + beta * b2 + gamma * (b2 @ b2)
+        else:
+            r = beta * e
+            q = alpha * eye + beta * b2
+        c = primitives.sym(b @ r + c @ q)
+        if k != last:
+            b = b @ q
+    return c * 0.5

@@ -20,7 +20,7 @@ from typing import Any
 from . import primitives
 from .coefficients import ns_schedule
 
-__all__ = ["newton_schulz", "ns_matmuls"]
+__all__ = ["newton_schulz", "newton_schulz_steps", "ns_matmuls"]
 
 
 def ns_matmuls(num_iters: int) -> int:
@@ -29,13 +29,20 @@ def ns_matmuls(num_iters: int) -> int:
 
 
 def newton_schulz(
-    a_n: Any, /, *, num_iters: int, eps: float, want: str, scaled: bool = True, xp: ModuleType
+    a_n: Any, /, *, num_iters: int, eps: float, want: str, scaled: bool = True,
+    steps: tuple[tuple[float, float, float], ...] | None = None, xp: ModuleType
 ) -> tuple[Any | None, Any | None]:
     """Run ``num_iters`` scaled coupled NS steps; return ``(Y, Z)`` ~ ``(A_n^{1/2}, A_n^{-1/2})``.
 
     ``want`` is ``"sqrt"``, ``"inv"`` or ``"both"``; an iterate that is not wanted may be returned as None.
     ``eps`` is the working precision the schedule targets; ``scaled=False`` gives the paper's plain steps.
+    ``steps``: general odd-polynomial steps of another schedule (:func:`newton_schulz_steps`; ``num_iters``
+    of them), instead of the scaled ones.
     """
+    if steps is not None:
+        if len(steps) != num_iters:
+            raise ValueError(f"got {len(steps)} steps for num_iters={num_iters}")
+        return newton_schulz_steps(a_n, steps=steps, want=want, xp=xp)
     eye = primitives.eye_like(a_n, xp=xp)
     if num_iters == 0:
         return a_n, eye
@@ -48,6 +55,35 @@ def newton_schulz(
     for k, a in enumerate(scales[1:], start=2):
         last = k == num_iters
         t = primitives.matmul_add(eye, z, y, alpha=-a * math.sqrt(a) / 2.0, beta=1.5 * math.sqrt(a), xp=xp)
+        y_new = y @ t if (need_y or not last) else None
+        z = t @ z if (need_z or not last) else None
+        y = y_new
+    return y, z
+
+
+def newton_schulz_steps(
+    a_n: Any, /, *, steps: tuple[tuple[float, float, float], ...], want: str, xp: ModuleType
+) -> tuple[Any | None, Any | None]:
+    """Coupled NS with general odd-polynomial steps ``(alpha, beta, gamma)`` (:mod:`.root_schedules`):
+    ``M = Z Y``, ``T = alpha I + beta M + gamma M^2``, ``Y <- Y T``, ``Z <- T Z``. A cubic step (``gamma = 0``)
+    costs 3 products, a quintic one 4; :func:`.root_schedules.root_matmuls` counts them."""
+    eye = primitives.eye_like(a_n, xp=xp)
+    if not steps:
+        return a_n, eye
+    need_y, need_z = want in ("sqrt", "both"), want in ("inv", "both")
+    k = len(steps)
+
+    def poly(m: Any, step: tuple[float, float, float]) -> Any:
+        alpha, beta, gamma = step
+        t = alpha * eye + beta * m
+        return primitives.matmul_add(t, m, m, alpha=gamma, xp=xp) if gamma != 0.0 else t
+
+    t = poly(a_n, steps[0])  # Z_0 = I: M = A_n, Y_1 = A_n T, Z_1 = T
+    y = a_n @ t if (need_y or k > 1) else None
+    z = t
+    for i, step in enumerate(steps[1:], start=2):
+        last = i == k
+        t = poly(z @ y, step)
         y_new = y @ t if (need_y or not last) else None
         z = t @ z if (need_z or not last) else None
         y = y_new

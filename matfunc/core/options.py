@@ -9,10 +9,12 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 
-from .coefficients import ns_condition_covered
+from .coefficients import ns_condition_covered, ns_iters_for_condition
+from .root_schedules import root_covered, root_iters, root_steps, schedule_name
 from .scaling import SCALES
 
-__all__ = ["Options", "resolve", "METHODS", "BACKWARDS", "DEFAULT_TAYLOR_DEGREE", "DEFAULT_PADE_DEGREE"]
+__all__ = ["Options", "resolve", "METHODS", "BACKWARDS", "DEFAULT_TAYLOR_DEGREE", "DEFAULT_PADE_DEGREE",
+           "DEFAULT_SCHEDULE", "default_ns_iters", "default_forward_iters", "default_coverage"]
 
 METHODS = ("eig", "taylor", "pade", "newton-schulz")
 ALIASES = {"mtp": "taylor", "mpa": "pade", "ns": "newton-schulz", "eigh": "eig"}  # "_" and "-" alike
@@ -38,9 +40,31 @@ def scale_name(scale: object) -> str:
     return name
 
 
+#: The Newton–Schulz step schedule of the forward when none is given (:mod:`.root_schedules`;
+#: docs/derivations/schedules.md): cushioned per-step minimax quintics, which cover at least what the scaled
+#: cubic's default steps cover in fewer products (float64: 10 steps, 37 products vs 15, 42; float32: 7, 25 vs 10, 27).
+#: The backward's Lyapunov sign iteration stays the scaled cubic (:func:`default_ns_iters`).
+DEFAULT_SCHEDULE = "polar-express"
+
+
 def default_ns_iters(eps: float) -> int:
-    """Default Newton–Schulz / sign steps: 15 in float64 (covers cond 1.5e8), 10 in float32 (cond 1.9e5)."""
+    """Default steps of the *scaled cubic*: the Lyapunov backward's sign iteration (and ``schedule="scaled"``
+    forwards): 15 in float64 (covers cond 1.5e8), 10 in float32 (cond 1.9e5)."""
     return 15 if eps < 1e-10 else 10
+
+
+def default_coverage(eps: float) -> float:
+    """The condition number every default step count covers at least: what :func:`default_ns_iters` scaled
+    cubic steps cover (1.55e8 in float64, 1.9e5 in float32)."""
+    return ns_condition_covered(default_ns_iters(eps), eps)
+
+
+def default_forward_iters(eps: float, schedule: str = DEFAULT_SCHEDULE) -> int:
+    """Default Newton–Schulz forward steps of ``schedule``: the fewest that cover :func:`default_coverage`
+    (``"polar-express"``: 10 in float64, 7 in float32; ``"scaled"``: :func:`default_ns_iters`)."""
+    if schedule == "scaled":
+        return default_ns_iters(eps)
+    return root_iters(schedule, default_coverage(eps), eps)
 
 
 @dataclass(frozen=True)
@@ -55,6 +79,8 @@ class Options:
     backward: str
     backward_iters: int
     eps: float
+    schedule: str = DEFAULT_SCHEDULE  # Newton–Schulz step schedule (:mod:`.root_schedules`)
+    design_cond: float = 0.0  # condition number of A_n the NS steps are designed for (0: widest num_iters covers)
 
     @property
     def paper_steps(self) -> bool:
@@ -63,8 +89,21 @@ class Options:
 
     def covered_condition(self) -> float:
         """Condition number up to which the iterative parts (NS forward, sign backward) converge."""
-        steps = self.num_iters if self.method == "newton-schulz" else self.backward_iters
-        return ns_condition_covered(steps, self.eps)
+        if self.method == "newton-schulz":
+            if self.design_cond > 0:  # steps designed for a declared bound converge up to it (if they reach it)
+                return min(self.design_cond, root_covered(self.schedule, self.num_iters, self.eps))
+            return root_covered(self.schedule, self.num_iters, self.eps)
+        return ns_condition_covered(self.backward_iters, self.eps)
+
+    def ns_steps(self) -> tuple[tuple[float, float, float], ...] | None:
+        """The ``(alpha, beta, gamma)`` of the Newton–Schulz steps, or None for ``schedule="scaled"`` without a
+        bound and for the paper's plain steps (the kernel's own cubic path, bit for bit as before ``schedule=``
+        existed)."""
+        if self.method != "newton-schulz" or (self.schedule == "scaled" and self.design_cond <= 0):
+            return None
+        if self.paper_steps:
+            return None
+        return root_steps(self.schedule, self.num_iters, self.eps, self.design_cond)
 
 
 def _method_name(method: str) -> str:
@@ -100,6 +139,8 @@ def resolve(
     eps: float,
     n: int,
     on_cpu: bool,
+    schedule: object = None,
+    lower_bound: object = None,
 ) -> Options:
     """Fill in defaults and apply the ``"auto"`` rule.
 
@@ -144,9 +185,29 @@ def resolve(
                 "grows faster than the approximation improves (float64, cond 4: [12/12] 7e-13, [24/24] 7e-9 off; "
                 "cond 100: [24/24] 5e-2). For more accuracy use method='newton-schulz' or 'eig'"
             )
+    explicit = schedule is not None
+    sched = schedule_name(schedule) if explicit else DEFAULT_SCHEDULE
+    design = _design_condition(lower_bound, n)
+    if (auto or name != "newton-schulz") and (explicit or design):  # auto: the same call must fail on any device
+        what = "lower_bound" if design else "schedule"
+        raise ValueError(f"{what} applies to method='newton-schulz', not {'auto' if auto else name!r}")
+    if name == "newton-schulz" and scale == "frobenius":
+        if (explicit and sched != "scaled") or design:
+            raise ValueError(
+                "scale='frobenius' means the paper's plain Newton–Schulz steps; schedule= and lower_bound= need "
+                "scale='spectral' (whose bound on lambda_max they are designed with)"
+            )
+        sched = "scaled"  # the paper's steps (Options.paper_steps), whatever the default schedule
+    if name != "newton-schulz":
+        sched = "scaled"
     iters = None
     if name == "newton-schulz":
-        iters = _int(default_ns_iters(eps) if num_iters is None else num_iters, "num_iters", 1)
+        if num_iters is None:
+            if design:
+                num_iters = root_iters(sched, design, eps)
+            else:  # cover what the scaled cubic's default steps cover, in this schedule's steps
+                num_iters = default_forward_iters(eps, sched)
+        iters = _int(num_iters, "num_iters", 1)
     bwd = option_name(backward, "backward")
     if bwd == "auto":
         bwd = "eig" if name == "eig" else "lyapunov"
@@ -155,9 +216,33 @@ def resolve(
     if bwd == "svd-pade":
         b_iters = _int(SVD_PADE_DEFAULT_DEGREE if backward_iters is None else backward_iters, "backward_iters", 1)
     elif bwd == "lyapunov":
-        b_iters = _int(default_ns_iters(eps) if backward_iters is None else backward_iters, "backward_iters", 1)
+        if backward_iters is None:  # a declared bound serves the backward too: S^2 = A has the same condition
+            backward_iters = ns_iters_for_condition(design, eps) if design else default_ns_iters(eps)
+        b_iters = _int(backward_iters, "backward_iters", 1)
     else:
         if backward_iters is not None:
             raise ValueError(f"backward_iters applies to backward='lyapunov' or 'svd-pade', not {bwd!r}")
         b_iters = 0
-    return Options(inverse, name, deg, iters, scale, bwd, b_iters, float(eps))
+    return Options(inverse, name, deg, iters, scale, bwd, b_iters, float(eps), sched, design)
+
+
+def _design_condition(lower_bound: object, n: int) -> float:
+    """The condition number of ``A_n = A / c`` that a declared ``lower_bound`` on ``lambda_min / lambda_max``
+    guarantees: ``n^(1/16) / lower_bound`` (the spectral scale ``c`` overestimates ``lambda_max`` by at most
+    ``n^(1/16)``); 0.0 when none is declared."""
+    if lower_bound is None:
+        return 0.0
+    if isinstance(lower_bound, bool):
+        raise TypeError(f"lower_bound must be a float in (0, 1], got {lower_bound!r}")
+    try:
+        lb = float(lower_bound)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"lower_bound must be a float in (0, 1], got {type(lower_bound).__name__} {lower_bound!r}"
+        ) from None
+    if not 0.0 < lb <= 1.0:
+        raise ValueError(
+            f"lower_bound must be in (0, 1] (a lower bound on lambda_min / lambda_max, i.e. 1 / cond), got "
+            f"{lower_bound!r}; for A = B + ridge * I with ||B||_2 <= beta pass ridge / (beta + ridge)"
+        )
+    return max(n, 1) ** (1.0 / 16.0) / lb

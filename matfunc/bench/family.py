@@ -1,4 +1,4 @@
-"""Accuracy and speed of powm / logm / expm, side by side in one run (``python -m matfunc.bench_family``).
+"""Accuracy and speed of powm / logm / expm, side by side in one run (``python -m matfunc.bench.family``).
 
 - Accuracy (float64, ``A = Q diag(w) Q^T`` with w log-spaced from 1 to 1/cond): relative Frobenius error of every
   registered (function, method) against an mpmath reference of the same float64 matrix (eigendecomposition at
@@ -170,7 +170,7 @@ def report_section(n: int, *, shapes: tuple[tuple[int, int], ...] | None = SPEED
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m matfunc.bench_family", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m matfunc.bench.family", description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=64, help="matrix size of the accuracy table (default 64)")
     parser.add_argument("--quick", action="store_true", help="n = 16, conds 1e1/1e4/1e8, small speed shapes")
     parser.add_argument("--no-speed", action="store_true", help="accuracy only")

@@ -1,10 +1,10 @@
 """Polar decomposition: products-to-accuracy table and timing table, side by side in one run.
 
-    python -m matfunc.bench_polar                      # both tables (timing at the issue's sizes: slow on CPU)
-    python -m matfunc.bench_polar --products           # the products table only (NumPy, float64, seconds)
-    python -m matfunc.bench_polar --timing --quick     # timing at 1/4 of the sizes
-    python -m matfunc.bench_polar --timing --device cuda
-    python -m matfunc.bench_polar --lowprec            # bfloat16/float16 products vs float32 (torch, seconds)
+    python -m matfunc.bench.polar                      # both tables (timing at full size: slow on CPU)
+    python -m matfunc.bench.polar --products           # the products table only (NumPy, float64, seconds)
+    python -m matfunc.bench.polar --timing --quick     # timing at 1/4 of the sizes
+    python -m matfunc.bench.polar --timing --device cuda
+    python -m matfunc.bench.polar --lowprec            # bfloat16/float16 products vs float32 (torch, seconds)
 
 Products table: the fewest matrix products (counted by :func:`matfunc.core.polar.polar_products`: Gram, scale
 squarings and steps) after which ``||U^T U - I||_2 <= tol`` for ``A = W diag(s) V^T`` (256 x 64, batch 4,
@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _polar
-from .core import polar as core_polar
-from .core import polar_schedules as sched
+from .. import _polar
+from ..core import polar as core_polar
 
 CONDS = (1e1, 1e2, 1e3, 1e4)
 TOLS = (1e-3, 1e-6)
@@ -167,7 +166,8 @@ def timing_table(sizes: list[tuple[int, int, int]], device: str = "cpu", repeat:
                 nb = batch if scipy_batch is None else min(scipy_batch, batch)
                 a64 = a[:nb].double().numpy()
                 ms = 1e3 * _median_time(lambda: [scipy.linalg.polar(x) for x in a64], lambda: None, 1) * batch / nb
-                rows.append(f"| {batch}x{m}x{n} | scipy.linalg.polar (float64, loop; x{batch}/{nb}) | {ms:.1f} | svd | |")
+                rows.append(f"| {batch}x{m}x{n} | scipy.linalg.polar (float64, loop; x{batch}/{nb}) | {ms:.1f} "
+                            "| svd | |")
             except ImportError:
                 pass
     return "\n".join(rows)
@@ -235,11 +235,12 @@ def report_section(m: int, n: int, batch: int, *, timing_sizes: list[tuple[int, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m matfunc.bench.polar", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--products", action="store_true", help="products table only")
     ap.add_argument("--timing", action="store_true", help="timing table only")
     ap.add_argument("--lowprec", action="store_true", help="low-precision products table only (torch, CPU)")
-    ap.add_argument("--quick", action="store_true", help="timing at a quarter of the issue's sizes")
+    ap.add_argument("--quick", action="store_true", help="timing at a quarter of the full sizes")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)

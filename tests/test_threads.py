@@ -1,0 +1,149 @@
+"""Host threads for NumPy batches (matfunc._threads): one BLAS thread per small matrix, the batch across a pool.
+
+Speed is a benchmark's business (``python -m matfunc.bench --threads-check``); these tests hold what must
+not change: the results (bit for bit), the user's BLAS setting after every call (also failed and concurrent
+ones), and the rules for when the pool is used.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import matfunc
+from matfunc import _threads
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+from conftest import spd as _spd  # noqa: E402
+
+
+def spd(n, *, batch=(), cond=10.0, seed=0):
+    return _spd(n, cond, batch=batch, seed=seed)[0]
+
+
+def _blas_threads() -> list[int]:
+    """Threads of the BLAS libraries loaded when matfunc first looked (NumPy's among them), read live."""
+    return [lib.num_threads for lib in _threads._controller().lib_controllers]
+
+
+@pytest.fixture
+def two_workers(monkeypatch):
+    """Pretend BLAS has two threads (CI machines may have one core), and record the pools used."""
+    if _threads._controller() is None:
+        pytest.skip("no BLAS library found by threadpoolctl")
+    used = []
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 2)
+    monkeypatch.setattr(_threads.os, "cpu_count", lambda: 2)
+    pool = _threads._pool
+
+    def spy(workers):
+        used.append(workers)
+        return pool(workers)
+
+    monkeypatch.setattr(_threads, "_pool", spy)
+    return used
+
+
+@pytest.mark.parametrize("method", ["eig", "newton-schulz", "pade"])
+@pytest.mark.parametrize("inverse", [False, True])
+def test_pool_gives_the_same_bits(two_workers, monkeypatch, method, inverse):
+    a = spd(32, batch=(3, 50), cond=100.0, seed=1)  # 150 x 32^3 > MIN_WORK: the pool is used
+    fn = matfunc.inv_sqrtm if inverse else matfunc.sqrtm
+    pooled = fn(a, method=method)
+    y, vjp = (matfunc.inv_sqrtm_vjp if inverse else matfunc.sqrtm_vjp)(a, method=method)
+    g = np.random.default_rng(2).standard_normal(a.shape)
+    pooled_grad = vjp(g)
+    assert two_workers, "the pool was not used"
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 1)  # one worker: a plain loop over the blocks
+    n_used = len(two_workers)
+    serial = fn(a, method=method)
+    y1, vjp1 = (matfunc.inv_sqrtm_vjp if inverse else matfunc.sqrtm_vjp)(a, method=method)
+    assert len(two_workers) == n_used
+    np.testing.assert_array_equal(pooled, serial)
+    np.testing.assert_array_equal(y, y1)
+    np.testing.assert_array_equal(pooled_grad, vjp1(g))
+
+
+def test_small_work_single_matrices_and_other_backends_use_no_pool(two_workers):
+    matfunc.sqrtm(spd(8, batch=(4,), seed=0))  # 4 x 8^3 < MIN_WORK
+    matfunc.sqrtm(spd(32, seed=0))  # one matrix: BLAS keeps its threads
+    assert two_workers == []
+    matfunc.sqrtm(spd(32, batch=(64,), seed=0))
+    assert two_workers == [2]
+
+
+def test_blas_setting_restored_after_calls_errors_and_threads():
+    if _threads._controller() is None:
+        pytest.skip("no BLAS library found by threadpoolctl")
+    before = _blas_threads()
+    a = spd(32, batch=(64,), seed=0)
+    matfunc.sqrtm(a)
+    assert _blas_threads() == before
+    bad = a.copy()
+    bad[3] = np.eye(32) - 2.0 / 32  # eigenvalue -1, positive diagonal: the result check raises, in the plan
+    with pytest.raises(ValueError, match=r"\(3,\)"):
+        matfunc.sqrtm(bad)
+    assert _blas_threads() == before
+    seen, results = [], []
+
+    def call():  # from other threads: BLAS is left alone, the results are right
+        seen.append(_blas_threads())
+        results.append(matfunc.inv_sqrtm(a))
+
+    workers = [threading.Thread(target=call) for _ in range(4)]
+    with _threads.single_blas():
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        assert _blas_threads() == [1] * len(before)
+    assert seen == [[1] * len(before)] * 4
+    for r in results:
+        np.testing.assert_array_equal(r, results[0])
+    assert _blas_threads() == before
+    assert _threads._state["depth"] == 0
+
+
+def test_a_users_limit_is_respected(monkeypatch):
+    if _threads._controller() is None:
+        pytest.skip("no BLAS library found by threadpoolctl")
+    used = []
+    monkeypatch.setattr(_threads, "_pool", lambda w: used.append(w))
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        matfunc.sqrtm(spd(32, batch=(64,), seed=0))
+        assert _blas_threads() and set(_blas_threads()) == {1}
+    assert used == []
+
+
+def test_without_threadpoolctl_nothing_changes():
+    code = (
+        "import sys; sys.modules['threadpoolctl'] = None\n"
+        "import numpy as np, matfunc\n"
+        "from matfunc import _threads\n"
+        "a = np.stack([np.eye(16) * (i + 1) for i in range(300)])\n"
+        "y = matfunc.sqrtm(a)\n"
+        "assert _threads._controller() is None\n"
+        "assert np.allclose(y[5], np.sqrt(6) * np.eye(16))\n"
+        "print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+
+
+def test_import_does_not_load_threadpoolctl():
+    code = "import sys, matfunc; print('threadpoolctl' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_split_rows():
+    assert _threads.split_rows(100, None, 1) is None
+    assert _threads.split_rows(100, None, 2) == 50
+    assert _threads.split_rows(101, None, 2) == 51
+    assert _threads.split_rows(100, 16, 2) == 16
+    assert _threads.split_rows(100, 80, 2) == 50
