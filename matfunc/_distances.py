@@ -5,7 +5,7 @@ of Gaussians (FID), with their manual VJPs.
 One path (:func:`_fidelity`): validate, get the namespace once, check the covariances (finite, symmetric,
 positive semidefinite), then
 
-- the value by ``method="eig"`` (:func:`_eig_fidelity`) through factors ``C C^H = A``, ``D D^H = B``, never the
+- the value by ``method="eig"`` (:func:`matfunc.core.distances.eig_fidelity`) through factors ``C C^H = A``, ``D D^H = B``, never the
   non-symmetric ``sqrtm(A @ B)`` nor ``A^{1/2}`` itself: ``sum sqrt(eigvalsh(L^H B L))`` with the Cholesky factor
   ``L`` of ``A`` when both are positive definite, else the nuclear norm ``||C^H D||_*`` of rank-revealing
   eigenvector factors (exact for the rank-deficient covariances of fewer samples than features);
@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from . import _compat, _validation
+from .core import distances as core_distances
 from .core import primitives
 
 __all__ = [
@@ -160,48 +161,6 @@ def _sqrtm(x: Any, /, *, method: str, check: bool, name: str, what: str) -> Any:
         raise type(exc)(f"{name}, {what}: {exc}") from exc
 
 
-def _eig_factor(a: Any, /, *, eager: bool, xp: ModuleType) -> Any:
-    """``C = V diag(w)^{1/2}`` (``C C^H = A``) from ``A = V diag(w) V^H``, with the eigenvalues below
-    ``sqrt(n) eps max(w)`` set to zero: computed zero eigenvalues come out within about ``eps max(w)`` (measured
-    at most ``0.92 eps max(w)``, NumPy and PyTorch, n up to 2048), and each would put ``sqrt(eps max(w))`` of
-    noise into ``C`` (the square root's infinite slope at 0). ``n eps`` (NumPy's ``matrix_rank``) would cut
-    genuine eigenvalues of float32 FID statistics at n = 2048 (the smallest nonzero one there: 1650 eps max(w)).
-
-    Eager arrays: the columns of zeros (the smallest eigenvalues, ``eigh`` sorting them first) are dropped, all
-    but the batch's largest rank, so that the product and the SVD that follow are of rank size, not ``n``."""
-    w, v = xp.linalg.eigh(primitives.sym(a))
-    n = a.shape[-1]
-    eps = float(xp.finfo(w.dtype).eps)
-    tol = (math.sqrt(n) * eps) * xp.max(w, axis=-1, keepdims=True)
-    keep = w > tol
-    w = xp.where(keep, w, xp.zeros_like(w))
-    if eager and n > 1 and bool(xp.all(w[..., 1:] >= w[..., :-1])):
-        rank = max(int(xp.max(xp.sum(xp.astype(keep, xp.int32), axis=-1))), 1)
-        w, v = w[..., n - rank:], v[..., n - rank:]
-    return v * xp.astype(xp.sqrt(w), v.dtype)[..., None, :]
-
-
-def _eig_fidelity(a: Any, b: Any, /, *, eager: bool, xp: ModuleType) -> Any:
-    """The value by ``"eig"``, through factors ``C C^H = A``, ``D D^H = B`` (never ``A^{1/2}`` itself):
-
-    - both positive definite to working precision (``lambda_min > n eps max a_ii``, tested on eager arrays): the
-      Cholesky factor ``L`` of ``A``; ``L^H B L`` is Hermitian positive definite with the eigenvalues of ``A B``,
-      so ``F = sum sqrt(eigvalsh(L^H B L))``;
-    - otherwise (or under tracing): ``F = ||C^H D||_*``, the sum of the singular values of ``C^H D`` with the
-      thresholded eigenvector factors of :func:`_eig_factor`, since ``(C^H D)(C^H D)^H = C^H B C``. Singular
-      values come out with absolute errors ``eps ||C|| ||D||``, so exact zeros (rank-deficient covariances) cost
-      nothing, where ``sqrt`` of the eigenvalues of a product would add ``sqrt(eps)``-sized noise for each.
-
-    See the derivation page for the measured accuracy of each route."""
-    eps = float(xp.finfo(a.dtype).eps)
-    if eager and _validation._definite(a, eps=eps, xp=xp) and _validation._definite(b, eps=eps, xp=xp):
-        c = xp.linalg.cholesky(a)
-        lm = xp.linalg.eigvalsh(primitives.sym(primitives.mH(c) @ b @ c))
-        return xp.sum(xp.sqrt(xp.maximum(lm, xp.zeros_like(lm))), axis=-1)
-    c, d = _eig_factor(a, eager=eager, xp=xp), _eig_factor(b, eager=eager, xp=xp)
-    return xp.sum(xp.linalg.svdvals(primitives.mH(c) @ d), axis=-1)
-
-
 def _fidelity(a: Any, b: Any, /, *, method: str, check: bool, name: str, xp: ModuleType) -> Any:
     """``tr (A^{1/2} B A^{1/2})^{1/2}`` for checked, ridged input in the compute dtype (eager, non-Dask)."""
     eig = method == "eig" or (method == "auto" and _compat.is_cpu(a))
@@ -209,7 +168,10 @@ def _fidelity(a: Any, b: Any, /, *, method: str, check: bool, name: str, xp: Mod
     if eig:
         with _compat.quiet(xp, a):
             eager = not (_traced(a, xp) or _traced(b, xp))
-            t = _eig_fidelity(_compat.values(a), _compat.values(b), eager=eager, xp=xp)
+            av, bv = _compat.values(a), _compat.values(b)
+            eps = float(xp.finfo(av.dtype).eps)
+            definite = eager and _validation._definite(av, eps=eps, xp=xp) and _validation._definite(bv, eps=eps, xp=xp)
+            t = core_distances.eig_fidelity(av, bv, eager=eager, definite=definite, xp=xp)
         if not grad:
             return t
     # Gradients (and the matrix-product methods): through matfunc.sqrtm twice, whose backward is finite at
