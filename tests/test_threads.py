@@ -1,6 +1,6 @@
 """Host threads for NumPy batches (matfunc._threads): one BLAS thread per small matrix, the batch across a pool.
 
-Speed is a benchmark's business (``python -m matfunc.bench --threads-check``); these tests hold what must
+Speed is a benchmark's business (``python -m matfunc.bench.threads``); these tests hold what must
 not change: the results (bit for bit), the user's BLAS setting after every call (also failed and concurrent
 ones), and the rules for when the pool is used.
 """
@@ -147,3 +147,17 @@ def test_split_rows():
     assert _threads.split_rows(101, None, 2) == 51
     assert _threads.split_rows(100, 16, 2) == 16
     assert _threads.split_rows(100, 80, 2) == 50
+
+
+def test_thread_benchmark_runs_and_restores_the_fixes():
+    from matfunc.bench import threads as bench_threads
+    from matfunc.core import blocking
+
+    state = dict(_threads._state)
+    rows = bench_threads.run([("numpy", "auto", 8, 16, "float64"), ("numpy", "newton-schulz", 8, 16, "float64")],
+                             rounds=1)
+    assert [sorted(r["times"]) for r in rows] == [
+        ["matfunc after", "matfunc before", "plain eigh root"], ["matfunc after", "matfunc before"]]
+    assert all(t[0] > 0 and t[1] >= 0 for r in rows for t in r["times"].values())
+    assert "| numpy `auto` 8 x 16x16 float64 |" in bench_threads.table(rows)
+    assert blocking.MIN_N == 8 and _threads._state == state  # "before" was measured inside a restored context
