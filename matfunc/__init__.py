@@ -80,7 +80,7 @@ from ._family import expm, expm_vjp, logm, logm_vjp, newton_root_iters, powm, po
 
 __all__ += ["powm", "logm", "expm", "powm_vjp", "logm_vjp", "expm_vjp", "newton_root_iters"]
 
-# SPD geometry (issue 19): affine-invariant and log-Euclidean distances, geodesics and the geometric mean.
+# SPD geometry: affine-invariant and log-Euclidean distances, geodesics and the geometric mean.
 from ._geometry import (  # noqa: E402
     distance_logeuclid,
     distance_logeuclid_vjp,
@@ -94,7 +94,7 @@ from ._geometry import (  # noqa: E402
 __all__ += ["distance_riemann", "distance_logeuclid", "geodesic_riemann", "distance_riemann_vjp",
             "distance_logeuclid_vjp", "geodesic_riemann_vjp", "mean_riemann"]
 
-# Whitening–colouring transform of universal style transfer (issue 19).
+# Whitening–colouring transform of universal style transfer.
 from ._wct import whitening_coloring  # noqa: E402
 
 __all__ += ["whitening_coloring"]
