@@ -157,7 +157,8 @@ def sqrtm(
         Taylor degree (default 10) or Padé order ``m`` for ``[m/m]`` or a pair ``(m, n)`` (default 5, at most
         20: past it rounding in the matrix polynomials outgrows the approximation's gain).
     num_iters : int, optional
-        Newton–Schulz steps (default 15 in float64, 10 in float32; see :func:`newton_schulz_iters`).
+        Newton–Schulz steps of ``schedule`` (default: those covering what 15 scaled cubic steps cover in
+        float64, 10 in float32: 10 / 7 ``"polar-express"`` steps, 37 / 25 products; see :func:`newton_schulz_iters`).
     scale : {"spectral", "frobenius"}, optional
         Normalisation: an upper bound on the largest eigenvalue, ``||A^8||_F^(1/8)`` from 3 squarings
         (at most ``n^(1/16)`` times too large, never too small), with accelerated
@@ -165,14 +166,17 @@ def sqrtm(
     backward : {"auto", "lyapunov", "eig", "svd-pade", "unrolled"}, optional
         How gradients are computed (PyTorch and JAX; see :func:`sqrtm_vjp` for NumPy/CuPy).
     backward_iters : int, optional
-        Sign-iteration steps of ``backward="lyapunov"`` or the Padé degree of ``"svd-pade"``.
-    schedule : {"scaled", "polar-express", "minimax-cubic", "plain"}, optional
-        Newton–Schulz step schedule (:mod:`matfunc.core.root_schedules`, docs/derivations/schedules.md):
-        ``"scaled"`` (the default, None) the capped scaled cubic steps, 3 products a step; ``"polar-express"``
-        (alias ``"minimax"``) cushioned per-step minimax quintics, 4 products a step: the same accuracy in 37
-        products where the default takes 42 (float64; float32: 25 vs 27), and fewer still with ``lower_bound``;
-        ``"minimax-cubic"``, ``"plain"`` for comparison. ``num_iters`` counts steps of the chosen schedule; without
-        it a schedule takes the steps that cover what the default covers (or ``lower_bound``).
+        Sign-iteration steps of ``backward="lyapunov"`` (scaled cubic steps: default 15 / 10 in float64 /
+        float32, ``matfunc.newton_schulz_iters(cond, schedule="scaled")``) or the Padé degree of ``"svd-pade"``.
+    schedule : {"polar-express", "scaled", "minimax-cubic", "plain"}, optional
+        Newton–Schulz step schedule of the forward (:mod:`matfunc.core.root_schedules`,
+        docs/derivations/schedules.md): ``"polar-express"`` (the default, None; alias ``"minimax"``) cushioned
+        per-step minimax quintics, 4 products a step: the accuracy of the scaled cubic in 37 products where it
+        takes 42 (float64; float32: 25 vs 27), and fewer still with ``lower_bound``; ``"scaled"`` the capped
+        scaled cubic steps, 3 products a step (matfunc's earlier default); ``"minimax-cubic"``, ``"plain"`` for
+        comparison. ``num_iters`` counts steps of the chosen schedule; without it a schedule takes the steps that
+        cover what 15 (float64) / 10 (float32) scaled steps cover (or ``lower_bound``). The Lyapunov backward's
+        sign iteration is always the scaled cubic.
     lower_bound : float, optional
         A known lower bound on ``lambda_min / lambda_max`` (``1 / cond``) of every matrix, for
         ``method="newton-schulz"``: the steps (and the Lyapunov backward's) are chosen and designed for it, so a
@@ -370,8 +374,9 @@ def solve_lyapunov(
         :math:`\begin{bmatrix} S & G \\ 0 & -S \end{bmatrix}` (matrix products only; GPU-friendly).
         ``"eig"``: :math:`X = V [\hat G_{ij} / (s_i + s_j)] V^T` from ``eigh(s)``.
     num_iters : int, optional
-        Sign-iteration steps. The default (15 in float64, 10 in float32) converges for ``cond(S)**2`` up to
-        1.5e8 (float64); ``matfunc.newton_schulz_iters(cond(S)**2)`` gives the steps for any ``S``.
+        Sign-iteration steps (the scaled cubic). The default (15 in float64, 10 in float32) converges for
+        ``cond(S)**2`` up to 1.5e8 (float64); ``matfunc.newton_schulz_iters(cond(S)**2, schedule="scaled")`` gives
+        the steps for any ``S``.
     scale : {"spectral", "frobenius"}
         Normalisation of ``S`` (see :func:`sqrtm`); ``"frobenius"`` uses the paper's plain steps.
     check : bool, optional

@@ -412,6 +412,11 @@ def _prepared(a: Any, ctype: Any, ridge: float, check: bool, /, *, plan: Any, xp
         _check_input(x, plan=plan, xp=xp)
         if plan.method == "taylor":
             _check_spread(x, plan=plan, xp=xp)
+        if plan.method == "iss":  # the roots' normwise residuals do not see lost small eigenvalues; log does
+            v = _compat.values(x)
+            with _compat.quiet(xp, v):
+                _validation.check_condition(v, max_cond=plan.max_cond, head="logm(method='iss'):",
+                                            remedy="method='eig' (or a ridge).", xp=xp)
     return x, check
 
 

@@ -292,3 +292,36 @@ def check_lyapunov(s: Any, g: Any, x: Any, /, *, method: str, eps: float, xp: Mo
         f"{symmetry_rtol(n, eps):.3g}): S is singular, indefinite, or too ill-conditioned for the method; "
         f"{fix}. check=False returns the raw result."
     )
+
+
+def check_condition(v: Any, /, *, max_cond: float, head: str, remedy: str, xp: ModuleType) -> None:
+    """``ValueError`` unless every symmetric positive definite matrix of ``v`` has a condition number within
+    ``max_cond``: the range a matrix-product method covers. Beyond it such methods lose the small eigenvalues
+    while their normwise residuals stay small, which matters wherever small eigenvalues are amplified (the
+    logarithm, inverse powers). One Cholesky of ``v - (u / max_cond) I`` with ``u >= lambda_max`` the spectral
+    bound of :func:`matfunc.core.scaling.normalize` (at most ``n^(1/16)`` too large); only when it fails, the
+    eigenvalues, to name the matrix. ``head`` starts the message (``"logm(method='iss'): the matrix"``),
+    ``remedy`` ends it."""
+    from .core.primitives import eye_like
+    from .core.scaling import normalize
+
+    v = sym(v)
+    _, u = normalize(v, scale="spectral", xp=xp)
+    try:
+        ok = bool(xp.all(xp.isfinite(xp.linalg.cholesky(v - (u / max_cond) * eye_like(v, xp=xp)))))
+    except Exception as exc:  # NumPy/PyTorch raise their LinAlgError; JAX returns NaN
+        if "LinAlgError" not in type(exc).__name__ and "linalg" not in str(exc).lower():
+            raise
+        ok = False
+    if ok:
+        return
+    lam = xp.linalg.eigvalsh(v)
+    kappa = lam[..., -1] / lam[..., 0]
+    bad = ~(kappa <= max_cond / 1.5)  # the cheap test's margin: u overestimates lambda_max
+    where = _first_bad(bad, xp=xp, shape=tuple(v.shape[:-2])) if bool(xp.any(bad)) else "a matrix of the batch"
+    worst = float(xp.max(xp.where(kappa > 0, kappa, xp.full_like(kappa, math.inf))))
+    raise ValueError(
+        f"{head} {where} has condition number up to {worst:.3g}, beyond max_cond={max_cond:.3g} that the "
+        f"matrix-product method covers (its result would lose the small eigenvalues). Pass "
+        f"max_cond={10 ** math.ceil(math.log10(max(1.5 * worst, 1.0))):.0e} (more steps), or {remedy}"
+    )

@@ -9,8 +9,8 @@ import pytest
 from conftest import rel_err, spd
 
 import matfunc
-from matfunc.core.coefficients import ns_condition_covered
-from matfunc.core.options import default_ns_iters
+from matfunc.core.options import DEFAULT_SCHEDULE, default_forward_iters
+from matfunc.core.root_schedules import root_covered
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -201,7 +201,7 @@ def _bad_single(case, n):
         a[0, 1] += 1.0
     elif case in ("indefinite", "singular"):
         a = _indefinite(n, -1e-3 if case == "indefinite" else 0.0, seed=17)
-    elif case == "ill-conditioned":  # positive definite, but past the coverage of Newton-Schulz's 15 steps
+    elif case == "ill-conditioned":  # positive definite, but past the coverage of Newton-Schulz's default steps
         a, _, _ = spd(n, 1e12, seed=18)
     return a
 
@@ -247,7 +247,7 @@ def test_blocked_batch_of_one_named_and_psd_accepted():
     s = _indefinite(n, 0.0, seed=17)
     y = matfunc.sqrtm(da.from_array(s, chunks=n // 2), "newton-schulz").compute()
     eps = float(np.finfo(s.dtype).eps)
-    covered = ns_condition_covered(default_ns_iters(eps), eps)  # the default steps'
+    covered = root_covered(DEFAULT_SCHEDULE, default_forward_iters(eps), eps)  # the default steps'
     assert rel_err(y, matfunc.sqrtm(s, "eig")) <= covered**-0.5
     assert not matfunc.sqrtm(da.zeros((n, n), chunks=n // 2), "newton-schulz").compute().any()
 

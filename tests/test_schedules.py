@@ -12,9 +12,9 @@ import matfunc
 from matfunc import bench_schedules as bench
 from matfunc.core import lyapunov
 from matfunc.core import root_schedules as rs
-from matfunc.core.coefficients import ns_condition_covered, ns_iters_for_condition
+from matfunc.core.coefficients import ns_iters_for_condition
 from matfunc.core.newton_schulz import newton_schulz, newton_schulz_steps, ns_matmuls
-from matfunc.core.options import default_ns_iters, resolve
+from matfunc.core.options import DEFAULT_SCHEDULE, default_coverage, default_forward_iters, default_ns_iters, resolve
 from matfunc.core.polar_schedules import minimax_quintic
 
 EPS64 = float(np.finfo(np.float64).eps)
@@ -196,17 +196,20 @@ def _resolve(**kw):
 
 def test_resolve_defaults_and_bound():
     default = _resolve()
-    assert default.schedule == "scaled" and default.num_iters == default_ns_iters(EPS64)
-    assert default.ns_steps() is None  # the default path is the kernel's own, unchanged
-    quintic = _resolve(schedule="minimax")
-    assert quintic.schedule == "polar-express"
-    # same coverage as the default, fewer products
-    assert quintic.covered_condition() >= ns_condition_covered(default_ns_iters(EPS64), EPS64)
-    assert rs.root_matmuls(quintic.ns_steps()) < ns_matmuls(default.num_iters)
+    assert default.schedule == DEFAULT_SCHEDULE == "polar-express" == _resolve(schedule="minimax").schedule
+    assert default.num_iters == default_forward_iters(EPS64) == 10  # README: 10 steps, 37 products
+    assert default.backward_iters == default_ns_iters(EPS64) == 15  # the backward stays the scaled cubic
+    cubic = _resolve(schedule="scaled")
+    assert cubic.num_iters == default_ns_iters(EPS64)
+    assert cubic.ns_steps() is None  # the scaled path is the kernel's own, unchanged
+    # at least the cubic's coverage, fewer products
+    assert default.covered_condition() >= cubic.covered_condition() == default_coverage(EPS64)
+    assert rs.root_matmuls(default.ns_steps()) == 37 < ns_matmuls(cubic.num_iters) == 42
     # a ridge: lambda_min >= 1e-2 lambda_max pays for cond 100 only, forward and backward
     ridge = _resolve(lower_bound=1e-2)
-    assert ridge.num_iters == ns_iters_for_condition(64 ** (1 / 16) * 1e2, EPS64) < default.num_iters
-    assert ridge.backward_iters == ridge.num_iters
+    design = 64 ** (1 / 16) * 1e2
+    assert ridge.num_iters == rs.root_iters(DEFAULT_SCHEDULE, design, EPS64) < default.num_iters
+    assert ridge.backward_iters == ns_iters_for_condition(design, EPS64) < cubic.backward_iters
     assert ridge.ns_steps() is not None
 
 
@@ -316,3 +319,46 @@ def test_cushioned_quintic_at_default_coverage(dtype):
         assert quintic["products"] < cubic["products"]
         for key in ("sqrtm", "inv_sqrtm"):
             assert quintic[key] <= 2 * max(cubic[key], n * eps), (cond, key, quintic[key], cubic[key])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_default_schedule_at_or_below_scaled_cubic_at_every_covered_condition(dtype):
+    """Issue 20: the default forward schedule takes no more products than the scaled cubic for every condition
+    number up to the default coverage (a known condition: ``newton_schulz_iters`` with either schedule), nor at the
+    defaults; and the public API's default is as accurate as ``schedule="scaled"`` (within 2x, floored at n eps)
+    on the README's matrices at every covered condition."""
+    eps = float(np.finfo(dtype).eps)
+    top = math.log10(default_coverage(eps))
+    for cond in [10.0 ** (top * i / 16) for i in range(1, 17)]:
+        k_new = matfunc.newton_schulz_iters(cond, dtype)
+        k_old = matfunc.newton_schulz_iters(cond, dtype, schedule="scaled")
+        new = rs.root_matmuls(rs.root_steps(DEFAULT_SCHEDULE, k_new, eps))
+        assert new <= ns_matmuls(k_old), (cond, k_new, k_old)
+        assert rs.root_covered(DEFAULT_SCHEDULE, k_new, eps) >= cond * (1 - 1e-9)
+    assert rs.root_matmuls(rs.root_steps(DEFAULT_SCHEDULE, default_forward_iters(eps), eps)) < ns_matmuls(
+        default_ns_iters(eps))
+    n = 16
+    for cond in ((1e1, 1e4, 1e8) if dtype == "float64" else (1e1, 1e3, 1e5)):
+        a, root, inv_root = bench.test_matrices(n, cond, batch=2)
+        a = a.astype(dtype)
+        for fn, ref in ((matfunc.sqrtm, root), (matfunc.inv_sqrtm, inv_root)):
+            new, old = fn(a, "newton-schulz"), fn(a, "newton-schulz", schedule="scaled")
+            assert rel_err(new, ref) <= 2 * max(rel_err(old, ref), n * eps), (cond, fn.__name__)
+
+
+def test_paper_steps_unchanged_by_default_schedule():
+    """scale="frobenius" is the paper's plain NS exactly, whatever the default schedule: the kernel's unscaled
+    steps, 15 of them in float64 (up to the rounding of where the symmetrisation and scale are applied)."""
+    import array_api_compat.numpy as xp
+
+    a, _, _ = spd(8, 10.0, batch=(2,))
+    opts = _resolve(scale="frobenius")
+    assert opts.paper_steps and opts.schedule == "scaled" and opts.num_iters == 15 and opts.ns_steps() is None
+    c = np.linalg.norm(a, axis=(-2, -1), keepdims=True)
+    y, _ = newton_schulz(a / c, num_iters=15, eps=EPS64, want="sqrt", scaled=False, xp=xp)
+    ref = (y + np.swapaxes(y, -1, -2)) / 2 * np.sqrt(c)
+    out = matfunc.sqrtm(a, "newton-schulz", scale="frobenius", check=False)
+    assert np.max(np.abs(out - ref)) <= 8 * 8 * EPS64 * np.max(np.abs(ref))
+    # the plain steps leave cond-10 input visibly unconverged after the paper's 5 steps; the schedules do not
+    paper5 = matfunc.sqrtm(a, "newton-schulz", scale="frobenius", num_iters=5, check=False)
+    assert rel_err(paper5, matfunc.sqrtm(a, "eig")) > 1e-3

@@ -9,6 +9,10 @@ eigenvalues from 9/4 to up to 5.625 (= 9a/4 at the cap a = 2.5) per step, so 15 
 accuracy up to cond 1.5e8 where plain NS needs about 28. Step counts are fixed per call (``jax.jit``-safe).
 Cost: ``3k - 3`` matrix products for ``k`` steps when one of Y or Z is wanted (the first step is a
 polynomial in ``A_n`` and the last skips the unused iterate).
+
+This cubic path serves ``schedule="scaled"`` and the paper's plain steps; the forward's default schedule,
+``"polar-express"`` (:data:`.options.DEFAULT_SCHEDULE`), runs :func:`newton_schulz_steps` with per-step minimax
+quintics (10 steps, 37 products in float64 for the same coverage; docs/derivations/schedules.md).
 """
 
 from __future__ import annotations
