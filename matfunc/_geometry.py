@@ -25,8 +25,9 @@ import numpy as np
 from . import _compat, _validation
 from ._errors import SingularMatrixError
 from .core import coefficients
-from .core.options import default_ns_iters, option_name
+from .core.options import DEFAULT_SCHEDULE, default_ns_iters, option_name
 from .core.primitives import abs2, sym
+from .core.root_schedules import root_iters
 
 __all__ = [
     "distance_riemann",
@@ -234,7 +235,7 @@ def _logm(x: Any, c: _Call, *, name: str, what: str, vjp: bool) -> Any:
 
 
 def _steps(c: _Call) -> int:
-    return coefficients.ns_iters_for_condition(c.max_cond, c.eps)
+    return root_iters(DEFAULT_SCHEDULE, c.max_cond, c.eps)  # steps of sqrtm's default schedule
 
 
 def _dyadic(p: float) -> bool:

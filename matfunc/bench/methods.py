@@ -17,6 +17,7 @@ from ..core.lyapunov import sign_matmuls
 from ..core.newton_schulz import ns_matmuls
 from ..core.options import resolve
 from ..core.polynomial import matmul_count
+from ..core.root_schedules import root_matmuls
 from ..core.scaling import SQUARINGS
 
 if TYPE_CHECKING:
@@ -143,7 +144,8 @@ def matmul_counts(method: Method, *, dtype: str, on_cpu: bool, n: int) -> tuple[
     elif opts.method == "taylor":
         fwd += matmul_count(opts.degree)
     else:
-        fwd += ns_matmuls(opts.num_iters)
+        steps = opts.ns_steps()  # None: the cubic scaled or the paper's plain steps
+        fwd += ns_matmuls(opts.num_iters) if steps is None else root_matmuls(steps, "inv" if opts.inverse else "sqrt")
     bwd = (sign_matmuls(opts.backward_iters, symmetric=True, scaled=not opts.paper_steps)
            if opts.backward == "lyapunov" else -1)
     return fwd, solves, bwd, "spd"
