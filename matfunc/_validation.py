@@ -155,9 +155,15 @@ def _definite(a: Any, /, *, eps: float, xp: ModuleType) -> bool:
     if not bool(xp.all(dmax > 0)):
         return False
     eye = xp.eye(n, dtype=a.dtype, device=_device(a))
+    return cholesky_ok(a - (n * eps) * dmax * eye, xp=xp)
+
+
+def cholesky_ok(m: Any, /, *, xp: ModuleType) -> bool:
+    """Whether the Cholesky factorisation of every matrix of ``m`` succeeds (NumPy/PyTorch raise their
+    LinAlgError on failure; JAX returns NaN instead)."""
     try:
-        factor = xp.linalg.cholesky(a - (n * eps) * dmax * eye)
-    except Exception as exc:  # NumPy/PyTorch raise their LinAlgError; JAX returns NaN instead
+        factor = xp.linalg.cholesky(m)
+    except Exception as exc:
         if "LinAlgError" not in type(exc).__name__ and "linalg" not in str(exc).lower():
             raise
         return False
@@ -307,13 +313,7 @@ def check_condition(v: Any, /, *, max_cond: float, head: str, remedy: str, xp: M
 
     v = sym(v)
     _, u = normalize(v, scale="spectral", xp=xp)
-    try:
-        ok = bool(xp.all(xp.isfinite(xp.linalg.cholesky(v - (u / max_cond) * eye_like(v, xp=xp)))))
-    except Exception as exc:  # NumPy/PyTorch raise their LinAlgError; JAX returns NaN
-        if "LinAlgError" not in type(exc).__name__ and "linalg" not in str(exc).lower():
-            raise
-        ok = False
-    if ok:
+    if cholesky_ok(v - (u / max_cond) * eye_like(v, xp=xp), xp=xp):
         return
     lam = xp.linalg.eigvalsh(v)
     kappa = lam[..., -1] / lam[..., 0]
