@@ -26,6 +26,8 @@ def _prepare(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, *
     ctype = _validation.compute_dtype(a.dtype, xp=xp)
     eps = float(xp.finfo(ctype).eps)
     opts = _options.resolve(method, inverse=inverse, eps=eps, n=a.shape[-1], on_cpu=_compat.is_cpu(a), **kw)
+    if opts.matmul_dtype is not None:
+        _low_dtype_ok(a, opts.matmul_dtype, name=name, xp=xp)
     check = check and 0 not in a.shape  # what the glue is told (Dask checks lazily, chunk by chunk)
     if check and _concrete(a, glue):
         v = _compat.values(a)
@@ -34,6 +36,18 @@ def _prepare(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, *
             if inverse:
                 _validation.check_nonsingular(_cast(v, ctype, xp), name=name, eps=eps, xp=xp)
     return xp, glue, ctype, opts, check
+
+
+def _low_dtype_ok(a: Any, low: str, /, *, name: str, xp: Any) -> None:
+    """``matmul_dtype`` must be a dtype of the namespace, and the input real."""
+    ns = _compat.array_namespace(a._meta) if _compat.backend_name(xp) == "dask" else xp  # Dask: its chunks'
+    if getattr(ns, low, None) is None:
+        raise ValueError(
+            f"{name}: matmul_dtype={low!r} is not a dtype of {_compat.backend_name(xp)}; use PyTorch or JAX arrays "
+            "(bfloat16 and float16), NumPy/CuPy for float16, or matmul_dtype=None"
+        )
+    if xp.isdtype(a.dtype, "complex floating"):
+        raise ValueError(f"{name}: matmul_dtype applies to real input, got {a.dtype}")
 
 
 def _concrete(a: Any, glue: Any) -> bool:
@@ -57,12 +71,23 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
         with _compat.quiet(xp, x):
             if glue is not None:
                 y = glue.apply(x, opts=opts, xp=xp, check=check)
+            elif check:  # the result check block by block too: in the worker threads of a pooled batch
+                y, rho, tol = _over_batch(lambda t: _checked_forward(t, opts=opts, xp=xp), (x,),
+                                          *_blocks(x, xp, workers), xp=xp, map_=map_)
+                _validation.report_accuracy(rho, tol, name=name, opts=opts, xp=xp)
+                return _cast(y, a.dtype, xp)
             else:
                 y = _over_batch(lambda t: _forward(sym(t), opts=opts, xp=xp)[0], (x,), *_blocks(x, xp, workers),
                                 xp=xp, map_=map_)
             if check and _concrete(y, glue):
                 _check_result(x, y, name=name, opts=opts, xp=xp)
         return _cast(y, a.dtype, xp)
+
+
+def _checked_forward(t: Any, /, *, opts: Any, xp: Any) -> tuple[Any, Any, Any]:
+    """The result of one block and its residual statistics (``_validation.accuracy_stats``)."""
+    y = _forward(sym(t), opts=opts, xp=xp)[0]
+    return (y, *_validation.accuracy_stats(t, y, opts=opts, xp=xp))
 
 
 def _host_threads(a: Any) -> Any:
@@ -135,6 +160,7 @@ def sqrtm(
     backward_iters: int | None = None,
     schedule: str | None = None,
     lower_bound: float | None = None,
+    matmul_dtype: str | None = None,
     check: bool = True,
 ) -> Any:
     r"""Principal square root of a batch of symmetric positive (semi)definite matrices.
@@ -182,6 +208,14 @@ def sqrtm(
         ``method="newton-schulz"``: the steps (and the Lyapunov backward's) are chosen and designed for it, so a
         regularised input pays only for its condition number. For ``A = B + ridge * I`` with ``||B||_2 <= beta``:
         ``ridge / (beta + ridge)``. A matrix outside the bound is caught by ``check=True``.
+    matmul_dtype : {"bfloat16", "float16"}, optional
+        For ``method="newton-schulz"``: the products of all but the last two steps in this dtype (PyTorch and JAX
+        accumulate in float32), for tensor-core speed on GPUs; the schedule defaults to ``"scaled"`` (cubic steps
+        keep less of the rounding). The result keeps the low-precision rounding: a relative error of about
+        ``eps_low * sqrt(cond) / 10`` (bfloat16 ``eps_low = 2^-7``: 5e-4 at cond 10, 2e-2 at 1e3; float16 ``2^-10``),
+        up to cond 1e3 (bfloat16) / 1e4 (float16), past which the iteration diverges and ``check=True`` raises.
+        On CPUs it is not faster. See docs/derivations/schedules.md, "Mixed precision". Real input; NumPy/CuPy
+        have only float16.
     check : bool, optional
         On concrete arrays (skipped under tracing): check the input (finite, symmetric, no negative
         diagonal entry) and the result: finite, and its residual ``||Y^2 - A||_F / ||A||_F`` (one extra
@@ -231,6 +265,7 @@ def sqrtm(
         backward_iters=backward_iters,
         schedule=schedule,
         lower_bound=lower_bound,
+        matmul_dtype=matmul_dtype,
     )
 
 
@@ -246,6 +281,7 @@ def inv_sqrtm(
     backward_iters: int | None = None,
     schedule: str | None = None,
     lower_bound: float | None = None,
+    matmul_dtype: str | None = None,
     check: bool = True,
 ) -> Any:
     r"""Inverse principal square root :math:`A^{-1/2}` of a batch of symmetric positive definite matrices.
@@ -280,6 +316,7 @@ def inv_sqrtm(
         backward_iters=backward_iters,
         schedule=schedule,
         lower_bound=lower_bound,
+        matmul_dtype=matmul_dtype,
     )
 
 
@@ -317,11 +354,13 @@ def sqrtm_vjp(
     backward_iters: int | None = None,
     schedule: str | None = None,
     lower_bound: float | None = None,
+    matmul_dtype: str | None = None,
     check: bool = True,
 ) -> tuple[Any, Any]:
     return _apply_vjp(
         a, name="sqrtm", inverse=False, method=method, check=check, degree=degree, num_iters=num_iters,
         scale=scale, backward=backward, backward_iters=backward_iters, schedule=schedule, lower_bound=lower_bound,
+        matmul_dtype=matmul_dtype,
     )
 
 
@@ -337,11 +376,13 @@ def inv_sqrtm_vjp(
     backward_iters: int | None = None,
     schedule: str | None = None,
     lower_bound: float | None = None,
+    matmul_dtype: str | None = None,
     check: bool = True,
 ) -> tuple[Any, Any]:
     return _apply_vjp(
         a, name="inv_sqrtm", inverse=True, method=method, check=check, degree=degree, num_iters=num_iters,
         scale=scale, backward=backward, backward_iters=backward_iters, schedule=schedule, lower_bound=lower_bound,
+        matmul_dtype=matmul_dtype,
     )
 
 

@@ -77,14 +77,45 @@ def has_values(x: Any) -> bool:
     return getattr(getattr(x, "device", None), "type", None) != "meta"
 
 
+def jax_precision() -> Any:
+    """A context in which JAX traces float32 matrix products in full float32 (``"highest"``), unless the user
+    chose a default matmul precision (``jax.default_matmul_precision`` / ``jax_default_matmul_precision``: theirs
+    is kept). JAX's own default is TF32 on recent NVIDIA GPUs (bfloat16 passes on TPUs), which the Newton–Schulz
+    steps do not converge through to float32 accuracy (docs/derivations/schedules.md, "Mixed precision"): about
+    1e-2 at cond 1e3 where float32 products give 3e-6, and divergence past about 1e4. The precision is fixed
+    when a product is traced, so this covers ``jit``-compiled calls too; the tangent rules of
+    ``matfunc.backends.jax`` enter it themselves (:func:`precise`), since JAX may trace them later."""
+    import contextlib
+
+    import jax
+
+    if jax.config.jax_default_matmul_precision is not None:
+        return contextlib.nullcontext()
+    return jax.default_matmul_precision("highest")
+
+
+def precise(fn: Any) -> Any:
+    """``fn`` traced under :func:`jax_precision` (for the JAX glue's primal and tangent rules)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with jax_precision():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def quiet(xp: ModuleType, x: Any) -> Any:
     """The numerics of matfunc's own kernels and checks around ``x``'s computation: NumPy's floating-point
     warnings off (a non-finite result is reported by the value checks, with its cause, instead of by an
-    overflow warning from inside), and torch autocast off (the checks' products must run in the compute
-    dtype, not bfloat16)."""
+    overflow warning from inside), torch autocast off (the checks' products must run in the compute
+    dtype, not bfloat16), and JAX's products in full precision (:func:`jax_precision`)."""
     import contextlib
 
     name = backend_name(xp)
+    if name == "jax":
+        return jax_precision()
     if name in ("numpy", "array_api_strict"):  # array-api-strict computes with NumPy
         import numpy as np
 

@@ -137,7 +137,8 @@ def _prepare(a: Any, /, *, name: str, method: object, check: bool, **kw: Any):
     opts = resolve(method, eps=eps, on_cpu=_compat.is_cpu(a), **kw)
     low = None
     if opts.matmul_dtype is not None:
-        low = getattr(xp, opts.matmul_dtype, None)
+        ns = _compat.array_namespace(a._meta) if _compat.backend_name(xp) == "dask" else xp  # Dask: its chunks'
+        low = getattr(ns, opts.matmul_dtype, None)
         if low is None:
             raise ValueError(
                 f"{name}: matmul_dtype={opts.matmul_dtype!r} is not a dtype of {_compat.backend_name(xp)}; use "

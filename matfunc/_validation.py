@@ -11,6 +11,7 @@ import numpy as np
 
 from ._errors import SingularMatrixError
 from .core.accuracy import residual_bound, rounding_growth
+from .core.newton_schulz import LOW_COVERED, LOW_EPS
 from .core.options import DEFAULT_SCHEDULE, Options
 from .core.primitives import is_complex, mH, real, sym
 
@@ -214,6 +215,14 @@ def accuracy_stats(a: Any, y: Any, /, *, opts: Options, xp: ModuleType) -> tuple
         rho = _fro(r, xp=xp) / tr
         rounding = (_trace(r, xp=xp) + tr) / tr * rounding_growth(opts)  # tr(Y^2) = tr(R) + tr(A)
     tol = residual_bound(opts, n) + rtol * rounding
+    if opts.matmul_dtype is not None:  # the low-precision steps' rounding stays in the result (core.newton_schulz)
+        low_eps = LOW_EPS[opts.matmul_dtype]
+        if opts.inverse:  # s ~ sqrt(cond): ||W||_F sqrt(tr A / n); measured rho <= 1.7 low_eps s^1.5 where covered
+            s = _fro(w, xp=xp) * xp.sqrt(tr / n)
+            low_tol = 2.0 * low_eps * s * xp.sqrt(s)
+        else:  # measured rho <= 2.6 low_eps where covered
+            low_tol = 4.0 * low_eps * (_trace(r, xp=xp) + tr) / tr
+        tol = xp.maximum(tol, low_tol)
     return rho, xp.where(xp.isfinite(rho), tol, xp.zeros_like(tol))  # a non-finite result never passes
 
 
@@ -221,7 +230,11 @@ def check_accuracy(a: Any, y: Any, /, *, name: str, opts: Options, xp: ModuleTyp
     """``ValueError`` when the result is not finite, or its residual exceeds what ``opts.method`` gives on PSD
     input plus rounding (:func:`accuracy_stats`): an indefinite input, or one too ill-conditioned for the
     iteration. The error names the matrix and the remedy."""
-    rho, tol = accuracy_stats(a, y, opts=opts, xp=xp)
+    report_accuracy(*accuracy_stats(a, y, opts=opts, xp=xp), name=name, opts=opts, xp=xp)
+
+
+def report_accuracy(rho: Any, tol: Any, /, *, name: str, opts: Options, xp: ModuleType) -> None:
+    """The verdict of :func:`check_accuracy` on its :func:`accuracy_stats` (computed, e.g., block by block)."""
     bad = ~(rho <= tol)  # NaN counts as bad
     if not bool(xp.any(bad)):
         return
@@ -234,6 +247,14 @@ def raise_accuracy(rho: Any, tol: Any, bad: Any, /, *, where: str, name: str, op
     ratio = xp.where(bad, rho / tol, xp.zeros_like(rho))
     i = int(xp.argmax(xp.reshape(xp.where(xp.isnan(ratio), xp.full_like(ratio, math.inf), ratio), (-1,))))
     r, t = float(xp.reshape(rho, (-1,))[i]), float(xp.reshape(tol, (-1,))[i])
+    if not math.isfinite(r) and opts.matmul_dtype is not None:
+        low = opts.matmul_dtype
+        raise ValueError(
+            f"{name}(method={opts.method!r}, matmul_dtype={low!r}) gave NaN/Inf for {where}: the {low} steps "
+            f"diverge past condition numbers of about {2 * LOW_COVERED[low]:.0e} (measured), or the input is not "
+            "positive semidefinite. Use matmul_dtype=None (or 'float16' where bfloat16 failed), method='eig', or "
+            "regularise it (a + eps * I). check=False returns the raw result."
+        )
     if not math.isfinite(r):
         raise ValueError(
             f"{name}(method={opts.method!r}) gave NaN/Inf for {where}: the input is not positive semidefinite (a "
@@ -242,6 +263,16 @@ def raise_accuracy(rho: Any, tol: Any, bad: Any, /, *, where: str, name: str, op
         )
     what = "||W A W - I||_F" if opts.inverse else "||Y^2 - A||_F / tr(A)"
     head = f"{name}(method={opts.method!r}): the result for {where} has residual {what} = {r:.3g} > {t:.3g}, "
+    if opts.method == "newton-schulz" and opts.matmul_dtype is not None:
+        low = opts.matmul_dtype
+        others = " or ".join(f"{k!r} (about {v:.0e})" for k, v in LOW_COVERED.items() if k != low)
+        raise ValueError(
+            head + f"beyond what products in {low} leave: with matmul_dtype={low!r} the iteration reaches that "
+            f"precision's accuracy up to condition numbers of about {LOW_COVERED[low]:.0e} (measured; past it the "
+            f"rounding of the {low} steps diverges), and this matrix is worse conditioned, singular or indefinite. "
+            f"Use matmul_dtype={others} or None (all products in {'float64' if opts.eps < 1e-10 else 'float32'}), "
+            "method='eig', or regularise it (a + eps * I). check=False returns the raw result."
+        )
     if opts.method == "newton-schulz":
         if opts.paper_steps:
             steps = f"its {opts.num_iters} plain (scale='frobenius') steps do not converge for it"

@@ -524,9 +524,9 @@ def test_newton_schulz_agrees_with_eig():
 
 
 def test_bench_report_runs(capsys):
-    """``python -m matfunc.bench_distances`` at a small size: one row per case, matfunc within rounding of the
+    """``python -m matfunc.bench.distances`` at a small size: one row per case, matfunc within rounding of the
     exact value (its F to ``n^2 eps``, amplified in the FID by the cancellation ``(tr S1 + tr S2) / FID``)."""
-    from matfunc import bench_distances
+    from matfunc.bench import distances as bench_distances
 
     n = 16
     bench_distances.main(["--n", str(n), "--no-torch", "--threads", "1", "--all"])

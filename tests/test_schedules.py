@@ -9,7 +9,7 @@ import pytest
 from conftest import rel_err, spd, to_numpy
 
 import matfunc
-from matfunc import bench_schedules as bench
+from matfunc.bench import schedules as bench
 from matfunc.core import lyapunov
 from matfunc.core import root_schedules as rs
 from matfunc.core.coefficients import ns_iters_for_condition

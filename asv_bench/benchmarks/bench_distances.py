@@ -1,5 +1,5 @@
 """FID at n = 256 (NumPy, float64): :func:`matfunc.frechet_distance` against pytorch-fid's SciPy formula
-(``scipy.linalg.sqrtm(s1 @ s2)``), on the statistics of ``python -m matfunc.bench_distances`` (full rank, and fewer
+(``scipy.linalg.sqrtm(s1 @ s2)``), on the statistics of ``python -m matfunc.bench.distances`` (full rank, and fewer
 samples than features with and without a ridge). ``track_`` methods report the relative error against the exact
 value from the samples (QR and singular values, no matrix square root)."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 from .common import Benchmark
 
 try:
-    from matfunc import bench_distances as _bd
+    from matfunc.bench import distances as _bd
 except ImportError:  # old commits: the suite skips itself in setup
     _bd = None
 
@@ -21,7 +21,7 @@ class FrechetDistance(Benchmark):
 
     def setup(self, case, implementation):
         if _bd is None:
-            raise NotImplementedError("matfunc.bench_distances is missing")
+            raise NotImplementedError("matfunc.bench.distances is missing")
         import matfunc
 
         self.args, factors = _bd.make_case(256, case)

@@ -31,11 +31,13 @@ _XP = _compat.array_namespace(jnp.zeros(()))
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+@_compat.precise
 def _spectral(a: Any, fn: spectral.Spectral, eps: float) -> Any:
     return spectral.spectral_forward(primitives.sym(a), fn, eps=eps, xp=_XP)[0]
 
 
 @_spectral.defjvp
+@_compat.precise
 def _spectral_jvp(fn: spectral.Spectral, eps: float, primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
     (a,), (da,) = primals, tangents
     y, _, v, k, g, z = _decomposition(a, fn, eps)
@@ -85,6 +87,7 @@ def _pair_second(fn: spectral.Spectral, w: Any, k: Any, eps: float) -> Any:
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+@_compat.precise
 def _decomposition(a: Any, fn: spectral.Spectral, eps: float) -> tuple[Any, ...]:
     """``(f(sym a), w, V, F1, 2 G, Z)`` for :func:`_first_order`: ``F1 = f^{[1]}(w_i, w_j)``,
     ``G = f^{[2]}(w_i, w_i, w_j)``, ``Z = 0``; its JVP (second derivatives) is the module docstring's."""
@@ -98,6 +101,7 @@ def _residuals(a: Any, fn: spectral.Spectral, eps: float) -> tuple[Any, ...]:
 
 
 @_decomposition.defjvp
+@_compat.precise
 def _decomposition_jvp(fn: spectral.Spectral, eps: float, primals: tuple[Any], tangents: tuple[Any]) -> Any:
     (a,), (da,) = primals, tangents
     out = y, w, v, k, g, z = _leaf(a, fn, eps)
@@ -116,12 +120,14 @@ _THRICE = ("matfunc: the spectral (eig) backward of powm/logm/expm in JAX is dif
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+@_compat.precise
 def _leaf(a: Any, fn: spectral.Spectral, eps: float) -> tuple[Any, ...]:
     """:func:`_residuals` for the second-order rule; differentiating it (a third derivative) raises."""
     return _residuals(a, fn, eps)
 
 
 @_leaf.defjvp
+@_compat.precise
 def _leaf_jvp(fn: spectral.Spectral, eps: float, primals: tuple[Any], tangents: tuple[Any]) -> Any:
     raise NotImplementedError(_THRICE)
 

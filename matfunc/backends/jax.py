@@ -100,6 +100,7 @@ _ONCE = ("matfunc: backward={backward!r} after an eigendecomposition is differen
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
+@_compat.precise
 def _eigh_residuals(a: Any, opts: Options) -> tuple[Any, Any]:
     """The rule's primal-dependent state when it comes from ``eigh`` (an ``"eig"`` forward, or the ``"svd-pade"``
     backward): differentiating it, i.e. a second derivative of these approximate modes, raises (as in PyTorch)
@@ -109,16 +110,19 @@ def _eigh_residuals(a: Any, opts: Options) -> tuple[Any, Any]:
 
 
 @_eigh_residuals.defjvp
+@_compat.precise
 def _eigh_residuals_jvp(opts: Options, primals: tuple[Any], tangents: tuple[Any]) -> Any:
     raise NotImplementedError(_ONCE.format(backward=opts.backward))
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
+@_compat.precise
 def _sqrtm(a: Any, opts: Options) -> Any:
     return forward(primitives.sym(a), opts=opts, xp=_XP)[0]
 
 
 @_sqrtm.defjvp
+@_compat.precise
 def _sqrtm_jvp(opts: Options, primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
     (a,), (da,) = primals, tangents
     y, saved = _forward_saved(a, opts)
@@ -126,6 +130,7 @@ def _sqrtm_jvp(opts: Options, primals: tuple[Any], tangents: tuple[Any]) -> tupl
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
+@_compat.precise
 def _exact(a: Any, opts: Options) -> tuple[Any, ...]:
     """``backward="eig"``: the value of ``opts.method`` at ``sym(a)``, and after an eig forward its
     decomposition ``sym(a) = V diag(s^2) V^T``: ``(y, V, s)``, else ``(y,)``.
@@ -139,6 +144,7 @@ def _exact(a: Any, opts: Options) -> tuple[Any, ...]:
 
 
 @_exact.defjvp
+@_compat.precise
 def _exact_jvp(opts: Options, primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
     (a,), (da,) = primals, tangents
     out = _exact(a, opts)  # an outer derivative of this rule sees this rule again
@@ -153,6 +159,7 @@ def _exact_jvp(opts: Options, primals: tuple[Any], tangents: tuple[Any]) -> tupl
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(3,))
+@_compat.precise
 def _root(a: Any, v: Any, s: Any, opts: Options) -> Any:
     """``S = A^{1/2}`` from the eigendecomposition ``(V, s)`` of ``sym(a)``, with the exact tangent (every order):
     the operator of ``core.higher.tangent``, so that its derivative in ``a`` is exact too."""
@@ -160,6 +167,7 @@ def _root(a: Any, v: Any, s: Any, opts: Options) -> Any:
 
 
 @_root.defjvp
+@_compat.precise
 def _root_jvp(opts: Options, primals: tuple[Any, Any, Any], tangents: tuple[Any, Any, Any]) -> tuple[Any, Any]:
     a, v, s = primals
     s_mat = _root(a, v, s, opts)
@@ -190,11 +198,13 @@ from ..core import polar as _polar_core  # noqa: E402
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+@_compat.precise
 def _polar_u(a: Any, opts: Any, low: Any) -> Any:
     return _polar_core.polar_forward(a, opts=opts, low=low, xp=_XP)[0]
 
 
 @_polar_u.defjvp
+@_compat.precise
 def _polar_u_jvp(opts: Any, low: Any, primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
     (a,), (da,) = primals, tangents
     u, saved = _polar_core.polar_forward(a, opts=opts, low=low, xp=_XP)

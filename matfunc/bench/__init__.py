@@ -30,7 +30,12 @@ The parts, one module each:
 - :mod:`~matfunc.bench.report`, :mod:`~matfunc.bench.plots`: the markdown report and its figures;
 - :mod:`~matfunc.bench.gpu`: the one-shot GPU check (tests, benchmark, one report, in under 8 minutes);
 - :mod:`~matfunc.bench.cli`: the command line;
-- :mod:`~matfunc.bench.polar`, :mod:`~matfunc.bench.family`: the polar and powm/logm/expm sections.
+- :mod:`~matfunc.bench.polar`, :mod:`~matfunc.bench.family`: the polar and powm/logm/expm sections;
+- :mod:`~matfunc.bench.schedules`: Newton–Schulz step schedules (products and accuracy per condition number) and
+  the low-precision products (``matmul_dtype``) of the roots, ``python -m matfunc.bench.schedules``;
+- :mod:`~matfunc.bench.distances`: FID at Inception's size against pytorch-fid's formula,
+  ``python -m matfunc.bench.distances``;
+- :mod:`~matfunc.bench.threads`: CPU thread pathologies before and after, ``python -m matfunc.bench.threads``.
 """
 
 from __future__ import annotations

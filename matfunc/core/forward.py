@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from . import primitives
 from .eig import eigh_sqrt
-from .newton_schulz import newton_schulz
+from .newton_schulz import newton_schulz, newton_schulz_mixed
 from .options import Options
 from .pade import pade_sqrt
 from .scaling import normalize
@@ -38,6 +38,10 @@ def normalized_forward(a_n: Any, /, *, opts: Options, xp: ModuleType) -> Any:
         return taylor_sqrt(a_n, degree=opts.degree, inverse=opts.inverse, xp=xp)
     if opts.method == "pade":
         return pade_sqrt(a_n, degree=opts.degree, inverse=opts.inverse, xp=xp)
+    if opts.method == "newton-schulz" and opts.matmul_dtype is not None:
+        y, z = newton_schulz_mixed(a_n, steps=opts.all_ns_steps(), want="inv" if opts.inverse else "sqrt",
+                                   low=getattr(xp, opts.matmul_dtype), eps=opts.eps, xp=xp)
+        return z if opts.inverse else y
     if opts.method == "newton-schulz":
         # The paper's plain steps with its Frobenius scaling; the accelerated schedule otherwise.
         y, z = newton_schulz(

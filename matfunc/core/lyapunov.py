@@ -168,7 +168,7 @@ def sign_lyapunov_steps(
     :math:`q(M^2) = \begin{bmatrix} Q & R \\ 0 & Q\end{bmatrix}`, :math:`Q = q(B^2)`,
     :math:`R = \beta E + \gamma (B^2 E + E B^2)`, and :math:`p(M)` has the blocks ``B Q`` and ``B R + C Q``. With
     ``E^T = -E``: ``E B^2 = -(B^2 E)^T``. ``C`` stays symmetric in exact arithmetic; its symmetric part is kept.
-    Measured against the 4-product cubic form of :func:`sign_lyapunov` by :mod:`matfunc.bench_schedules`.
+    Measured against the 4-product cubic form of :func:`sign_lyapunov` by :mod:`matfunc.bench.schedules`.
     """
     eye = primitives.eye_like(s_n, xp=xp)
     b, c = s_n, primitives.sym(g_n)  # C -> 2X

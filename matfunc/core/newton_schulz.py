@@ -23,8 +23,18 @@ from typing import Any
 
 from . import primitives
 from .coefficients import ns_schedule
+from .polar_schedules import REFINE_STEPS as _REFINE_STEPS
+from .polar_schedules import SAFETY, refine_steps
 
-__all__ = ["newton_schulz", "newton_schulz_steps", "ns_matmuls"]
+__all__ = ["newton_schulz", "newton_schulz_steps", "newton_schulz_mixed", "ns_matmuls", "LOW_EPS", "LOW_COVERED",
+           "REFINE_STEPS"]
+
+#: Machine epsilon of the ``matmul_dtype`` choices (products rounded to it; PyTorch and JAX accumulate in float32).
+LOW_EPS = {"bfloat16": 2.0**-7, "float16": 2.0**-10}
+#: Condition numbers up to which the result keeps about that precision's accuracy (measured at n = 64, float32 and
+#: float64, scaled cubic steps: largest error 1.7e-2 / 1.2e-2; past about twice that the iteration diverges).
+LOW_COVERED = {"bfloat16": 1e3, "float16": 1e4}
+REFINE_STEPS = _REFINE_STEPS  # last steps in the working precision under ``matmul_dtype``
 
 
 def ns_matmuls(num_iters: int) -> int:
@@ -91,4 +101,58 @@ def newton_schulz_steps(
         y_new = y @ t if (need_y or not last) else None
         z = t @ z if (need_z or not last) else None
         y = y_new
+    return y, z
+
+
+def _mm(a: Any, b: Any, low: Any, /, *, xp: ModuleType) -> Any:
+    """``a @ b`` with both factors rounded to ``low`` (None: in their own dtype), returned in ``a``'s dtype."""
+    if low is None:
+        return a @ b
+    return xp.astype(xp.astype(a, low) @ xp.astype(b, low), a.dtype)
+
+
+def newton_schulz_mixed(
+    a_n: Any, /, *, steps: tuple[tuple[float, float, float], ...], want: str, low: Any, eps: float, xp: ModuleType
+) -> tuple[Any, Any]:
+    """Coupled NS (:func:`newton_schulz_steps`) with the products of all but the last
+    :func:`.polar_schedules.refine_steps` steps (2, or 3 cubic ones in float64, ``eps``) rounded to the dtype
+    ``low`` (``matmul_dtype``); returns ``(Y, Z)``.
+
+    The coupled iteration is stable but not self-correcting: a rounding error made in ``Y`` or ``Z`` is not
+    undone by later steps (every pair with ``Z Y = I`` is a fixed point), so the result keeps the low-precision
+    steps' rounding, about ``LOW_EPS`` times a factor that grows with the condition number
+    (docs/derivations/schedules.md measures it). Three safeguards keep it there instead of diverging: ``Y`` and
+    ``Z`` are symmetrised after every low-precision step (rounding makes them drift from symmetric, and ``Z Y``
+    from diagonalisable with real eigenvalues); quintic steps are applied as ``p(x / SAFETY)`` (Polar Express's
+    margin: a value that rounding pushed past the interval is not thrown off by the steep quintic); and before the
+    working-precision steps ``Y = A_n Z`` is recomputed from the symmetrised ``Z`` (re-coupling), which removes the
+    rounding of ``Y``'s own products.
+    """
+    k = len(steps)
+    if k <= REFINE_STEPS:
+        raise ValueError(f"matmul_dtype needs more than {REFINE_STEPS} steps, got {k}")
+    eye = primitives.eye_like(a_n, xp=xp)
+    n_low = max(k - refine_steps(steps, eps), 1)
+
+    def poly(m: Any, step: tuple[float, float, float], lo: Any) -> Any:
+        alpha, beta, gamma = step
+        if lo is not None and gamma != 0.0:  # p(x / f) = x q(x^2 / f^2) / f
+            alpha, beta, gamma = alpha / SAFETY, beta / SAFETY**3, gamma / SAFETY**5
+        t = alpha * eye + beta * m
+        return t + gamma * _mm(m, m, lo, xp=xp) if gamma != 0.0 else t
+
+    t = poly(a_n, steps[0], low)  # Z_0 = I: M = A_n
+    y, z = primitives.sym(_mm(a_n, t, low, xp=xp)), t
+    for i, step in enumerate(steps[1:], start=1):
+        lo = low if i < n_low else None
+        if i == n_low:  # re-couple in the working precision
+            z = primitives.sym(z)
+            y = primitives.sym(a_n @ z)
+        t = poly(_mm(z, y, lo, xp=xp), step, lo)
+        last = i == k - 1
+        y_new = _mm(y, t, lo, xp=xp) if (want != "inv" or not last) else None
+        z = _mm(t, z, lo, xp=xp) if (want != "sqrt" or not last) else None
+        y = y_new
+        if lo is not None:
+            y, z = primitives.sym(y), primitives.sym(z)
     return y, z

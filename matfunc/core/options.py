@@ -10,6 +10,7 @@ import operator
 from dataclasses import dataclass
 
 from .coefficients import ns_condition_covered, ns_iters_for_condition
+from .newton_schulz import LOW_EPS, REFINE_STEPS
 from .root_schedules import root_covered, root_iters, root_steps, schedule_name
 from .scaling import SCALES
 
@@ -81,6 +82,7 @@ class Options:
     eps: float
     schedule: str = DEFAULT_SCHEDULE  # Newton–Schulz step schedule (:mod:`.root_schedules`)
     design_cond: float = 0.0  # condition number of A_n the NS steps are designed for (0: widest num_iters covers)
+    matmul_dtype: str | None = None  # "bfloat16"/"float16": NS products but the last REFINE_STEPS steps' in it
 
     @property
     def paper_steps(self) -> bool:
@@ -94,6 +96,12 @@ class Options:
                 return min(self.design_cond, root_covered(self.schedule, self.num_iters, self.eps))
             return root_covered(self.schedule, self.num_iters, self.eps)
         return ns_condition_covered(self.backward_iters, self.eps)
+
+    def all_ns_steps(self) -> tuple[tuple[float, float, float], ...]:
+        """The ``(alpha, beta, gamma)`` of every Newton–Schulz step, whatever the schedule (the paper's plain
+        steps for ``scale="frobenius"``)."""
+        sched = "plain" if self.paper_steps else self.schedule
+        return root_steps(sched, self.num_iters, self.eps, self.design_cond)
 
     def ns_steps(self) -> tuple[tuple[float, float, float], ...] | None:
         """The ``(alpha, beta, gamma)`` of the Newton–Schulz steps, or None for ``schedule="scaled"`` without a
@@ -141,6 +149,7 @@ def resolve(
     on_cpu: bool,
     schedule: object = None,
     lower_bound: object = None,
+    matmul_dtype: object = None,
 ) -> Options:
     """Fill in defaults and apply the ``"auto"`` rule.
 
@@ -186,7 +195,9 @@ def resolve(
                 "cond 100: [24/24] 5e-2). For more accuracy use method='newton-schulz' or 'eig'"
             )
     explicit = schedule is not None
-    sched = schedule_name(schedule) if explicit else DEFAULT_SCHEDULE
+    # Under matmul_dtype the scaled cubic is the default: its gentle steps keep 2-5x less of the low-precision
+    # rounding than the quintics (docs/derivations/schedules.md, "Mixed precision").
+    sched = schedule_name(schedule) if explicit else ("scaled" if matmul_dtype is not None else DEFAULT_SCHEDULE)
     design = _design_condition(lower_bound, n)
     if (auto or name != "newton-schulz") and (explicit or design):  # auto: the same call must fail on any device
         what = "lower_bound" if design else "schedule"
@@ -200,6 +211,7 @@ def resolve(
         sched = "scaled"  # the paper's steps (Options.paper_steps), whatever the default schedule
     if name != "newton-schulz":
         sched = "scaled"
+    low = _matmul_dtype(matmul_dtype, name, auto)
     iters = None
     if name == "newton-schulz":
         if num_iters is None:
@@ -208,6 +220,11 @@ def resolve(
             else:  # cover what the scaled cubic's default steps cover, in this schedule's steps
                 num_iters = default_forward_iters(eps, sched)
         iters = _int(num_iters, "num_iters", 1)
+        if low is not None and iters <= REFINE_STEPS:
+            raise ValueError(
+                f"matmul_dtype={low!r} runs all but the last {REFINE_STEPS} steps in {low}: it needs num_iters > "
+                f"{REFINE_STEPS}, got {iters}"
+            )
     bwd = option_name(backward, "backward")
     if bwd == "auto":
         bwd = "eig" if name == "eig" else "lyapunov"
@@ -223,7 +240,21 @@ def resolve(
         if backward_iters is not None:
             raise ValueError(f"backward_iters applies to backward='lyapunov' or 'svd-pade', not {bwd!r}")
         b_iters = 0
-    return Options(inverse, name, deg, iters, scale, bwd, b_iters, float(eps), sched, design)
+    return Options(inverse, name, deg, iters, scale, bwd, b_iters, float(eps), sched, design, low)
+
+
+def _matmul_dtype(matmul_dtype: object, method: str, auto: bool) -> str | None:
+    """The validated ``matmul_dtype`` name (None when not given); only for ``method="newton-schulz"``."""
+    if matmul_dtype is None:
+        return None
+    low = option_name(matmul_dtype, "matmul_dtype")
+    if low not in LOW_EPS:
+        raise ValueError(f"matmul_dtype must be 'bfloat16' or 'float16' (or None), got {matmul_dtype!r}")
+    if auto or method != "newton-schulz":  # auto: the same call must fail on any device
+        raise ValueError(
+            f"matmul_dtype applies to method='newton-schulz' (matrix products only), not {'auto' if auto else method!r}"
+        )
+    return low
 
 
 def _design_condition(lower_bound: object, n: int) -> float:

@@ -12,7 +12,7 @@ Forward methods (:func:`polar_forward`):
 - ``"newton-schulz"``, ``"polar-express"``, ``"muon"``: odd-polynomial steps
   :math:`X \leftarrow X(\alpha I + \beta X^H X + \gamma (X^H X)^2)` (:mod:`.polar_schedules`) from
   :math:`X_0 = T / \sqrt c`, with ``c >= sigma_max^2`` (:func:`gram_scale`). Matrix products only; optionally
-  in a lower precision (``low``) except the last :data:`REFINE_STEPS` steps.
+  in a lower precision (``low``) except the last :func:`.polar_schedules.refine_steps` steps.
 
 Backward (:func:`polar_vjp`), for the factor ``U`` (``P = sym(U^H A)`` is differentiated through that product by
 the caller): with ``L(X) = P X + X P`` and ``C = U^H G`` (``G`` the cotangent of ``U_T``),
@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 
 from . import primitives
 from .lyapunov import sign_lyapunov
-from .polar_schedules import REFINE_STEPS, Step
+from .polar_schedules import REFINE_STEPS, Step, refine_steps
 
 __all__ = ["PolarOptions", "PolarSaved", "polar_forward", "polar_vjp", "polar_jvp", "gram_scale", "polar_products",
            "REFINE_STEPS", "ITERATIVE"]
@@ -154,8 +154,9 @@ def polar_forward(a: Any, /, *, opts: PolarOptions, low: Any = None, xp: ModuleT
         root = xp.sqrt(c)
         x = t / xp.astype(root, t.dtype)
         g = gram / xp.astype(c, gram.dtype)
+        refine = refine_steps(opts.steps, opts.eps)
         for k, (al, be, ga) in enumerate(opts.steps):
-            lo = low if k < len(opts.steps) - REFINE_STEPS else None
+            lo = low if k < len(opts.steps) - refine else None
             if k:
                 g = _mm(primitives.mH(x), x, lo, xp=xp)
             b = be * g if ga == 0.0 else be * g + ga * _mm(g, g, lo, xp=xp)

@@ -2,7 +2,7 @@ r"""FID on ``n``-dimensional covariances (default 2048, Inception's feature size
 against the SciPy formula as pytorch-fid computes it (``scipy.linalg.sqrtm(s1 @ s2)``, real part of its trace),
 times and relative differences side by side, and the float32 error against the float64 value.
 
-Run ``python -m matfunc.bench_distances`` (``--n``, ``--threads``, ``--no-torch``, ``--all``). Float64 statistics of
+Run ``python -m matfunc.bench.distances`` (``--n``, ``--threads``, ``--no-torch``, ``--all``). Float64 statistics of
 features with a power-law spectrum (eigenvalues of the population covariance ``k^-1``, randomly rotated) and
 nonzero means; the first two cases by default (SciPy takes a minute or more for each at n = 2048), all with
 ``--all``:
@@ -155,7 +155,7 @@ def _format_row(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m matfunc.bench_distances", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m matfunc.bench.distances", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=2048, help="feature dimension (default 2048, Inception's)")
     p.add_argument("--threads", type=int, default=0,
                    help="BLAS/torch threads (default 0: the libraries' default; 1 gives steadier timings on a busy "

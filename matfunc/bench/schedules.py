@@ -1,8 +1,9 @@
 """Step schedules of the root iterations: matrix products and accuracy per condition number, in one table.
 
-    python -m matfunc.bench_schedules                       # float64, cond 1e1 .. 1e8, n = 64
-    python -m matfunc.bench_schedules --dtype float32       # float32, cond 1e1 .. 1e6
-    python -m matfunc.bench_schedules --n 32 --batch 2      # smaller
+    python -m matfunc.bench.schedules                       # float64, cond 1e1 .. 1e8, n = 64
+    python -m matfunc.bench.schedules --dtype float32       # float32, cond 1e1 .. 1e6
+    python -m matfunc.bench.schedules --n 32 --batch 2      # smaller
+    python -m matfunc.bench.schedules --lowprec             # matmul_dtype: accuracy and time per condition (torch)
 
 For each condition number ``cond`` the test matrices are ``A = Q diag(w) Q^T`` (NumPy, batch 4, Q random orthogonal,
 ``w`` log-spaced from 1 to ``1/cond``), with the exact roots ``Q diag(w^{+-1/2}) Q^T``. Every schedule of
@@ -17,6 +18,14 @@ Columns: steps, matrix products (counted by :func:`.root_schedules.root_matmuls`
 error ``||X - X_exact||_F / ||X_exact||_F`` (largest over the batch) of ``sqrtm``, ``inv_sqrtm`` (the coupled
 iteration's ``Y`` and ``Z``) and of the Lyapunov solve ``S X + X S = G`` of the backward (``S = A^{1/2}``
 exact, ``G`` symmetric Gaussian; reference: the eigenbasis solve). The ``eig`` row is ``numpy.linalg.eigh``.
+
+``--lowprec`` (:func:`lowprec_table`, PyTorch on CPU): ``sqrtm``/``inv_sqrtm(method="newton-schulz")`` in float32 and
+float64 with all products in the working precision, with ``matmul_dtype="bfloat16"`` / ``"float16"`` (all but the
+last two steps), and, for float32, with *every* product's inputs rounded to TF32's 10-bit mantissa (emulated: what
+``torch.backends.cuda.matmul.allow_tf32 = True`` or ``jax.default_matmul_precision("tensorfloat32")`` do on GPUs with
+tensor cores). Per condition: the relative error of each root (the larger of the two), a mark where ``check=True``
+raises, and the median time of ``sqrtm`` at the first condition (on a CPU, low-precision products are not faster;
+the time column shows what a CPU pays).
 """
 
 from __future__ import annotations
@@ -27,15 +36,16 @@ from typing import Any
 
 import numpy as np
 
-from .core import root_schedules as rs
-from .core.coefficients import ns_condition_covered
-from .core.lyapunov import sign_lyapunov, sign_lyapunov_steps, sign_matmuls, sign_poly_matmuls
-from .core.newton_schulz import newton_schulz_steps
-from .core.options import default_ns_iters
-from .core.polar_schedules import polar_express_iters, polar_express_schedule
-from .core.scaling import normalize
+from ..core import root_schedules as rs
+from ..core.coefficients import ns_condition_covered
+from ..core.lyapunov import sign_lyapunov, sign_lyapunov_steps, sign_matmuls, sign_poly_matmuls
+from ..core.newton_schulz import newton_schulz_steps
+from ..core.options import default_ns_iters
+from ..core.polar_schedules import polar_express_iters, polar_express_schedule
+from ..core.scaling import normalize
 
-__all__ = ["test_matrices", "forward_row", "lyapunov_row", "table", "main", "SCHEDULE_LABELS"]
+__all__ = ["test_matrices", "forward_row", "lyapunov_row", "table", "lowprec_row", "lowprec_table", "main",
+           "SCHEDULE_LABELS", "LOWPREC_CONDS"]
 
 CONDS = {"float64": (1e1, 1e2, 1e4, 1e6, 1e8), "float32": (1e1, 1e2, 1e3, 1e4, 1e5, 1e6)}
 SCHEDULE_LABELS = {
@@ -179,13 +189,108 @@ def table(dtype: str = "float64", n: int = 64, batch: int = 4, conds: tuple[floa
     return "\n".join(out)
 
 
+LOWPREC_CONDS = (1e1, 1e2, 1e3, 1e4, 1e5)
+
+
+def _tf32_mode() -> Any:
+    """A torch function mode that rounds both inputs of every matrix product to TF32 (10-bit mantissa, round to
+    nearest even; float32 storage), as tensor cores do with TF32 enabled."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    def tf32(x: Any) -> Any:
+        if not isinstance(x, torch.Tensor) or x.dtype != torch.float32:
+            return x
+        i = x.contiguous().view(torch.int32)
+        i = (i + 0x0FFF + ((i >> 13) & 1)) & ~0x1FFF
+        return i.view(torch.float32)
+
+    products = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.Tensor.__rmatmul__, torch.bmm,
+                torch.mm}
+
+    class TF32(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            kwargs = kwargs or {}
+            if func in products:
+                args = tuple(tf32(a) for a in args)
+            return func(*args, **kwargs)
+
+    return TF32()
+
+
+def lowprec_row(cond: float, *, dtype: str, products: str | None, schedule: str | None = None, n: int = 64,
+                batch: int = 4, repeat: int = 5) -> dict[str, Any]:
+    """Errors of ``sqrtm``/``inv_sqrtm(method="newton-schulz")`` (torch, CPU) with ``products`` None (working
+    precision), ``"bfloat16"``/``"float16"`` (``matmul_dtype``) or ``"tf32"`` (every product emulated in TF32);
+    whether ``check=True`` raises; the median time of ``sqrtm`` in seconds."""
+    import contextlib
+    import time
+
+    import torch
+
+    import matfunc
+
+    a, root, inv_root = test_matrices(n, cond, batch)
+    x = torch.from_numpy(a).to(getattr(torch, dtype))
+    kw: dict[str, Any] = {"schedule": schedule}
+    if products in ("bfloat16", "float16"):
+        kw["matmul_dtype"] = products
+    ctx = _tf32_mode if products == "tf32" else contextlib.nullcontext
+    out: dict[str, Any] = {"cond": cond, "dtype": dtype, "products": products, "schedule": schedule}
+    raised = []
+    for fn, ref, key in ((matfunc.sqrtm, root, "sqrtm"), (matfunc.inv_sqrtm, inv_root, "inv_sqrtm")):
+        with ctx():
+            y = fn(x, "newton-schulz", check=False, **kw)
+            try:
+                fn(x, "newton-schulz", check=True, **kw)
+            except ValueError:
+                raised.append(key)
+        out[key] = _err(y.numpy(), ref)
+    out["raises"] = tuple(raised)
+    times = []
+    with ctx():
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            matfunc.sqrtm(x, "newton-schulz", check=False, **kw)
+            times.append(time.perf_counter() - t0)
+    out["time"] = float(np.median(times))
+    return out
+
+
+def lowprec_table(n: int = 64, batch: int = 4, conds: tuple[float, ...] = LOWPREC_CONDS) -> str:
+    """The ``--lowprec`` markdown table: per working dtype and product precision, the larger relative error of
+    ``sqrtm`` and ``inv_sqrtm`` per condition (``*``: ``check=True`` raises), and the median ``sqrtm`` time."""
+    head = "| working dtype | products | schedule | " + " | ".join(f"cond {c:.0e}" for c in conds) + " | ms |"
+    out = [f"Newton–Schulz roots with low-precision products, n = {n}, batch {batch}, PyTorch on CPU: the larger "
+           "relative error of sqrtm and inv_sqrtm (* where check=True raises); time: sqrtm median", "", head,
+           "|---|---|---|" + "---|" * len(conds) + "---|"]
+    cases = [("float32", None, None), ("float32", "tf32", None), ("float32", "bfloat16", None),
+             ("float32", "bfloat16", "polar-express"), ("float32", "float16", None),
+             ("float64", None, None), ("float64", "bfloat16", None), ("float64", "float16", None)]
+    for dtype, products, schedule in cases:
+        cells, ms = [], None
+        for c in conds:
+            r = lowprec_row(c, dtype=dtype, products=products, schedule=schedule, n=n, batch=batch)
+            e = max(r["sqrtm"], r["inv_sqrtm"]) if math.isfinite(r["sqrtm"] + r["inv_sqrtm"]) else math.nan
+            cells.append(("nan" if math.isnan(e) else f"{e:.1e}") + ("*" if r["raises"] else ""))
+            ms = r["time"] * 1e3 if ms is None else ms
+        label = {None: "working", "tf32": "all TF32 (emulated)"}.get(products, f"{products} (matmul_dtype)")
+        sched = schedule or ("scaled (default)" if products in ("bfloat16", "float16") else "polar-express (default)")
+        out.append(f"| {dtype} | {label} | {sched} | " + " | ".join(cells) + f" | {ms:.1f} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m matfunc.bench_schedules", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m matfunc.bench.schedules", description=__doc__.split("\n")[0])
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--cond", type=float, nargs="*", help="condition numbers (default: per dtype)")
+    parser.add_argument("--lowprec", action="store_true", help="the matmul_dtype table (needs PyTorch)")
     args = parser.parse_args(argv)
+    if args.lowprec:
+        print(lowprec_table(args.n, args.batch, tuple(args.cond) if args.cond else LOWPREC_CONDS))
+        return
     print(table(args.dtype, args.n, args.batch, tuple(args.cond) if args.cond else None))
 
 
