@@ -214,7 +214,8 @@ def test_parse_args_size_sets():
     assert cfg.grid() == [(cases.TINY_BATCH, 3), (1, 3)]
     cfg = bench.parse_args(["--quick", "--backend", "numpy"])  # the quick run keeps its grid, without those sets
     assert cfg.grid() == [(b, n) for b in cases.QUICK_BATCH for n in cases.QUICK_N] and cfg.shapes is None
-    assert cfg.max_work is None and len(cfg.methods) == len(bench.METHODS)
+    assert cfg.max_work is None and cfg.methods == [m.label for m in bench.METHODS if m.default]
+    assert "ns-bf16" not in cfg.methods  # GPU check and --method only
     cfg = bench.parse_args(["--gpu", "--budget", "300", "--no-tests"])
     assert cfg.gpu and cfg.budget_s == 300 and not cfg.gpu_tests and cfg.gpu_bench
     with pytest.raises(SystemExit):

@@ -30,7 +30,7 @@ SIZE_SET_METHODS = ("auto", "eig", "newton-schulz", EIGH)
 # (batch, n): batches of small matrices, odd sizes (33, 100) included, and single large ones.
 GPU_SHAPES = tuple((256, n) for n in (32, 33, 64, 100, 128, 256)) + ((1, 1024), (1, 4096))
 GPU_DTYPES = ("float32", "float64")
-GPU_METHODS = ("auto", "newton-schulz", "pade", "eig", PAPER, EIGH, TORCH_SQRTH)
+GPU_METHODS = ("auto", "newton-schulz", "ns-bf16", "pade", "eig", PAPER, EIGH, TORCH_SQRTH)
 CONDS = (1e1, 1e2, 1e4, 1e6)
 # batch * n^3 above which a size is skipped (seconds per call); --max-work overrides, --tiny/--large lift it.
 MAX_WORK = {"cpu": 256 * 128**3, "gpu": 256 * 512**3}

@@ -81,7 +81,7 @@ def parse_args(argv: list[str] | None) -> Config:
         shapes = list(dict.fromkeys(shapes))
     ns = sorted({n for _, n in shapes}) if shapes else a.n or list(QUICK_N if a.quick else FULL_N)
     batches = sorted({b for b, _ in shapes}) if shapes else a.batch or list(QUICK_BATCH if a.quick else FULL_BATCH)
-    methods = a.method or (list(SIZE_SET_METHODS) if shapes else [m.label for m in METHODS])
+    methods = a.method or (list(SIZE_SET_METHODS) if shapes else [m.label for m in METHODS if m.default])
     return Config(
         backends=a.backend or default_backends(),
         ns=ns,

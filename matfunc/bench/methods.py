@@ -42,6 +42,7 @@ class Method:
     kwargs: dict = field(default_factory=dict, hash=False)
     note: str = ""
     needs_autodiff: bool = False
+    default: bool = True  # in the default (CPU) method set; False: asked for by name or by the GPU check
 
     @property
     def baseline(self) -> bool:
@@ -61,6 +62,14 @@ METHODS = (
         needs_autodiff=True,
     ),
     Method("taylor", "matfunc", {"method": "taylor"}, "MTP degree 10, spectral scale; Lyapunov backward"),
+    Method(
+        "ns-bf16",
+        "matfunc",
+        {"method": "newton-schulz", "matmul_dtype": "bfloat16"},
+        "NS with bfloat16 products but the last 2 steps (scaled cubic; error ~ eps_bf16 sqrt(cond) / 10); "
+        "Lyapunov backward in the working precision. For tensor cores: PyTorch and JAX only",
+        default=False,
+    ),
     Method(
         "paper-settings",
         "matfunc",
@@ -83,6 +92,8 @@ def functions(method: Method, be: Backend) -> tuple[Callable, Callable | None]:
     if method.needs_autodiff and not be.autodiff:
         raise NotImplementedError("needs automatic differentiation")
     if method.kind == "matfunc":
+        if "matmul_dtype" in method.kwargs and be.name not in ("torch", "jax"):
+            raise NotImplementedError("bfloat16 products: PyTorch and JAX only")
         kw = dict(method.kwargs, check=False)
         return functools.partial(matfunc.sqrtm, **kw), functools.partial(matfunc.sqrtm_vjp, **kw)
     if method.kind == "paper":
@@ -123,7 +134,7 @@ def matmul_counts(method: Method, *, dtype: str, on_cpu: bool, n: int) -> tuple[
     if method.kind != "matfunc":
         return None
     eps = float(np.finfo(dtype).eps)
-    kw = {k: method.kwargs.get(k) for k in ("degree", "num_iters", "backward_iters")}
+    kw = {k: method.kwargs.get(k) for k in ("degree", "num_iters", "backward_iters", "matmul_dtype")}
     opts = resolve(
         method.kwargs.get("method", "auto"),
         inverse=False,
