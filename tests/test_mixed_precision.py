@@ -319,3 +319,27 @@ def test_layers_pass_matmul_dtype_on():
     assert 1e-5 < err < 0.05 and bool(torch.isfinite(feats.grad).all())
     with pytest.raises(ValueError, match="matmul_dtype"):
         nn.CovariancePooling(method="pade", matmul_dtype="bfloat16")
+
+
+@pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`:UserWarning")
+@pytest.mark.filterwarnings("ignore:.*should not be instantiated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf:UserWarning")
+def test_torch_compile_fullgraph():
+    """One graph with the casts inside (the warnings are dynamo's own: tests/test_torch.py); value and gradient as
+    eager."""
+    import torch._dynamo
+
+    a, root, _ = _case(16, 1e2, batch=2)
+    x = torch.from_numpy(a).float().requires_grad_()
+
+    def fn(t):
+        return matfunc.sqrtm(t, "newton-schulz", matmul_dtype="bfloat16", check=False)
+
+    (ref,) = torch.autograd.grad(fn(x).sum(), x)
+    torch._dynamo.reset()
+    y = torch.compile(fn, backend="aot_eager", fullgraph=True)(x)
+    (da,) = torch.autograd.grad(y.sum(), x)
+    tol = 100 * float(torch.finfo(torch.float32).eps)
+    torch.testing.assert_close(y, fn(x), rtol=tol, atol=tol)
+    torch.testing.assert_close(da, ref, rtol=tol, atol=tol)
+    assert _rel(y.detach(), root) <= _bound("bfloat16", 1e2)
