@@ -117,9 +117,10 @@ def _clock(fn: Callable[[], Any]) -> tuple[float, float]:
     return time.perf_counter() - w, time.process_time() - c
 
 
-def run(cases: list[tuple[str, str, int, int, str]], *, rounds: int = 3, threads: int | None = None
-        ) -> list[dict[str, Any]]:
-    """Measure every case: plain root, matfunc before, matfunc after, interleaved over ``rounds``."""
+def run(cases: list[tuple[str, str, int, int, str]], *, rounds: int = 3, threads: int | None = None,
+        check: bool = False) -> list[dict[str, Any]]:
+    """Measure every case: plain root, matfunc before, matfunc after, interleaved over ``rounds`` (matfunc with
+    ``check``: the default ``check=True`` adds the input and result checks to its time)."""
     import matfunc
 
     rows = []
@@ -135,11 +136,11 @@ def run(cases: list[tuple[str, str, int, int, str]], *, rounds: int = 3, threads
         plain = _plain(framework)
 
         def ours(a: Any = a, method: str = method) -> Any:
-            return matfunc.sqrtm(a, method=method, check=False)
+            return matfunc.sqrtm(a, method=method, check=check)
 
         def old(a: Any = a, method: str = method) -> Any:
             with before_fix():
-                return matfunc.sqrtm(a, method=method, check=False)
+                return matfunc.sqrtm(a, method=method, check=check)
 
         variants: dict[str, Callable[[], Any]] = {"plain eigh root": lambda a=a: plain(a), "matfunc before": old,
                                                   "matfunc after": ours}
@@ -190,13 +191,14 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     p.add_argument("--quick", action="store_true", help="skip the largest cases")
     p.add_argument("--out", default=None, help="write the markdown table to this file")
+    p.add_argument("--check", action="store_true", help="matfunc with check=True (its default), not check=False")
     args = p.parse_args(argv)
     cases = QUICK if args.quick else CASES
     header = (f"CPU: {os.cpu_count()} cores, {args.load} busy-looping processes; wall time (CPU time of all "
-              f"threads), medians of {args.rounds} interleaved rounds\n")
+              f"threads), medians of {args.rounds} interleaved rounds; matfunc with check={args.check}\n")
     print(header + table([]).split("\n", 2)[0] + "\n|---|---|---|---|---|", flush=True)
     with load(args.load):
-        rows = run(cases, rounds=args.rounds, threads=args.threads)
+        rows = run(cases, rounds=args.rounds, threads=args.threads, check=args.check)
     text = header + "\n" + table(rows) + "\n"
     if args.out:
         with open(args.out, "w") as f:

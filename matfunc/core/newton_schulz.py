@@ -24,7 +24,7 @@ from typing import Any
 from . import primitives
 from .coefficients import ns_schedule
 from .polar_schedules import REFINE_STEPS as _REFINE_STEPS
-from .polar_schedules import SAFETY, refine_steps
+from .polar_schedules import refine_steps
 
 __all__ = ["newton_schulz", "newton_schulz_steps", "newton_schulz_mixed", "ns_matmuls", "LOW_EPS", "LOW_COVERED",
            "REFINE_STEPS"]
@@ -121,12 +121,11 @@ def newton_schulz_mixed(
     The coupled iteration is stable but not self-correcting: a rounding error made in ``Y`` or ``Z`` is not
     undone by later steps (every pair with ``Z Y = I`` is a fixed point), so the result keeps the low-precision
     steps' rounding, about ``LOW_EPS`` times a factor that grows with the condition number
-    (docs/derivations/schedules.md measures it). Three safeguards keep it there instead of diverging: ``Y`` and
-    ``Z`` are symmetrised after every low-precision step (rounding makes them drift from symmetric, and ``Z Y``
-    from diagonalisable with real eigenvalues); quintic steps are applied as ``p(x / SAFETY)`` (Polar Express's
-    margin: a value that rounding pushed past the interval is not thrown off by the steep quintic); and before the
-    working-precision steps ``Y = A_n Z`` is recomputed from the symmetrised ``Z`` (re-coupling), which removes the
-    rounding of ``Y``'s own products.
+    (docs/derivations/schedules.md measures it). Safeguards keep it there instead of diverging: ``Y`` and ``Z`` are
+    symmetrised after every low-precision step (rounding makes them drift from symmetric, and ``Z Y`` from
+    diagonalisable with real eigenvalues); before the working-precision steps ``Y = A_n Z`` is recomputed from the
+    symmetrised ``Z`` (re-coupling), which removes the rounding of ``Y``'s own products; and the quintic schedule
+    carries Polar Express's margin itself (:func:`.root_schedules.root_steps`).
     """
     k = len(steps)
     if k <= REFINE_STEPS:
@@ -136,8 +135,6 @@ def newton_schulz_mixed(
 
     def poly(m: Any, step: tuple[float, float, float], lo: Any) -> Any:
         alpha, beta, gamma = step
-        if lo is not None and gamma != 0.0:  # p(x / f) = x q(x^2 / f^2) / f
-            alpha, beta, gamma = alpha / SAFETY, beta / SAFETY**3, gamma / SAFETY**5
         t = alpha * eye + beta * m
         return t + gamma * _mm(m, m, lo, xp=xp) if gamma != 0.0 else t
 

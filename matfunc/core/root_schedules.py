@@ -18,7 +18,7 @@ polynomials to the singular values of ``X``), so every schedule there serves her
   uncapped; its image of ``[l, u]`` is ``[1 - E, 1 + E]``, the next step's interval;
 - ``"polar-express"``: per step the minimax odd quintic (:func:`.polar_schedules.minimax_quintic`) from the
   lower bound ``sqrt(1 / cond)`` on the normalised ``sigma``, designed on ``[max(l, u / CUSHION), u]``
-  (:data:`CUSHION`).
+  (:data:`CUSHION`), all but the last two with the Polar Express margin ``p(x / 1.01)`` against rounding.
 
 Matrix products (:func:`root_matmuls`), counted for one output (``want="sqrt"`` or ``"inv"``): a cubic step costs
 3 (``M = ZY``, ``Y T``, ``T Z``), a quintic step 4 (``M``, ``M^2``, ``Y T``, ``T Z``); the first step has ``Z = I``
@@ -122,24 +122,38 @@ def minimax_cubic_schedule(lower_bound: float, num_iters: int) -> tuple[Step, ..
     return _minimax_cubic_run(lower_bound, num_iters)[0]
 
 
-def _cushioned_express(lo: float, num_iters: int) -> tuple[tuple[Step, ...], float]:
+def _safe(num_iters: int) -> int:
+    """Leading steps designed with the :data:`.polar_schedules.SAFETY` margin: all but the last
+    :data:`.polar_schedules.REFINE_STEPS`."""
+    return max(num_iters - _ps.REFINE_STEPS, 0)
+
+
+def _cushioned_express(lo: float, num_iters: int, safe: int = 0) -> tuple[tuple[Step, ...], float]:
     """Minimax quintics designed on ``[max(lo, hi / CUSHION), hi]``; the lower end maps to ``p(lo)``.
 
     Below the cushion ``p`` is increasing (its first interior extremum lies above the design interval's lower
     end), so ``[lo, hi]`` maps into ``[p(lo), 1 + E]``. Near 1 the quintic Newton–Schulz step, as in
-    :func:`.polar_schedules.minimax_quintic`."""
+    :func:`.polar_schedules.minimax_quintic`.
+
+    The first ``safe`` minimax steps are applied as ``p(x / SAFETY)`` (Polar Express's margin): a value that
+    rounding pushed up to ``SAFETY`` times past the top of the interval stays within ``1 + E`` instead of being sent
+    off by the steep quintic (its slope at the top of a wide interval is about 10, and the next steps steeper
+    still); the lower end then maps to ``p(lo / SAFETY)``. Without it, float32 products rounded to TF32 (10-bit
+    mantissa) diverged in 5 of 10 random matrices at cond 10 and 100 (docs/derivations/schedules.md)."""
     hi = 1.0
     steps = []
-    for _ in range(num_iters):
+    for i in range(num_iters):
         if hi - lo < _ps.REMEZ_WIDTH and abs(hi - 1.0) < _ps.REMEZ_WIDTH:
             step = _ps.QUINTIC_NS  # p <= 1 on [0, 1 + 1e-3] up to O(1e-9), p(1) = 1
             steps.append(step)
             lo, hi = min(_p(step, lo), _p(step, hi)), max(1.0, _p(step, hi))
             continue
         low = max(lo, hi / CUSHION)
-        step, e = _ps.minimax_quintic(low, hi)
+        (a, b, c), e = _ps.minimax_quintic(low, hi)
+        f = _ps.SAFETY if i < safe else 1.0
+        step = (a / f, b / f**3, c / f**5)  # p(x / f): the design interval stretched by f
         steps.append(step)
-        lo, hi = (_p(step, lo) if lo < low else 1.0 - e), 1.0 + e
+        lo, hi = (_p(step, lo) if lo / f < low else 1.0 - e), 1.0 + e
     return tuple(steps), lo
 
 
@@ -147,7 +161,7 @@ def _converged_from(schedule: str, lower_bound: float, k: int, eps: float) -> bo
     if schedule == "minimax-cubic":
         return 1.0 - _minimax_cubic_run(lower_bound, k)[1] <= eps
     if schedule == "polar-express":
-        return 1.0 - _cushioned_express(lower_bound, k)[1] <= eps
+        return 1.0 - _cushioned_express(lower_bound, k, _safe(k))[1] <= eps
     raise ValueError(schedule)
 
 
@@ -229,7 +243,7 @@ def root_steps(schedule: str, num_iters: int, eps: float, max_cond: float = 0.0)
     if schedule == "minimax-cubic":
         return minimax_cubic_schedule(lb, num_iters)
     if schedule == "polar-express":
-        return _cushioned_express(lb, num_iters)[0]
+        return _cushioned_express(lb, num_iters, _safe(num_iters))[0]
     raise ValueError(f"unknown schedule {schedule!r}")
 
 
