@@ -5,10 +5,11 @@ of Gaussians (FID), with their manual VJPs.
 One path (:func:`_fidelity`): validate, get the namespace once, check the covariances (finite, symmetric,
 positive semidefinite), then
 
-- the value by ``method="eig"`` (:func:`matfunc.core.distances.eig_fidelity`) through factors ``C C^H = A``, ``D D^H = B``, never the
-  non-symmetric ``sqrtm(A @ B)`` nor ``A^{1/2}`` itself: ``sum sqrt(eigvalsh(L^H B L))`` with the Cholesky factor
-  ``L`` of ``A`` when both are positive definite, else the nuclear norm ``||C^H D||_*`` of rank-revealing
-  eigenvector factors (exact for the rank-deficient covariances of fewer samples than features);
+- the value by ``method="eig"`` (:func:`matfunc.core.distances.eig_fidelity`) through factors ``C C^H = A``,
+  ``D D^H = B``, never the non-symmetric ``sqrtm(A @ B)`` nor ``A^{1/2}`` itself:
+  ``sum sqrt(eigvalsh(L^H B L))`` with the Cholesky factor ``L`` of ``A`` when both are positive definite, else
+  the nuclear norm ``||C^H D||_*`` of rank-revealing eigenvector factors (exact for the rank-deficient
+  covariances of fewer samples than features);
 - gradients (PyTorch, JAX) and the matrix-product methods (GPUs) through the public :func:`matfunc.sqrtm` twice,
   ``tr sqrtm(R B R)`` with ``R = sqrtm(A)``, whose backward (Daleckii–Krein, divided differences
   ``1/(sqrt(l_i) + sqrt(l_j))``) is finite at repeated eigenvalues where autodiff through ``eigh`` is not. With

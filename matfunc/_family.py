@@ -298,7 +298,9 @@ def _chain(x: Any, /, *, plan: _Plan, levels: int, last_inverse: bool, check: bo
                 vjps.append(vjp)
         except ValueError as exc:
             what = f"p={plan.fn.p:g}" if plan.name == "powm" else f"max_cond={plan.max_cond:g}"
-            raise type(exc)(f"{plan.name}({what}, method={plan.method!r}), square root {level + 1} of {levels}: {exc}") from exc
+            raise type(exc)(
+                f"{plan.name}({what}, method={plan.method!r}), square root {level + 1} of {levels}: {exc}"
+            ) from exc
     return x
 
 

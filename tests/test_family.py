@@ -7,11 +7,10 @@ import math
 
 import numpy as np
 import pytest
+from conftest import rel_err, spd, to_numpy
 
 import matfunc
 from matfunc.core import coefficients, spectral
-
-from conftest import rel_err, spd, to_numpy
 
 mpmath = pytest.importorskip("mpmath")
 EPS64 = float(np.finfo(np.float64).eps)
@@ -210,8 +209,8 @@ def test_torch_gradcheck(kind, p):
     for method in ["eig", *({"power": {-0.25: ["newton-schulz"], -1 / 3: ["newton"]}.get(p, []),
                               "log": ["iss"], "exp": ["taylor"]}[kind])]:
         kw = {"max_cond": 100.0} if method == "iss" else {}  # fewer roots: a faster test of the same chain
-        assert torch.autograd.gradcheck(lambda x: _call(kind, p, x, method=method, check=False, **kw), (a,),
-                                        eps=1e-6, atol=1e-6, rtol=1e-5)
+        assert torch.autograd.gradcheck(lambda x, m=method, kw=kw: _call(kind, p, x, method=m, check=False, **kw),
+                                        (a,), eps=1e-6, atol=1e-6, rtol=1e-5)
     a = torch.tensor(spd(4, 10.0, batch=(2,), seed=6)[0], requires_grad=True)
     # repeated eigenvalues: finite, equal to the manual VJP (the same formula)
     b = torch.tensor(3.0 * np.eye(4), requires_grad=True)
@@ -237,7 +236,7 @@ def test_jax_check_grads(kind, p):
     for method in ["eig", *({"power": {-0.25: ["newton-schulz"], -1 / 3: ["newton"]}.get(p, []),
                               "log": ["iss"], "exp": ["taylor"]}[kind])]:
         kw = {"max_cond": 100.0} if method == "iss" else {}
-        check_grads(lambda x: _call(kind, p, x, method=method, check=False, **kw), (a,), order=1,
+        check_grads(lambda x, m=method, kw=kw: _call(kind, p, x, method=m, check=False, **kw), (a,), order=1,
                     modes=["fwd", "rev"], eps=1e-6, atol=1e-5, rtol=1e-5)
     a = jnp.asarray(spd(4, 10.0, batch=(2,), seed=7)[0])
     f = jax.jit(lambda x: _call(kind, p, x, method="eig"))

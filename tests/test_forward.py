@@ -166,7 +166,8 @@ def test_scale_invariance_without_overflow(method, power):
     assert np.all(np.isfinite(scaled))
     np.testing.assert_allclose(scaled / np.sqrt(c), base, rtol=1e-12, atol=1e-12 * np.abs(base).max())
     inv = matfunc.inv_sqrtm(a * c, method)
-    np.testing.assert_allclose(inv * np.sqrt(c), matfunc.inv_sqrtm(a, method), rtol=1e-11, atol=1e-11 * np.abs(inv * np.sqrt(c)).max())
+    np.testing.assert_allclose(inv * np.sqrt(c), matfunc.inv_sqrtm(a, method), rtol=1e-11,
+                               atol=1e-11 * np.abs(inv * np.sqrt(c)).max())
 
 
 @pytest.mark.parametrize("dtype", ["float16"])

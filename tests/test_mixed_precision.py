@@ -232,10 +232,11 @@ def test_jax_family_polar_distances_products_full_precision():
     highest = jax.lax.Precision.HIGHEST
     x = jnp.asarray(_case(8, 10.0, batch=2)[0], dtype=jnp.float32)
     fns = (lambda t: matfunc.logm(t), lambda t: matfunc.polar(t, "newton-schulz")[0],
-           lambda t: matfunc.bures_wasserstein(t, t + jnp.eye(8)), lambda t: matfunc.distance_riemann(t, 2.0 * t + jnp.eye(8)),
+           lambda t: matfunc.bures_wasserstein(t, t + jnp.eye(8)),
+           lambda t: matfunc.distance_riemann(t, 2.0 * t + jnp.eye(8)),
            lambda t: matfunc.powm(t, 0.25, method="newton-schulz"))
     for f in fns:
-        precisions = _dot_precisions(jax.make_jaxpr(jax.grad(lambda t: jnp.sum(f(t) ** 2)))(x))
+        precisions = _dot_precisions(jax.make_jaxpr(jax.grad(lambda t, f=f: jnp.sum(f(t) ** 2)))(x))
         assert precisions and all(p == (highest, highest) for p in precisions)
 
 

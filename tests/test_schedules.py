@@ -225,7 +225,8 @@ def test_resolve_defaults_and_bound():
         ({"method": "eig", "schedule": "polar-express"}, ValueError, "schedule applies to method='newton-schulz'"),
         ({"method": "pade", "lower_bound": 0.1}, ValueError, "lower_bound applies to method='newton-schulz'"),
         ({"scale": "frobenius", "schedule": "polar-express"}, ValueError, "scale='spectral'"),
-        ({"method": "auto", "lower_bound": 0.1}, ValueError, "lower_bound applies to method='newton-schulz', not 'auto'"),
+        ({"method": "auto", "lower_bound": 0.1}, ValueError,
+         "lower_bound applies to method='newton-schulz', not 'auto'"),
     ],
 )
 def test_options_validated(kw, exc, match):

@@ -6,9 +6,9 @@ only through the stable divided differences, so it is finite and exact at repeat
 on (``create_graph=True``) the VJP is :class:`_FirstOrder`, the first-order map ``(a, g) -> D_a(g)`` with ``V``,
 ``w`` constants, whose own backward is exact: second-order Daleckii–Krein (``core.spectral.spectral_second``,
 the ``n^3`` tensor of second divided differences) in ``a`` and the map itself in ``g``. Third derivatives raise.
-With grad mode off the backward is the plain 4-product VJP (first-order speed unchanged). Forward mode (``torch.func.jvp``,
-``forward_ad``) uses a subclass with a ``jvp`` rule (the same self-adjoint formula), chosen only when forward
-mode is active, as in :mod:`matfunc.backends.torch`.
+With grad mode off the backward is the plain 4-product VJP (first-order speed unchanged). Forward mode
+(``torch.func.jvp``, ``forward_ad``) uses a subclass with a ``jvp`` rule (the same self-adjoint formula), chosen
+only when forward mode is active, as in :mod:`matfunc.backends.torch`.
 """
 
 from __future__ import annotations

@@ -509,7 +509,9 @@ def _chunk_polar_vjp(x: Any, *gs: Any, opts: Any, check: bool, side: str, presen
 
 def _no_unrolled(opts: Any, name: str) -> None:
     if opts.backward == "unrolled":
-        raise ValueError(f"{name}: backward='unrolled' needs PyTorch or JAX autodiff, not Dask; use 'lyapunov' or 'eig'")
+        raise ValueError(
+            f"{name}: backward='unrolled' needs PyTorch or JAX autodiff, not Dask; use 'lyapunov' or 'eig'"
+        )
 
 
 def polar_apply(x: Any, /, *, opts: Any, low: Any, xp: ModuleType, check: bool = True, name: str = "polar") -> Any:

@@ -125,7 +125,7 @@ def speed_table(shapes: tuple[tuple[int, int], ...] = SPEED_SHAPES, repeat: int 
         a = torch.tensor(test_matrix(n, 1e3, batch=(batch,), dtype=np.float32), device=dev)
         g = torch.ones_like(a)
 
-        def fwd_bwd(f: Callable[[Any], Any]) -> Callable[[], Any]:
+        def fwd_bwd(f: Callable[[Any], Any], a: Any = a, g: Any = g) -> Callable[[], Any]:
             def run() -> Any:
                 x = a.clone().requires_grad_(True)
                 (y := f(x)).backward(g)
@@ -144,7 +144,8 @@ def speed_table(shapes: tuple[tuple[int, int], ...] = SPEED_SHAPES, repeat: int 
             import scipy.linalg as sl
 
             a64 = a.double().cpu().numpy()
-            cells.append(_timeit(lambda: [sl.fractional_matrix_power(m_, -0.25) for m_ in a64], 1, lambda: None))
+            cells.append(_timeit(lambda a64=a64: [sl.fractional_matrix_power(m_, -0.25) for m_ in a64], 1,
+                                 lambda: None))
         except ImportError:
             cells.append(math.nan)
         rows.append(f"| {batch} x {n} ({dev}) | " + " | ".join(f"{c:.1f}" for c in cells) + " |")

@@ -126,7 +126,7 @@ def timing_table(sizes: list[tuple[int, int, int]], device: str = "cpu", repeat:
         a = torch.asarray(test_matrices(m, n, 1e2, batch=batch).astype(np.float32), device=device)
         eye = torch.eye(n, device=device)
 
-        def orth_err(u: Any) -> float:
+        def orth_err(u: Any, eye: Any = eye) -> float:
             return float(torch.linalg.matrix_norm(u.mT.float() @ u.float() - eye, ord=2).max())
 
         cases: list[tuple[str, Callable[[], Any], str]] = []
@@ -139,13 +139,13 @@ def timing_table(sizes: list[tuple[int, int, int]], device: str = "cpu", repeat:
                                   eps=float(np.finfo(np.float32).eps), on_cpu=device == "cpu")
             name = f"matfunc.orthogonalize {method}" + (f" {kw}" if kw else "")
             scale = "frobenius" if method == "muon" else "spectral"
-            cases.append((name, lambda method=method, kw=kw, scale=scale: matfunc.orthogonalize(
+            cases.append((name, lambda method=method, kw=kw, scale=scale, a=a: matfunc.orthogonalize(
                 a, method, scale=scale, check=False, **kw), str(core_polar.polar_products(opts, m, n))))
         cases.append(("matfunc.polar newton-schulz (u, p)",
-                      lambda: matfunc.polar(a, "newton-schulz", check=False), "+1"))
-        cases.append(("matfunc.polar svd (u, p)", lambda: matfunc.polar(a, "svd", check=False), "svd"))
+                      lambda a=a: matfunc.polar(a, "newton-schulz", check=False), "+1"))
+        cases.append(("matfunc.polar svd (u, p)", lambda a=a: matfunc.polar(a, "svd", check=False), "svd"))
 
-        def torch_svd() -> Any:
+        def torch_svd(a: Any = a) -> Any:
             w, _, vh = torch.linalg.svd(a, full_matrices=False)
             return w @ vh
 
@@ -165,7 +165,8 @@ def timing_table(sizes: list[tuple[int, int, int]], device: str = "cpu", repeat:
 
                 nb = batch if scipy_batch is None else min(scipy_batch, batch)
                 a64 = a[:nb].double().numpy()
-                ms = 1e3 * _median_time(lambda: [scipy.linalg.polar(x) for x in a64], lambda: None, 1) * batch / nb
+                ms = 1e3 * _median_time(lambda a64=a64: [scipy.linalg.polar(x) for x in a64], lambda: None, 1)
+                ms *= batch / nb
                 rows.append(f"| {batch}x{m}x{n} | scipy.linalg.polar (float64, loop; x{batch}/{nb}) | {ms:.1f} "
                             "| svd | |")
             except ImportError:
@@ -208,7 +209,7 @@ def lowprec_table(m: int = 256, n: int = 64, batch: int = 4, conds: tuple[float,
                     u = matfunc.orthogonalize(a, method, num_iters=c, lower_bound=lb, matmul_dtype=mdt, check=False)
                     g = u.mT @ u if m >= n else u @ u.mT
                     cells.append(f"{float(torch.linalg.matrix_norm(g - eye, ord=2).max()):.1e}")
-                ms = 1e3 * _median_time(lambda mdt=mdt, lb=lb: matfunc.orthogonalize(
+                ms = 1e3 * _median_time(lambda mdt=mdt, lb=lb, a=a, method=method: matfunc.orthogonalize(
                     a, method, lower_bound=lb, matmul_dtype=mdt, check=False), lambda: None, repeat)
                 default = _lowprec_opts(method, None, lb, mdt).num_iters
                 rows.append(f"| {cond:.0e} | {mdt or 'float32'} | " + " | ".join(cells) + f" | {default}: {ms:.1f} |")

@@ -142,8 +142,8 @@ def run(cases: list[tuple[str, str, int, int, str]], *, rounds: int = 3, threads
             with before_fix():
                 return matfunc.sqrtm(a, method=method, check=check)
 
-        variants: dict[str, Callable[[], Any]] = {"plain eigh root": lambda a=a: plain(a), "matfunc before": old,
-                                                  "matfunc after": ours}
+        variants: dict[str, Callable[[], Any]] = {"plain eigh root": lambda a=a, plain=plain: plain(a),
+                                                  "matfunc before": old, "matfunc after": ours}
         if method != "auto":
             del variants["plain eigh root"]
         for fn in variants.values():  # warm-up: imports, thread pools, allocator

@@ -104,13 +104,6 @@ def newton_schulz_steps(
     return y, z
 
 
-def _mm(a: Any, b: Any, low: Any, /, *, xp: ModuleType) -> Any:
-    """``a @ b`` with both factors rounded to ``low`` (None: in their own dtype), returned in ``a``'s dtype."""
-    if low is None:
-        return a @ b
-    return xp.astype(xp.astype(a, low) @ xp.astype(b, low), a.dtype)
-
-
 def newton_schulz_mixed(
     a_n: Any, /, *, steps: tuple[tuple[float, float, float], ...], want: str, low: Any, eps: float, xp: ModuleType
 ) -> tuple[Any, Any]:
@@ -136,19 +129,19 @@ def newton_schulz_mixed(
     def poly(m: Any, step: tuple[float, float, float], lo: Any) -> Any:
         alpha, beta, gamma = step
         t = alpha * eye + beta * m
-        return t + gamma * _mm(m, m, lo, xp=xp) if gamma != 0.0 else t
+        return t + gamma * primitives.matmul_in(m, m, lo, xp=xp) if gamma != 0.0 else t
 
     t = poly(a_n, steps[0], low)  # Z_0 = I: M = A_n
-    y, z = primitives.sym(_mm(a_n, t, low, xp=xp)), t
+    y, z = primitives.sym(primitives.matmul_in(a_n, t, low, xp=xp)), t
     for i, step in enumerate(steps[1:], start=1):
         lo = low if i < n_low else None
         if i == n_low:  # re-couple in the working precision
             z = primitives.sym(z)
             y = primitives.sym(a_n @ z)
-        t = poly(_mm(z, y, lo, xp=xp), step, lo)
+        t = poly(primitives.matmul_in(z, y, lo, xp=xp), step, lo)
         last = i == k - 1
-        y_new = _mm(y, t, lo, xp=xp) if (want != "inv" or not last) else None
-        z = _mm(t, z, lo, xp=xp) if (want != "sqrt" or not last) else None
+        y_new = primitives.matmul_in(y, t, lo, xp=xp) if (want != "inv" or not last) else None
+        z = primitives.matmul_in(t, z, lo, xp=xp) if (want != "sqrt" or not last) else None
         y = y_new
         if lo is not None:
             y, z = primitives.sym(y), primitives.sym(z)

@@ -120,12 +120,6 @@ def _real(x: Any, /, *, xp: ModuleType) -> Any:
     return xp.real(x) if primitives.is_complex(x) else x
 
 
-def _mm(a: Any, b: Any, low: Any, /, *, xp: ModuleType) -> Any:
-    if low is None:
-        return a @ b
-    return xp.astype(xp.astype(a, low) @ xp.astype(b, low), a.dtype)
-
-
 def polar_forward(a: Any, /, *, opts: PolarOptions, low: Any = None, xp: ModuleType) -> tuple[Any, PolarSaved]:
     """``U`` of ``a`` (..., m, n) in the compute dtype, and the backward state (tall view).
 
@@ -149,7 +143,7 @@ def polar_forward(a: Any, /, *, opts: PolarOptions, low: Any = None, xp: ModuleT
         p = primitives.sym((v * xp.astype(s, v.dtype)[..., None, :]) @ vh)
         saved = PolarSaved(u, p, None, v, s)
     else:
-        gram = primitives.mH(t) @ t if low is None else _mm(primitives.mH(t), t, low, xp=xp)
+        gram = primitives.mH(t) @ t if low is None else primitives.matmul_in(primitives.mH(t), t, low, xp=xp)
         c = gram_scale(t, gram, scale=opts.scale, xp=xp)
         root = xp.sqrt(c)
         x = t / xp.astype(root, t.dtype)
@@ -158,9 +152,9 @@ def polar_forward(a: Any, /, *, opts: PolarOptions, low: Any = None, xp: ModuleT
         for k, (al, be, ga) in enumerate(opts.steps):
             lo = low if k < len(opts.steps) - refine else None
             if k:
-                g = _mm(primitives.mH(x), x, lo, xp=xp)
-            b = be * g if ga == 0.0 else be * g + ga * _mm(g, g, lo, xp=xp)
-            x = al * x + _mm(x, b, lo, xp=xp)
+                g = primitives.matmul_in(primitives.mH(x), x, lo, xp=xp)
+            b = be * g if ga == 0.0 else be * g + ga * primitives.matmul_in(g, g, lo, xp=xp)
+            x = al * x + primitives.matmul_in(x, b, lo, xp=xp)
         u = x
         p = primitives.sym(primitives.mH(u) @ t)
         saved = PolarSaved(u, p, root, None, None)

@@ -108,7 +108,7 @@ def minimax_quintic(lo: float, hi: float) -> tuple[Step, float]:
         disc = 9 * b * b - 20 * a * c
         if c == 0 or disc < 0:
             break
-        ys = sorted(((-3 * b - s * math.sqrt(disc)) / (10 * c) for s in (1, -1)))
+        ys = sorted((-3 * b - s * math.sqrt(disc)) / (10 * c) for s in (1, -1))
         inner = [math.sqrt(y) for y in ys if y > 0]
         if len(inner) != 2 or not (lo < inner[0] < inner[1] < hi):
             break

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-__all__ = ["register", "matmul_add", "solve", "spd_solve", "self_adjoint_solve", "eye_like", "sym", "mT", "mH",
-           "is_complex", "real", "abs2"]
+__all__ = ["register", "matmul_add", "matmul_in", "solve", "spd_solve", "self_adjoint_solve", "eye_like", "sym",
+           "mT", "mH", "is_complex", "real", "abs2"]
 
 _OVERRIDES: dict[tuple[str, str], Callable[..., Any]] = {}
 
@@ -74,6 +74,14 @@ def eye_like(a: Any, /, *, xp: ModuleType) -> Any:
     from .._compat import device
 
     return xp.eye(a.shape[-1], dtype=a.dtype, device=device(a))
+
+
+def matmul_in(a: Any, b: Any, low: Any, /, *, xp: ModuleType) -> Any:
+    """``a @ b`` with both factors rounded to the dtype ``low`` (None: in their own dtype; ``matmul_dtype``),
+    returned in ``a``'s dtype (PyTorch and JAX accumulate low-precision products in float32)."""
+    if low is None:
+        return a @ b
+    return xp.astype(xp.astype(a, low) @ xp.astype(b, low), a.dtype)
 
 
 def matmul_add(c: Any, a: Any, b: Any, /, *, alpha: float = 1.0, beta: float = 1.0, xp: ModuleType) -> Any:
