@@ -27,7 +27,7 @@ def _prepare(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, *
     eps = float(xp.finfo(ctype).eps)
     opts = _options.resolve(method, inverse=inverse, eps=eps, n=a.shape[-1], on_cpu=_compat.is_cpu(a), **kw)
     if opts.matmul_dtype is not None:
-        _low_dtype_ok(a, opts.matmul_dtype, name=name, xp=xp)
+        _validation.low_dtype(a, opts.matmul_dtype, name=name, xp=xp)
     check = check and 0 not in a.shape  # what the glue is told (Dask checks lazily, chunk by chunk)
     if check and _concrete(a, glue):
         v = _compat.values(a)
@@ -36,18 +36,6 @@ def _prepare(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, *
             if inverse:
                 _validation.check_nonsingular(_cast(v, ctype, xp), name=name, eps=eps, xp=xp)
     return xp, glue, ctype, opts, check
-
-
-def _low_dtype_ok(a: Any, low: str, /, *, name: str, xp: Any) -> None:
-    """``matmul_dtype`` must be a dtype of the namespace, and the input real."""
-    ns = _compat.array_namespace(a._meta) if _compat.backend_name(xp) == "dask" else xp  # Dask: its chunks'
-    if getattr(ns, low, None) is None:
-        raise ValueError(
-            f"{name}: matmul_dtype={low!r} is not a dtype of {_compat.backend_name(xp)}; use PyTorch or JAX arrays "
-            "(bfloat16 and float16), NumPy/CuPy for float16, or matmul_dtype=None"
-        )
-    if xp.isdtype(a.dtype, "complex floating"):
-        raise ValueError(f"{name}: matmul_dtype applies to real input, got {a.dtype}")
 
 
 def _concrete(a: Any, glue: Any) -> bool:

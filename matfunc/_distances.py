@@ -416,17 +416,6 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, /, method: st
 # --- manual VJPs -------------------------------------------------------------------------------------------
 
 
-def _sum_to(x: Any, shape: tuple[int, ...], xp: ModuleType) -> Any:
-    """Reduce a broadcast gradient back to ``shape``."""
-    extra = x.ndim - len(shape)
-    if extra:
-        x = xp.sum(x, axis=tuple(range(extra)))
-    axes = tuple(i for i, (s, t) in enumerate(zip(shape, x.shape, strict=True)) if s == 1 and t != 1)
-    if axes:
-        x = xp.sum(x, axis=axes, keepdims=True)
-    return x
-
-
 def _fidelity_vjp(a: Any, b: Any, /, *, method: object, ridge: object, check: bool, name: str,
                   names: tuple[str, str] = ("a", "b")) -> tuple[Any, Any]:
     """``t`` and ``g -> (dt/da, dt/db)`` by the chain rule through :func:`matfunc.sqrtm_vjp` twice."""
@@ -462,8 +451,9 @@ def _fidelity_vjp(a: Any, b: Any, /, *, method: object, ridge: object, check: bo
             g_m = vjp_s(_cast(gc[..., None, None] * eye, ctype, xp))
             g_b = r @ g_m @ r
             g_r = g_m @ r @ y + y @ r @ g_m
-            g_a = vjp_r(_sum_to(g_r, tuple(r.shape), xp))
-        return (_cast(_sum_to(g_a, shapes[0], xp), dtypes[0], xp), _cast(_sum_to(g_b, shapes[1], xp), dtypes[1], xp))
+            g_a = vjp_r(primitives.sum_to(g_r, tuple(r.shape), xp=xp))
+        return (_cast(primitives.sum_to(g_a, shapes[0], xp=xp), dtypes[0], xp),
+                _cast(primitives.sum_to(g_b, shapes[1], xp=xp), dtypes[1], xp))
 
     return _cast(t, rdtype, xp), vjp
 
@@ -533,8 +523,8 @@ def _bures_vjp(a: Any, b: Any, /, *, method: object, squared: object, ridge: obj
                                             xp.zeros_like(g))
         g_sq = xp.where(raw > 0, g_sq, xp.zeros_like(g_sq))
         ga, gb = vjp_t(-2.0 * g_sq)
-        return (_cast(ga + _sum_to(_eye_times(g_sq, ga, xp), tuple(a.shape), xp), ga.dtype, xp),
-                _cast(gb + _sum_to(_eye_times(g_sq, gb, xp), tuple(b.shape), xp), gb.dtype, xp))
+        return (_cast(ga + primitives.sum_to(_eye_times(g_sq, ga, xp), tuple(a.shape), xp=xp), ga.dtype, xp),
+                _cast(gb + primitives.sum_to(_eye_times(g_sq, gb, xp), tuple(b.shape), xp=xp), gb.dtype, xp))
 
     return out, vjp
 
@@ -580,10 +570,10 @@ def frechet_distance_vjp(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, /, method
             raise ValueError(f"{name}_vjp: the cotangent must have the output's shape {tuple(out.shape)}, "
                              f"got {tuple(g.shape)}")
         g = xp.where(raw > 0, _cast(g, out.dtype, xp), xp.zeros_like(out))
-        gs1, gs2 = vjp_b(_sum_to(g, tuple(sq.shape), xp))
+        gs1, gs2 = vjp_b(primitives.sum_to(g, tuple(sq.shape), xp=xp))
         gd = 2.0 * _cast(g, d.dtype, xp)[..., None] * d
-        return (_cast(_sum_to(gd, tuple(m1.shape), xp), m1.dtype, xp), gs1,
-                _cast(_sum_to(-gd, tuple(m2.shape), xp), m2.dtype, xp), gs2)
+        return (_cast(primitives.sum_to(gd, tuple(m1.shape), xp=xp), m1.dtype, xp), gs1,
+                _cast(primitives.sum_to(-gd, tuple(m2.shape), xp=xp), m2.dtype, xp), gs2)
 
     return out, vjp
 

@@ -26,7 +26,7 @@ from . import _compat, _validation
 from ._errors import SingularMatrixError
 from .core import coefficients
 from .core.options import DEFAULT_SCHEDULE, default_ns_iters, option_name
-from .core.primitives import abs2, sym
+from .core.primitives import abs2, sum_to, sym
 from .core.root_schedules import root_iters
 
 __all__ = [
@@ -186,6 +186,17 @@ def _empty(c: _Call, shape: tuple[int, ...], dtype: Any) -> Any:
     return c.xp.zeros(shape, dtype=dtype, device=_compat.device(c.a))
 
 
+def _is_empty(c: _Call) -> bool:
+    """Nothing to compute: an empty batch, or 0 x 0 matrices."""
+    return 0 in c.batch or c.a.shape[-1] == 0
+
+
+def _zero_vjp(c: _Call) -> Callable[[Any], tuple[Any, Any]]:
+    """The VJP of an empty call: zero gradients of both (broadcast) inputs."""
+    xp = c.xp
+    return lambda g: (_cast(xp.zeros_like(c.a), c.dtype, xp), _cast(xp.zeros_like(c.b), c.dtype, xp))
+
+
 def _piece(fn: Callable[..., Any], *args: Any, name: str, what: str, **kw: Any) -> Any:
     """``fn(*args, **kw)`` (a public matfunc function), its errors prefixed with where they came from."""
     try:
@@ -275,17 +286,6 @@ def _safe_sqrt(d2: Any, xp: Any) -> Any:
     """``sqrt(d2)`` whose derivative at 0 is 0 (a subgradient), as for norms in PyTorch and JAX, not NaN/Inf."""
     pos = d2 > 0
     return xp.where(pos, xp.sqrt(xp.where(pos, d2, xp.ones_like(d2))), xp.zeros_like(d2))
-
-
-def _unbroadcast(g: Any, shape: tuple[int, ...], xp: Any) -> Any:
-    """Sum ``g`` over the axes that broadcasting added to or stretched in ``shape``."""
-    extra = g.ndim - len(shape)
-    if extra:
-        g = xp.sum(g, axis=tuple(range(extra)))
-    axes = tuple(i for i, (s, t) in enumerate(zip(shape, g.shape, strict=True)) if s == 1 and t != 1)
-    if axes:
-        g = xp.sum(g, axis=axes, keepdims=True)
-    return g
 
 
 def _check_cotangent(g: Any, shape: tuple[int, ...], name: str) -> None:
@@ -389,7 +389,7 @@ def distance_riemann(a: Any, b: Any, /, *, squared: bool = False, method: str = 
     name = "distance_riemann"
     squared = _squared(squared, name)
     c = _prepare(a, b, name=name, method=method, check=check, max_cond=max_cond)
-    if 0 in c.batch or c.a.shape[-1] == 0:
+    if _is_empty(c):
         return _empty(c, c.batch, _real_dtype(c.dtype, c.xp))
     with _compat.quiet(c.xp, c.a):
         (w,) = _roots(c, name=name, inverse_only=True, vjp=False)
@@ -446,7 +446,7 @@ def distance_logeuclid(a: Any, b: Any, /, *, squared: bool = False, method: str 
     name = "distance_logeuclid"
     squared = _squared(squared, name)
     c = _prepare(a, b, name=name, method=method, check=check, max_cond=max_cond)
-    if 0 in c.batch or c.a.shape[-1] == 0:
+    if _is_empty(c):
         return _empty(c, c.batch, _real_dtype(c.dtype, c.xp))
     with _compat.quiet(c.xp, c.a):
         _check_cond(c.a, c, name=name, what="a")
@@ -516,7 +516,7 @@ def geodesic_riemann(a: Any, b: Any, /, alpha: float = 0.5, *, method: str = "au
     alpha = _alpha(alpha)
     c = _prepare(a, b, name=name, method=method, check=check, max_cond=max_cond)
     n = c.a.shape[-1]
-    if 0 in c.batch or n == 0:
+    if _is_empty(c):
         return _empty(c, (*c.batch, n, n), c.dtype)
     with _compat.quiet(c.xp, c.a):
         w, s = _roots(c, name=name, inverse_only=False, vjp=False)
@@ -560,9 +560,9 @@ def distance_riemann_vjp(a: Any, b: Any, /, *, squared: bool = False, method: st
     c = _prepare(a, b, name=name, method=method, check=check, max_cond=max_cond)
     shape_a, shape_b = tuple(c.a.shape), tuple(c.b.shape)
     xp = c.xp
-    if 0 in c.batch or c.a.shape[-1] == 0:
+    if _is_empty(c):
         d = _empty(c, c.batch, _real_dtype(c.dtype, xp))
-        return d, lambda g: (_cast(xp.zeros_like(c.a), c.dtype, xp), _cast(xp.zeros_like(c.b), c.dtype, xp))
+        return d, _zero_vjp(c)
     bs = sym(c.b)
     with _compat.quiet(xp, c.a):
         (w_and_back,) = _roots(c, name=name, inverse_only=True, vjp=True)
@@ -579,8 +579,8 @@ def distance_riemann_vjp(a: Any, b: Any, /, *, squared: bool = False, method: st
             gd2 = _d2_cotangent(g, d2, c, squared)
             gm = back_m(2.0 * gd2[..., None, None] * lm)  # Hermitian
             gw = sym(gm @ w @ bs + bs @ w @ gm)
-            da = back_w(_unbroadcast(gw, shape_a, xp))
-            db = _unbroadcast(w @ gm @ w, shape_b, xp)
+            da = back_w(sum_to(gw, shape_a, xp=xp))
+            db = sum_to(w @ gm @ w, shape_b, xp=xp)
         return _cast(da, c.dtype, xp), _cast(sym(db), c.dtype, xp)
 
     return out, vjp
@@ -607,9 +607,9 @@ def distance_logeuclid_vjp(a: Any, b: Any, /, *, squared: bool = False, method: 
     c = _prepare(a, b, name=name, method=method, check=check, max_cond=max_cond)
     shape_a, shape_b = tuple(c.a.shape), tuple(c.b.shape)
     xp = c.xp
-    if 0 in c.batch or c.a.shape[-1] == 0:
+    if _is_empty(c):
         d = _empty(c, c.batch, _real_dtype(c.dtype, xp))
-        return d, lambda g: (_cast(xp.zeros_like(c.a), c.dtype, xp), _cast(xp.zeros_like(c.b), c.dtype, xp))
+        return d, _zero_vjp(c)
     with _compat.quiet(xp, c.a):
         _check_cond(c.a, c, name=name, what="a")
         _check_cond(c.b, c, name=name, what="b")
@@ -623,8 +623,8 @@ def distance_logeuclid_vjp(a: Any, b: Any, /, *, squared: bool = False, method: 
         _check_cotangent(g, c.batch, name)
         with _compat.quiet(xp, d2):
             gdiff = 2.0 * _d2_cotangent(g, d2, c, squared)[..., None, None] * diff
-            da = back_a(_unbroadcast(gdiff, shape_a, xp))
-            db = back_b(_unbroadcast(-gdiff, shape_b, xp))
+            da = back_a(sum_to(gdiff, shape_a, xp=xp))
+            db = back_b(sum_to(-gdiff, shape_b, xp=xp))
         return _cast(da, c.dtype, xp), _cast(db, c.dtype, xp)
 
     return out, vjp
@@ -654,9 +654,9 @@ def geodesic_riemann_vjp(a: Any, b: Any, /, alpha: float = 0.5, *, method: str =
     shape_a, shape_b = tuple(c.a.shape), tuple(c.b.shape)
     xp = c.xp
     n = c.a.shape[-1]
-    if 0 in c.batch or n == 0:
+    if _is_empty(c):
         y = _empty(c, (*c.batch, n, n), c.dtype)
-        return y, lambda g: (_cast(xp.zeros_like(c.a), c.dtype, xp), _cast(xp.zeros_like(c.b), c.dtype, xp))
+        return y, _zero_vjp(c)
     bs = sym(c.b)
     with _compat.quiet(xp, c.a):
         (w, back_w), (s, back_s) = _roots(c, name=name, inverse_only=False, vjp=True)
@@ -673,8 +673,8 @@ def geodesic_riemann_vjp(a: Any, b: Any, /, alpha: float = 0.5, *, method: str =
             gs = sym(gy @ s @ p + p @ s @ gy)
             gm = back_p(s @ gy @ s)
             gw = sym(gm @ w @ bs + bs @ w @ gm)
-            da = back_s(_unbroadcast(gs, shape_a, xp)) + back_w(_unbroadcast(gw, shape_a, xp))
-            db = _unbroadcast(w @ gm @ w, shape_b, xp)
+            da = back_s(sum_to(gs, shape_a, xp=xp)) + back_w(sum_to(gw, shape_a, xp=xp))
+            db = sum_to(w @ gm @ w, shape_b, xp=xp)
         return _cast(da, c.dtype, xp), _cast(sym(db), c.dtype, xp)
 
     return _cast(y, c.dtype, xp), vjp

@@ -16,7 +16,7 @@ from .core import options as _options
 from .core import polar as _core
 from .core import polar_schedules as _sched
 from .core.coefficients import ns_iters_for_condition
-from .core.primitives import is_complex, mH, sym
+from .core.primitives import mH, sym
 
 __all__ = ["polar", "orthogonalize", "polar_vjp"]
 
@@ -79,11 +79,7 @@ def resolve(
         steps, bound = _sched.polar_express_schedule(lb, k, lp), lb
     elif name == "muon":
         steps = _sched.muon_schedule(MUON_STEPS if k is None else k)
-    low = None
-    if matmul_dtype is not None:
-        low = _options.option_name(matmul_dtype, "matmul_dtype")
-        if low not in ("bfloat16", "float16"):
-            raise ValueError(f"matmul_dtype must be 'bfloat16' or 'float16', got {matmul_dtype!r}")
+    low = _options.low_precision_name(matmul_dtype)
     bwd = _options.option_name(backward, "backward")
     if bwd == "auto":
         bwd = "lyapunov" if iterative else "eig"
@@ -135,17 +131,7 @@ def _prepare(a: Any, /, *, name: str, method: object, check: bool, **kw: Any):
     ctype = _compute_dtype(a.dtype, xp)
     eps = float(xp.finfo(ctype).eps)
     opts = resolve(method, eps=eps, on_cpu=_compat.is_cpu(a), **kw)
-    low = None
-    if opts.matmul_dtype is not None:
-        ns = _compat.array_namespace(a._meta) if _compat.backend_name(xp) == "dask" else xp  # Dask: its chunks'
-        low = getattr(ns, opts.matmul_dtype, None)
-        if low is None:
-            raise ValueError(
-                f"{name}: matmul_dtype={opts.matmul_dtype!r} is not a dtype of {_compat.backend_name(xp)}; use "
-                "'float16', or a torch/JAX array"
-            )
-        if is_complex(a):
-            raise ValueError(f"{name}: matmul_dtype applies to real input, got {a.dtype}")
+    low = None if opts.matmul_dtype is None else _validation.low_dtype(a, opts.matmul_dtype, name=name, xp=xp)
     check = check and 0 not in a.shape  # what the glue is told (Dask checks lazily, chunk by chunk)
     if check and _concrete(a, glue):
         _validation.check_finite(_compat.values(a), name=name, xp=xp)

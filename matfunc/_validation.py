@@ -78,6 +78,23 @@ def _first_bad(mask: Any, /, *, xp: ModuleType, shape: tuple[int, ...]) -> str:
     return f"the matrix at batch index {tuple(reversed(idx))}"
 
 
+def low_dtype(a: Any, low: str, /, *, name: str, xp: ModuleType) -> Any:
+    """The dtype object of ``matmul_dtype`` (``"bfloat16"``/``"float16"``) for real ``a``: ``ValueError`` where the
+    namespace lacks it (NumPy/CuPy have no bfloat16; Dask's is looked up in its chunks') or ``a`` is complex."""
+    from . import _compat
+
+    ns = _compat.array_namespace(a._meta) if _compat.backend_name(xp) == "dask" else xp
+    dtype = getattr(ns, low, None)
+    if dtype is None:
+        raise ValueError(
+            f"{name}: matmul_dtype={low!r} is not a dtype of {_compat.backend_name(xp)}; use PyTorch or JAX arrays "
+            "(bfloat16 and float16), NumPy/CuPy for float16, or matmul_dtype=None"
+        )
+    if is_complex(a):
+        raise ValueError(f"{name}: matmul_dtype applies to real input, got {a.dtype}")
+    return dtype
+
+
 def check_finite(a: Any, /, *, name: str, xp: ModuleType) -> None:
     """``ValueError`` naming the first matrix with a NaN or Inf."""
     finite = xp.all(xp.isfinite(a), axis=(-2, -1))

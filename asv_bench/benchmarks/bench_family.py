@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .common import BACKENDS, Benchmark
+from .common import BACKENDS, Benchmark, to_numpy_or_torch, wait_cuda
 
 try:
     from matfunc.bench import family as _bf
@@ -36,26 +36,6 @@ def _entry(spec):
     raise NotImplementedError(spec)
 
 
-def _convert(backend, a):
-    name, _, device = backend.partition(":")
-    if name == "numpy":
-        return a
-    try:
-        import torch
-    except ImportError:
-        raise NotImplementedError(backend) from None
-    if device == "cuda" and not torch.cuda.is_available():
-        raise NotImplementedError(backend)
-    return torch.tensor(a, device=device)
-
-
-def _sync(x):
-    if hasattr(x, "device") and getattr(x.device, "type", "") == "cuda":
-        import torch
-
-        torch.cuda.synchronize()
-
-
 class Family(Benchmark):
     params = [FAMILY_BACKENDS, ENTRIES, [64, 256], [1, 64], ["float32", "float64"]]
     param_names = ["backend", "entry", "n", "batch", "dtype"]
@@ -65,7 +45,7 @@ class Family(Benchmark):
         a = _bf.test_matrix(n, 1e3, batch=(batch,), dtype=dtype)
         if self.kind == "exp":
             a = 10.0 * a
-        self.x = _convert(backend, a)
+        self.x = to_numpy_or_torch(backend, a)
         self.torch = backend.startswith("torch")
         self.g = self.x * 0 + 1
         self.time_forward()  # warm-up
@@ -74,13 +54,13 @@ class Family(Benchmark):
         return _bf.call(self.kind, self.p, x, self.method, check=False)
 
     def time_forward(self, *args):
-        _sync(self._call(self.x))
+        wait_cuda(self._call(self.x))
 
     def time_forward_backward(self, *args):
         if self.torch:
             x = self.x.clone().requires_grad_(True)
             self._call(x).backward(self.g)
-            _sync(x.grad)
+            wait_cuda(x.grad)
         else:
             vjp = {"power": lambda a, **k: _bf.matfunc.powm_vjp(a, self.p, **k), "log": _bf.matfunc.logm_vjp,
                    "exp": _bf.matfunc.expm_vjp}[self.kind]

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .common import BACKENDS, Benchmark
+from .common import BACKENDS, Benchmark, to_numpy_or_torch, wait_cuda
 
 try:
     import matfunc
@@ -35,26 +35,6 @@ def _spd(n, cond, batch, seed, dtype):
     return ((a + a.transpose(0, 2, 1)) / 2).astype(dtype)
 
 
-def _convert(backend, a):
-    name, _, device = backend.partition(":")
-    if name == "numpy":
-        return a
-    try:
-        import torch
-    except ImportError:
-        raise NotImplementedError(backend) from None
-    if device == "cuda" and not torch.cuda.is_available():
-        raise NotImplementedError(backend)
-    return torch.tensor(a, device=device)
-
-
-def _sync(x):
-    if hasattr(x, "device") and getattr(x.device, "type", "") == "cuda":
-        import torch
-
-        torch.cuda.synchronize()
-
-
 class Geometry(Benchmark):
     params = [GEOMETRY_BACKENDS, list(_FUNCS) or ["missing"], ["eig", "newton-schulz"], [32, 64], [64],
               ["float32", "float64"]]
@@ -65,19 +45,19 @@ class Geometry(Benchmark):
             raise NotImplementedError("matfunc has no SPD geometry functions in this version")
         self.f, self.f_vjp = _FUNCS[function]
         self.method = method
-        self.a = _convert(backend, _spd(n, 1e3, batch, 0, dtype))
-        self.b = _convert(backend, _spd(n, 1e3, batch, 1, dtype))
+        self.a = to_numpy_or_torch(backend, _spd(n, 1e3, batch, 0, dtype))
+        self.b = to_numpy_or_torch(backend, _spd(n, 1e3, batch, 1, dtype))
         self.torch = backend.startswith("torch")
         self.time_forward()  # warm-up
 
     def time_forward(self, *args):
-        _sync(self.f(self.a, self.b, method=self.method, check=False))
+        wait_cuda(self.f(self.a, self.b, method=self.method, check=False))
 
     def time_forward_backward(self, *args):
         if self.torch:
             a, b = self.a.clone().requires_grad_(True), self.b.clone().requires_grad_(True)
             self.f(a, b, method=self.method, check=False).sum().backward()
-            _sync(a.grad)
+            wait_cuda(a.grad)
         else:
             y, back = self.f_vjp(self.a, self.b, method=self.method, check=False)
             back(np.ones_like(y))

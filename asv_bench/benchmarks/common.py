@@ -105,3 +105,26 @@ def block(be, out) -> None:
     """Wait for asynchronous work (JAX dispatch, CUDA streams)."""
     _bench.wait(out)
     be.sync()
+
+
+def to_numpy_or_torch(backend: str, a):
+    """``a`` (NumPy) as an array of ``backend`` (``numpy:cpu``, ``torch:cpu``, ``torch:cuda``) without the bench's
+    Backend objects; NotImplementedError (asv: skipped) where it is missing."""
+    name, _, device = backend.partition(":")
+    if name == "numpy":
+        return a
+    try:
+        import torch
+    except ImportError:
+        raise NotImplementedError(backend) from None
+    if device == "cuda" and not torch.cuda.is_available():
+        raise NotImplementedError(backend)
+    return torch.tensor(a, device=device)
+
+
+def wait_cuda(x) -> None:
+    """Wait for the CUDA work behind a torch tensor ``x`` (a no-op elsewhere)."""
+    if hasattr(x, "device") and getattr(x.device, "type", "") == "cuda":
+        import torch
+
+        torch.cuda.synchronize()

@@ -23,8 +23,7 @@ from typing import Any
 
 from . import primitives
 from .coefficients import ns_schedule
-from .polar_schedules import REFINE_STEPS as _REFINE_STEPS
-from .polar_schedules import refine_steps
+from .polar_schedules import REFINE_STEPS, refine_steps
 
 __all__ = ["newton_schulz", "newton_schulz_steps", "newton_schulz_mixed", "ns_matmuls", "LOW_EPS", "LOW_COVERED",
            "REFINE_STEPS"]
@@ -34,7 +33,6 @@ LOW_EPS = {"bfloat16": 2.0**-7, "float16": 2.0**-10}
 #: Condition numbers up to which the result keeps about that precision's accuracy (measured at n = 64, float32 and
 #: float64, scaled cubic steps: largest error 1.7e-2 / 1.2e-2; past about twice that the iteration diverges).
 LOW_COVERED = {"bfloat16": 1e3, "float16": 1e4}
-REFINE_STEPS = _REFINE_STEPS  # last steps in the working precision under ``matmul_dtype``
 
 
 def ns_matmuls(num_iters: int) -> int:

@@ -243,13 +243,21 @@ def resolve(
     return Options(inverse, name, deg, iters, scale, bwd, b_iters, float(eps), sched, design, low)
 
 
-def _matmul_dtype(matmul_dtype: object, method: str, auto: bool) -> str | None:
-    """The validated ``matmul_dtype`` name (None when not given); only for ``method="newton-schulz"``."""
+def low_precision_name(matmul_dtype: object) -> str | None:
+    """The validated ``matmul_dtype`` name: ``"bfloat16"``, ``"float16"`` or None (shared with ``matfunc.polar``)."""
     if matmul_dtype is None:
         return None
     low = option_name(matmul_dtype, "matmul_dtype")
     if low not in LOW_EPS:
         raise ValueError(f"matmul_dtype must be 'bfloat16' or 'float16' (or None), got {matmul_dtype!r}")
+    return low
+
+
+def _matmul_dtype(matmul_dtype: object, method: str, auto: bool) -> str | None:
+    """The validated ``matmul_dtype`` name (None when not given); only for ``method="newton-schulz"``."""
+    low = low_precision_name(matmul_dtype)
+    if low is None:
+        return None
     if auto or method != "newton-schulz":  # auto: the same call must fail on any device
         raise ValueError(
             f"matmul_dtype applies to method='newton-schulz' (matrix products only), not {'auto' if auto else method!r}"

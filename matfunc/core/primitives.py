@@ -12,8 +12,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-__all__ = ["register", "matmul_add", "matmul_in", "solve", "spd_solve", "self_adjoint_solve", "eye_like", "sym",
-           "mT", "mH", "is_complex", "real", "abs2"]
+__all__ = ["register", "matmul_add", "matmul_in", "sum_to", "solve", "spd_solve", "self_adjoint_solve", "eye_like",
+           "sym", "mT", "mH", "is_complex", "real", "abs2"]
 
 _OVERRIDES: dict[tuple[str, str], Callable[..., Any]] = {}
 
@@ -74,6 +74,18 @@ def eye_like(a: Any, /, *, xp: ModuleType) -> Any:
     from .._compat import device
 
     return xp.eye(a.shape[-1], dtype=a.dtype, device=device(a))
+
+
+def sum_to(x: Any, shape: tuple[int, ...], /, *, xp: ModuleType) -> Any:
+    """Reduce ``x``, the gradient of a broadcast result, back to an input of ``shape``: sum over the axes that
+    broadcasting added in front of ``shape`` or stretched from 1."""
+    extra = x.ndim - len(shape)
+    if extra:
+        x = xp.sum(x, axis=tuple(range(extra)))
+    axes = tuple(i for i, (s, t) in enumerate(zip(shape, x.shape, strict=True)) if s == 1 and t != 1)
+    if axes:
+        x = xp.sum(x, axis=axes, keepdims=True)
+    return x
 
 
 def matmul_in(a: Any, b: Any, low: Any, /, *, xp: ModuleType) -> Any:
