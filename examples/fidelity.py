@@ -78,8 +78,10 @@ def main() -> None:
     try:
         import scipy.linalg
 
-        ref = [np.trace(scipy.linalg.sqrtm(scipy.linalg.sqrtm(p) @ q @ scipy.linalg.sqrtm(p))).real ** 2
-               for p, q in zip(rho, sigma, strict=True)]
+        ref = [
+            np.trace(scipy.linalg.sqrtm(scipy.linalg.sqrtm(p) @ q @ scipy.linalg.sqrtm(p))).real ** 2
+            for p, q in zip(rho, sigma, strict=True)
+        ]
         print("max |F - F_scipy|:", float(np.max(np.abs(f - np.array(ref)))))
     except ImportError:
         pass

@@ -71,6 +71,7 @@ def newton_schulz_iters(cond: float, dtype: object = "float64", *, schedule: str
         return _ns_iters_for_condition(float(cond), eps)
     return root_iters(sched, float(cond), eps)
 
+
 from ._polar import orthogonalize, polar, polar_vjp  # noqa: E402
 
 __all__ += ["polar", "orthogonalize", "polar_vjp"]
@@ -91,8 +92,15 @@ from ._geometry import (  # noqa: E402
     mean_riemann,
 )
 
-__all__ += ["distance_riemann", "distance_logeuclid", "geodesic_riemann", "distance_riemann_vjp",
-            "distance_logeuclid_vjp", "geodesic_riemann_vjp", "mean_riemann"]
+__all__ += [
+    "distance_riemann",
+    "distance_logeuclid",
+    "geodesic_riemann",
+    "distance_riemann_vjp",
+    "distance_logeuclid_vjp",
+    "geodesic_riemann_vjp",
+    "mean_riemann",
+]
 
 # Whitening–colouring transform of universal style transfer.
 from ._wct import whitening_coloring  # noqa: E402
@@ -110,6 +118,10 @@ from ._distances import (  # noqa: E402
 )
 
 __all__ += [
-    "root_fidelity", "bures_wasserstein", "frechet_distance",
-    "root_fidelity_vjp", "bures_wasserstein_vjp", "frechet_distance_vjp",
+    "root_fidelity",
+    "bures_wasserstein",
+    "frechet_distance",
+    "root_fidelity_vjp",
+    "bures_wasserstein_vjp",
+    "frechet_distance_vjp",
 ]

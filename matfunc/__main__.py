@@ -111,19 +111,39 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m matfunc", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--batch", type=_positive_int, default=64,
-                   help="number of matrices in the batch (default: %(default)s)")
-    p.add_argument("--n", type=_positive_int, default=64,
-                   help="matrix size n of the n x n matrices (default: %(default)s)")
-    p.add_argument("--cond", type=_cond, default=1e3,
-                   help="condition number: the eigenvalues run from 1 down to 1/cond (default: %(default)g)")
-    p.add_argument("--dtype", default="float64", choices=["float32", "float64"],
-                   help="floating-point type of the input (default: %(default)s)")
-    p.add_argument("--backend", nargs="+", choices=BACKENDS, default=None, metavar="NAME",
-                   help=f"backends to run, one or more of: {', '.join(BACKENDS)} (default: every one that is "
-                   "installed and usable here; the others are listed under the table)")
-    p.add_argument("--repeat", type=_positive_int, default=5,
-                   help="timed runs per cell, after one warm-up run; the median is shown (default: %(default)s)")
+    p.add_argument(
+        "--batch", type=_positive_int, default=64, help="number of matrices in the batch (default: %(default)s)"
+    )
+    p.add_argument(
+        "--n", type=_positive_int, default=64, help="matrix size n of the n x n matrices (default: %(default)s)"
+    )
+    p.add_argument(
+        "--cond",
+        type=_cond,
+        default=1e3,
+        help="condition number: the eigenvalues run from 1 down to 1/cond (default: %(default)g)",
+    )
+    p.add_argument(
+        "--dtype",
+        default="float64",
+        choices=["float32", "float64"],
+        help="floating-point type of the input (default: %(default)s)",
+    )
+    p.add_argument(
+        "--backend",
+        nargs="+",
+        choices=BACKENDS,
+        default=None,
+        metavar="NAME",
+        help=f"backends to run, one or more of: {', '.join(BACKENDS)} (default: every one that is "
+        "installed and usable here; the others are listed under the table)",
+    )
+    p.add_argument(
+        "--repeat",
+        type=_positive_int,
+        default=5,
+        help="timed runs per cell, after one warm-up run; the median is shown (default: %(default)s)",
+    )
     return p
 
 
@@ -142,8 +162,10 @@ def main(argv=None) -> int:
     a = (a + a.mT) / 2
     refs = {False: (q * np.sqrt(w)) @ q.mT, True: (q / np.sqrt(w)) @ q.mT}
     print(f"matfunc {matfunc.__version__}: batch {args.batch} of {args.n}x{args.n}, cond {args.cond:g}, {args.dtype}")
-    print("relative error ||Y - Y_exact||_F / ||Y_exact||_F against the constructed root; median time of "
-          f"{args.repeat} runs\n")
+    print(
+        "relative error ||Y - Y_exact||_F / ||Y_exact||_F against the constructed root; median time of "
+        f"{args.repeat} runs\n"
+    )
     print("| backend | method | sqrtm error | sqrtm ms | inv_sqrtm error | inv_sqrtm ms |")
     print("|---|---|---|---|---|---|")
     for name, (_, to, back, sync) in usable.items():

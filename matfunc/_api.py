@@ -60,13 +60,15 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
             if glue is not None:
                 y = glue.apply(x, opts=opts, xp=xp, check=check)
             elif check:  # the result check block by block too: in the worker threads of a pooled batch
-                y, rho, tol = _over_batch(lambda t: _checked_forward(t, opts=opts, xp=xp), (x,),
-                                          *_blocks(x, xp, workers), xp=xp, map_=map_)
+                y, rho, tol = _over_batch(
+                    lambda t: _checked_forward(t, opts=opts, xp=xp), (x,), *_blocks(x, xp, workers), xp=xp, map_=map_
+                )
                 _validation.report_accuracy(rho, tol, name=name, opts=opts, xp=xp)
                 return _cast(y, a.dtype, xp)
             else:
-                y = _over_batch(lambda t: _forward(sym(t), opts=opts, xp=xp)[0], (x,), *_blocks(x, xp, workers),
-                                xp=xp, map_=map_)
+                y = _over_batch(
+                    lambda t: _forward(sym(t), opts=opts, xp=xp)[0], (x,), *_blocks(x, xp, workers), xp=xp, map_=map_
+                )
             if check and _concrete(y, glue):
                 _check_result(x, y, name=name, opts=opts, xp=xp)
         return _cast(y, a.dtype, xp)
@@ -129,8 +131,13 @@ def _apply_vjp(a: Any, /, *, name: str, inverse: bool, method: str, check: bool,
             raise ValueError(f"{name}_vjp: the cotangent must have the output's shape {shape}, got {tuple(g.shape)}")
         gc = _cast(g, ctype, xp)
         with _compat.quiet(xp, g), _host_threads(gc) as (workers, map_):
-            da = _over_batch(lambda sv, gg: _gradients.sqrtm_vjp(sv, gg, opts=opts, xp=xp),
-                             (saved, gc), *_blocks(gc, xp, workers), xp=xp, map_=map_)
+            da = _over_batch(
+                lambda sv, gg: _gradients.sqrtm_vjp(sv, gg, opts=opts, xp=xp),
+                (saved, gc),
+                *_blocks(gc, xp, workers),
+                xp=xp,
+                map_=map_,
+            )
         return _cast(da, dtype, xp)
 
     return _cast(y, dtype, xp), vjp
@@ -346,8 +353,18 @@ def sqrtm_vjp(
     check: bool = True,
 ) -> tuple[Any, Any]:
     return _apply_vjp(
-        a, name="sqrtm", inverse=False, method=method, check=check, degree=degree, num_iters=num_iters,
-        scale=scale, backward=backward, backward_iters=backward_iters, schedule=schedule, lower_bound=lower_bound,
+        a,
+        name="sqrtm",
+        inverse=False,
+        method=method,
+        check=check,
+        degree=degree,
+        num_iters=num_iters,
+        scale=scale,
+        backward=backward,
+        backward_iters=backward_iters,
+        schedule=schedule,
+        lower_bound=lower_bound,
         matmul_dtype=matmul_dtype,
     )
 
@@ -368,8 +385,18 @@ def inv_sqrtm_vjp(
     check: bool = True,
 ) -> tuple[Any, Any]:
     return _apply_vjp(
-        a, name="inv_sqrtm", inverse=True, method=method, check=check, degree=degree, num_iters=num_iters,
-        scale=scale, backward=backward, backward_iters=backward_iters, schedule=schedule, lower_bound=lower_bound,
+        a,
+        name="inv_sqrtm",
+        inverse=True,
+        method=method,
+        check=check,
+        degree=degree,
+        num_iters=num_iters,
+        scale=scale,
+        backward=backward,
+        backward_iters=backward_iters,
+        schedule=schedule,
+        lower_bound=lower_bound,
         matmul_dtype=matmul_dtype,
     )
 

@@ -29,8 +29,12 @@ from .core import distances as core_distances
 from .core import primitives
 
 __all__ = [
-    "root_fidelity", "bures_wasserstein", "frechet_distance",
-    "root_fidelity_vjp", "bures_wasserstein_vjp", "frechet_distance_vjp",
+    "root_fidelity",
+    "bures_wasserstein",
+    "frechet_distance",
+    "root_fidelity_vjp",
+    "bures_wasserstein_vjp",
+    "frechet_distance_vjp",
 ]
 
 
@@ -87,8 +91,9 @@ def _prepare(covs: dict[str, Any], means: dict[str, Any], /, *, name: str) -> tu
             raise TypeError(f"{name} ({k}) expects a real or complex floating-point array, got dtype {v.dtype}")
         sizes[k] = v.shape[-1]
     if len(set(sizes.values())) > 1:
-        raise ValueError(f"{name}: the arguments must have the same size n, got {sizes} (means (..., n), "
-                         "covariances (..., n, n))")
+        raise ValueError(
+            f"{name}: the arguments must have the same size n, got {sizes} (means (..., n), covariances (..., n, n))"
+        )
     shapes = [tuple(v.shape[:-2]) for v in covs.values()] + [tuple(v.shape[:-1]) for v in means.values()]
     _batch_shape(shapes, name, "the arguments")
     dtype = xp.result_type(*(v.dtype for v in (*covs.values(), *means.values())))
@@ -116,8 +121,9 @@ def _check_covariance(x: Any, /, *, name: str, eps: float, xp: ModuleType) -> No
         _check_semidefinite(v, name=name, eps=eps, xp=xp)
 
 
-def _checked(covs: dict[str, Any], means: dict[str, Any], /, *, name: str, ctype: Any, ridge: float,
-             check: bool, xp: ModuleType) -> tuple[dict, dict, bool]:
+def _checked(
+    covs: dict[str, Any], means: dict[str, Any], /, *, name: str, ctype: Any, ridge: float, check: bool, xp: ModuleType
+) -> tuple[dict, dict, bool]:
     """In the compute dtype, ridged, and checked when ``check`` (concrete arrays only)."""
     eps = float(xp.finfo(ctype).eps)
     out = {}
@@ -181,8 +187,7 @@ def _fidelity(a: Any, b: Any, /, *, method: str, check: bool, name: str, xp: Mod
     r = _sqrtm(a, method=method, check=check and not eig, name=name, what="the square root of the first covariance")
     with _compat.quiet(xp, r):
         m = primitives.sym(r @ b @ r)
-    s = _sqrtm(m, method=method, check=check and not eig, name=name,
-               what="the square root of A^{1/2} B A^{1/2}")
+    s = _sqrtm(m, method=method, check=check and not eig, name=name, what="the square root of A^{1/2} B A^{1/2}")
     t_grad = _trace(s, xp)
     if not eig:
         return t_grad
@@ -202,19 +207,25 @@ def _dask_fidelity(a: Any, b: Any, /, *, fn: Any, rdtype: Any) -> Any:
     nd = len(batch) + 2
     a = da.broadcast_to(a, (*batch, n, n)).rechunk({nd - 2: -1, nd - 1: -1})
     b = da.broadcast_to(b, (*batch, n, n)).rechunk(a.chunks)
-    return da.map_blocks(fn, a, b, drop_axis=(nd - 2, nd - 1), dtype=rdtype,
-                         meta=np.empty((0,) * len(batch), dtype=rdtype))
+    return da.map_blocks(
+        fn, a, b, drop_axis=(nd - 2, nd - 1), dtype=rdtype, meta=np.empty((0,) * len(batch), dtype=rdtype)
+    )
 
 
-def _root_fidelity(a: Any, b: Any, /, *, method: object, ridge: object, check: bool, name: str,
-                   names: tuple[str, str] = ("a", "b")) -> Any:
+def _root_fidelity(
+    a: Any, b: Any, /, *, method: object, ridge: object, check: bool, name: str, names: tuple[str, str] = ("a", "b")
+) -> Any:
     xp, covs, _, ctype = _prepare(dict(zip(names, (a, b), strict=True)), {}, name=name)
     method, ridge = _method(method), _positive_number(ridge, "ridge")
     a, b = covs.values()
     rdtype = _real_dtype(xp.result_type(a.dtype, b.dtype), xp)
     if _compat.backend_name(xp) == "dask":
-        return _dask_fidelity(a, b, rdtype=rdtype, fn=lambda x, y: _root_fidelity(
-            x, y, method=method, ridge=ridge, check=check, name=name, names=names))
+        return _dask_fidelity(
+            a,
+            b,
+            rdtype=rdtype,
+            fn=lambda x, y: _root_fidelity(x, y, method=method, ridge=ridge, check=check, name=name, names=names),
+        )
     batch = _batch_shape([tuple(a.shape[:-2]), tuple(b.shape[:-2])], name, "a and b")
     if 0 in batch or a.shape[-1] == 0:  # nothing to compute (the trace of a 0 x 0 matrix is 0)
         return xp.zeros(batch, dtype=rdtype, device=_compat.device(a))
@@ -301,8 +312,9 @@ def root_fidelity(a: Any, b: Any, /, method: str = "auto", *, ridge: float = 0.0
     return _root_fidelity(a, b, method=method, ridge=ridge, check=check, name="root_fidelity")
 
 
-def bures_wasserstein(a: Any, b: Any, /, method: str = "auto", *, squared: bool = False, ridge: float = 0.0,
-                      check: bool = True) -> Any:
+def bures_wasserstein(
+    a: Any, b: Any, /, method: str = "auto", *, squared: bool = False, ridge: float = 0.0, check: bool = True
+) -> Any:
     r"""Bures–Wasserstein distance between covariance matrices (POT's ``ot.gaussian.bures_distance``).
 
     .. math::
@@ -348,8 +360,9 @@ def _flag(value: object, what: str) -> bool:
     return value
 
 
-def _bures_squared(a: Any, b: Any, /, *, method: object, ridge: object, check: bool, name: str,
-                   names: tuple[str, str] = ("a", "b")) -> Any:
+def _bures_squared(
+    a: Any, b: Any, /, *, method: object, ridge: object, check: bool, name: str, names: tuple[str, str] = ("a", "b")
+) -> Any:
     xp, covs, _, ctype = _prepare(dict(zip(names, (a, b), strict=True)), {}, name=name)
     ridge = _positive_number(ridge, "ridge")
     t = _root_fidelity(a, b, method=method, ridge=ridge, check=check, name=name, names=names)
@@ -359,8 +372,9 @@ def _bures_squared(a: Any, b: Any, /, *, method: object, ridge: object, check: b
     return _clip0(_cast(tr, t.dtype, xp) - 2.0 * t, xp)
 
 
-def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, /, method: str = "auto", *,
-                     ridge: float = 0.0, check: bool = True) -> Any:
+def frechet_distance(
+    mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, /, method: str = "auto", *, ridge: float = 0.0, check: bool = True
+) -> Any:
     r"""Squared Fréchet distance between Gaussians :math:`\mathcal N(\mu_1, \Sigma_1)`, :math:`\mathcal N(\mu_2,
     \Sigma_2)`: the Fréchet Inception Distance (FID) formula.
 
@@ -406,8 +420,9 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, /, method: st
     ridge = _positive_number(ridge, "ridge")
     if check and _compat.backend_name(xp) != "dask":
         _checked({}, means, name=name, ctype=ctype, ridge=0.0, check=True, xp=xp)
-    sq = _bures_squared(covs["sigma1"], covs["sigma2"], method=method, ridge=ridge, check=check, name=name,
-                        names=("sigma1", "sigma2"))
+    sq = _bures_squared(
+        covs["sigma1"], covs["sigma2"], method=method, ridge=ridge, check=check, name=name, names=("sigma1", "sigma2")
+    )
     d = _cast(means["mu1"], ctype, xp) - _cast(means["mu2"], ctype, xp)
     dm = xp.sum(primitives.real(d * xp.conj(d) if primitives.is_complex(d) else d * d, xp=xp), axis=-1)
     return _clip0(_cast(dm, sq.dtype, xp) + sq, xp)
@@ -416,16 +431,19 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, /, method: st
 # --- manual VJPs -------------------------------------------------------------------------------------------
 
 
-def _fidelity_vjp(a: Any, b: Any, /, *, method: object, ridge: object, check: bool, name: str,
-                  names: tuple[str, str] = ("a", "b")) -> tuple[Any, Any]:
+def _fidelity_vjp(
+    a: Any, b: Any, /, *, method: object, ridge: object, check: bool, name: str, names: tuple[str, str] = ("a", "b")
+) -> tuple[Any, Any]:
     """``t`` and ``g -> (dt/da, dt/db)`` by the chain rule through :func:`matfunc.sqrtm_vjp` twice."""
     from ._api import sqrtm_vjp
 
     xp, covs, _, ctype = _prepare(dict(zip(names, (a, b), strict=True)), {}, name=name)
     method, ridge = _method(method), _positive_number(ridge, "ridge")
     if _compat.backend_name(xp) == "dask":
-        raise TypeError(f"{name}_vjp: Dask arrays are not supported; compute the VJP chunk by chunk on NumPy "
-                        "blocks, or call .compute() first")
+        raise TypeError(
+            f"{name}_vjp: Dask arrays are not supported; compute the VJP chunk by chunk on NumPy "
+            "blocks, or call .compute() first"
+        )
     a0, b0 = covs.values()
     shapes = (tuple(a0.shape), tuple(b0.shape))
     dtypes = (a0.dtype, b0.dtype)
@@ -443,8 +461,9 @@ def _fidelity_vjp(a: Any, b: Any, /, *, method: object, ridge: object, check: bo
 
     def vjp(g: Any) -> tuple[Any, Any]:
         if tuple(g.shape) != tuple(t.shape):
-            raise ValueError(f"{name}_vjp: the cotangent must have the output's shape {tuple(t.shape)}, "
-                             f"got {tuple(g.shape)}")
+            raise ValueError(
+                f"{name}_vjp: the cotangent must have the output's shape {tuple(t.shape)}, got {tuple(g.shape)}"
+            )
         gc = _cast(g, _real_dtype(ctype, xp), xp)
         with _compat.quiet(xp, gc):
             eye = primitives.eye_like(m, xp=xp)
@@ -452,14 +471,17 @@ def _fidelity_vjp(a: Any, b: Any, /, *, method: object, ridge: object, check: bo
             g_b = r @ g_m @ r
             g_r = g_m @ r @ y + y @ r @ g_m
             g_a = vjp_r(primitives.sum_to(g_r, tuple(r.shape), xp=xp))
-        return (_cast(primitives.sum_to(g_a, shapes[0], xp=xp), dtypes[0], xp),
-                _cast(primitives.sum_to(g_b, shapes[1], xp=xp), dtypes[1], xp))
+        return (
+            _cast(primitives.sum_to(g_a, shapes[0], xp=xp), dtypes[0], xp),
+            _cast(primitives.sum_to(g_b, shapes[1], xp=xp), dtypes[1], xp),
+        )
 
     return _cast(t, rdtype, xp), vjp
 
 
-def root_fidelity_vjp(a: Any, b: Any, /, method: str = "auto", *, ridge: float = 0.0,
-                      check: bool = True) -> tuple[Any, Any]:
+def root_fidelity_vjp(
+    a: Any, b: Any, /, method: str = "auto", *, ridge: float = 0.0, check: bool = True
+) -> tuple[Any, Any]:
     r"""Root fidelity and its vector-Jacobian product: ``f, vjp = matfunc.root_fidelity_vjp(a, b)``, then
     ``da, db = vjp(g)`` for a cotangent ``g`` of the output's shape ``(...,)``.
 
@@ -481,8 +503,9 @@ def root_fidelity_vjp(a: Any, b: Any, /, method: str = "auto", *, ridge: float =
     return _fidelity_vjp(a, b, method=method, ridge=ridge, check=check, name="root_fidelity")
 
 
-def bures_wasserstein_vjp(a: Any, b: Any, /, method: str = "auto", *, squared: bool = False, ridge: float = 0.0,
-                          check: bool = True) -> tuple[Any, Any]:
+def bures_wasserstein_vjp(
+    a: Any, b: Any, /, method: str = "auto", *, squared: bool = False, ridge: float = 0.0, check: bool = True
+) -> tuple[Any, Any]:
     r"""Bures–Wasserstein distance and its vector-Jacobian product: ``d, vjp = matfunc.bures_wasserstein_vjp(a,
     b)``, then ``da, db = vjp(g)``.
 
@@ -501,8 +524,18 @@ def bures_wasserstein_vjp(a: Any, b: Any, /, method: str = "auto", *, squared: b
     return _bures_vjp(a, b, method=method, squared=squared, ridge=ridge, check=check, name="bures_wasserstein")
 
 
-def _bures_vjp(a: Any, b: Any, /, *, method: object, squared: object, ridge: object, check: bool, name: str,
-               names: tuple[str, str] = ("a", "b")) -> tuple[Any, Any]:
+def _bures_vjp(
+    a: Any,
+    b: Any,
+    /,
+    *,
+    method: object,
+    squared: object,
+    ridge: object,
+    check: bool,
+    name: str,
+    names: tuple[str, str] = ("a", "b"),
+) -> tuple[Any, Any]:
     squared = _flag(squared, "squared")
     t, vjp_t = _fidelity_vjp(a, b, method=method, ridge=ridge, check=check, name=name, names=names)
     xp = _compat.array_namespace(t)
@@ -516,15 +549,19 @@ def _bures_vjp(a: Any, b: Any, /, *, method: object, squared: object, ridge: obj
 
     def vjp(g: Any) -> tuple[Any, Any]:
         if tuple(g.shape) != tuple(out.shape):
-            raise ValueError(f"{name}_vjp: the cotangent must have the output's shape {tuple(out.shape)}, "
-                             f"got {tuple(g.shape)}")
+            raise ValueError(
+                f"{name}_vjp: the cotangent must have the output's shape {tuple(out.shape)}, got {tuple(g.shape)}"
+            )
         g = _cast(g, out.dtype, xp)
-        g_sq = g if squared else xp.where(out > 0, g / (2.0 * xp.where(out > 0, out, xp.ones_like(out))),
-                                            xp.zeros_like(g))
+        g_sq = (
+            g if squared else xp.where(out > 0, g / (2.0 * xp.where(out > 0, out, xp.ones_like(out))), xp.zeros_like(g))
+        )
         g_sq = xp.where(raw > 0, g_sq, xp.zeros_like(g_sq))
         ga, gb = vjp_t(-2.0 * g_sq)
-        return (_cast(ga + primitives.sum_to(_eye_times(g_sq, ga, xp), tuple(a.shape), xp=xp), ga.dtype, xp),
-                _cast(gb + primitives.sum_to(_eye_times(g_sq, gb, xp), tuple(b.shape), xp=xp), gb.dtype, xp))
+        return (
+            _cast(ga + primitives.sum_to(_eye_times(g_sq, ga, xp), tuple(a.shape), xp=xp), ga.dtype, xp),
+            _cast(gb + primitives.sum_to(_eye_times(g_sq, gb, xp), tuple(b.shape), xp=xp), gb.dtype, xp),
+        )
 
     return out, vjp
 
@@ -534,8 +571,9 @@ def _eye_times(g: Any, like: Any, xp: ModuleType) -> Any:
     return g[..., None, None] * primitives.eye_like(like, xp=xp)
 
 
-def frechet_distance_vjp(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, /, method: str = "auto", *,
-                         ridge: float = 0.0, check: bool = True) -> tuple[Any, Any]:
+def frechet_distance_vjp(
+    mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, /, method: str = "auto", *, ridge: float = 0.0, check: bool = True
+) -> tuple[Any, Any]:
     r"""Squared Fréchet distance (FID) and its vector-Jacobian product: ``d2, vjp =
     matfunc.frechet_distance_vjp(mu1, sigma1, mu2, sigma2)``, then ``dmu1, dsigma1, dmu2, dsigma2 = vjp(g)``.
 
@@ -557,8 +595,16 @@ def frechet_distance_vjp(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, /, method
     xp, covs, means, ctype = _prepare({"sigma1": sigma1, "sigma2": sigma2}, {"mu1": mu1, "mu2": mu2}, name=name)
     if check:
         _checked({}, means, name=name, ctype=ctype, ridge=0.0, check=True, xp=xp)
-    sq, vjp_b = _bures_vjp(covs["sigma1"], covs["sigma2"], method=method, squared=True, ridge=ridge, check=check,
-                           name=name, names=("sigma1", "sigma2"))
+    sq, vjp_b = _bures_vjp(
+        covs["sigma1"],
+        covs["sigma2"],
+        method=method,
+        squared=True,
+        ridge=ridge,
+        check=check,
+        name=name,
+        names=("sigma1", "sigma2"),
+    )
     m1, m2 = means["mu1"], means["mu2"]
     d = _cast(m1, ctype, xp) - _cast(m2, ctype, xp)
     dm = xp.sum(primitives.real(d * xp.conj(d) if primitives.is_complex(d) else d * d, xp=xp), axis=-1)
@@ -567,18 +613,26 @@ def frechet_distance_vjp(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, /, method
 
     def vjp(g: Any) -> tuple[Any, Any, Any, Any]:
         if tuple(g.shape) != tuple(out.shape):
-            raise ValueError(f"{name}_vjp: the cotangent must have the output's shape {tuple(out.shape)}, "
-                             f"got {tuple(g.shape)}")
+            raise ValueError(
+                f"{name}_vjp: the cotangent must have the output's shape {tuple(out.shape)}, got {tuple(g.shape)}"
+            )
         g = xp.where(raw > 0, _cast(g, out.dtype, xp), xp.zeros_like(out))
         gs1, gs2 = vjp_b(primitives.sum_to(g, tuple(sq.shape), xp=xp))
         gd = 2.0 * _cast(g, d.dtype, xp)[..., None] * d
-        return (_cast(primitives.sum_to(gd, tuple(m1.shape), xp=xp), m1.dtype, xp), gs1,
-                _cast(primitives.sum_to(-gd, tuple(m2.shape), xp=xp), m2.dtype, xp), gs2)
+        return (
+            _cast(primitives.sum_to(gd, tuple(m1.shape), xp=xp), m1.dtype, xp),
+            gs1,
+            _cast(primitives.sum_to(-gd, tuple(m2.shape), xp=xp), m2.dtype, xp),
+            gs2,
+        )
 
     return out, vjp
 
 
 for _f in (root_fidelity, bures_wasserstein, frechet_distance):
-    _f.__doc__ = (_f.__doc__ or "").replace("    @COMMON@", _COMMON.strip("\n")).replace(
-        "    @GRADIENTS@", _GRADIENTS.strip("\n"))
+    _f.__doc__ = (
+        (_f.__doc__ or "")
+        .replace("    @COMMON@", _COMMON.strip("\n"))
+        .replace("    @GRADIENTS@", _GRADIENTS.strip("\n"))
+    )
 del _f

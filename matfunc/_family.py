@@ -193,7 +193,8 @@ def _check_input(x: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
             except SingularMatrixError as exc:
                 what = "logarithm" if plan.fn.kind == "log" else f"power {plan.fn.p:g}"
                 raise SingularMatrixError(
-                    str(exc).replace("its inverse square root is not defined", f"its {what} is not defined")
+                    str(exc)
+                    .replace("its inverse square root is not defined", f"its {what} is not defined")
                     .replace("Add a ridge (a + eps * I)", f"Pass ridge=eps to {plan.name} (a + eps * I)")
                 ) from None
         elif plan.fn.kind == "power" and plan.fn.p != 0:
@@ -351,8 +352,19 @@ def _forward(x: Any, /, *, plan: _Plan, check: bool, xp: ModuleType) -> Any:
     return y
 
 
-def _resolve(a: Any, /, *, name: str, fn: spectral.Spectral, method: object, backward: object, num_iters: object,
-             max_cond: object, max_spread: object, xp: ModuleType) -> tuple[_Plan, Any]:
+def _resolve(
+    a: Any,
+    /,
+    *,
+    name: str,
+    fn: spectral.Spectral,
+    method: object,
+    backward: object,
+    num_iters: object,
+    max_cond: object,
+    max_spread: object,
+    xp: ModuleType,
+) -> tuple[_Plan, Any]:
     _validation.check_static(a, name=name, xp=xp)
     ctype = _validation.compute_dtype(a.dtype, xp=xp)
     eps = float(xp.finfo(ctype).eps)
@@ -367,8 +379,11 @@ def _resolve(a: Any, /, *, name: str, fn: spectral.Spectral, method: object, bac
         raise ValueError(f"max_spread applies to expm(method='taylor'), not {m!r}")
     if m == "newton":
         q = _inverse_root(p)
-        k = num_iters if num_iters is not None else coefficients.newton_root_iters(
-            q, coefficients.ns_condition_covered(default_ns_iters(eps), eps), eps)
+        k = (
+            num_iters
+            if num_iters is not None
+            else coefficients.newton_root_iters(q, coefficients.ns_condition_covered(default_ns_iters(eps), eps), eps)
+        )
         plan = _replace(plan, q=q, num_iters=_int(k, "num_iters"))
     elif m == "newton-schulz":
         k = default_forward_iters(eps) if num_iters is None else num_iters
@@ -411,8 +426,9 @@ def _prepared(a: Any, ctype: Any, ridge: float, check: bool, /, *, plan: Any, xp
         if plan.method == "iss":  # the roots' normwise residuals do not see lost small eigenvalues; log does
             v = _compat.values(x)
             with _compat.quiet(xp, v):
-                _validation.check_condition(v, max_cond=plan.max_cond, head="logm(method='iss'):",
-                                            remedy="method='eig' (or a ridge).", xp=xp)
+                _validation.check_condition(
+                    v, max_cond=plan.max_cond, head="logm(method='iss'):", remedy="method='eig' (or a ridge).", xp=xp
+                )
     return x, check
 
 
@@ -420,18 +436,50 @@ def _ridged(x: Any, ridge: float, xp: ModuleType) -> Any:
     return x + ridge * primitives.eye_like(x, xp=xp) if ridge else x
 
 
-def _run(a: Any, /, *, name: str, fn: spectral.Spectral, method: object, ridge: object, check: bool,
-         backward: object = "auto", num_iters: object = None, max_cond: object = None,
-         max_spread: object = None) -> Any:
+def _run(
+    a: Any,
+    /,
+    *,
+    name: str,
+    fn: spectral.Spectral,
+    method: object,
+    ridge: object,
+    check: bool,
+    backward: object = "auto",
+    num_iters: object = None,
+    max_cond: object = None,
+    max_spread: object = None,
+) -> Any:
     a = _validation.as_array(a)
     xp = _compat.array_namespace(a)
-    plan, ctype = _resolve(a, name=name, fn=fn, method=method, backward=backward, num_iters=num_iters,
-                           max_cond=max_cond, max_spread=max_spread, xp=xp)
+    plan, ctype = _resolve(
+        a,
+        name=name,
+        fn=fn,
+        method=method,
+        backward=backward,
+        num_iters=num_iters,
+        max_cond=max_cond,
+        max_spread=max_spread,
+        xp=xp,
+    )
     ridge = _positive_number(ridge, "ridge", minimum=0.0)
     if _compat.backend_name(xp) == "dask":
-        return _dask_map(a, lambda blk: _run(blk, name=name, fn=fn, method=plan.method, ridge=ridge, check=check,
-                                             backward=backward, num_iters=num_iters, max_cond=max_cond,
-                                             max_spread=max_spread))
+        return _dask_map(
+            a,
+            lambda blk: _run(
+                blk,
+                name=name,
+                fn=fn,
+                method=plan.method,
+                ridge=ridge,
+                check=check,
+                backward=backward,
+                num_iters=num_iters,
+                max_cond=max_cond,
+                max_spread=max_spread,
+            ),
+        )
     if 0 in a.shape:
         return xp.astype(a, a.dtype, copy=True)
     x, check = _prepared(a, ctype, ridge, check, plan=plan, xp=xp)
@@ -442,16 +490,45 @@ def _run(a: Any, /, *, name: str, fn: spectral.Spectral, method: object, ridge: 
     return _cast(y, a.dtype, xp)
 
 
-def _run_vjp(a: Any, /, *, name: str, fn: spectral.Spectral, method: object, ridge: object, check: bool,
-             backward: object = "auto", num_iters: object = None, max_cond: object = None,
-             max_spread: object = None) -> tuple[Any, Any]:
+def _run_vjp(
+    a: Any,
+    /,
+    *,
+    name: str,
+    fn: spectral.Spectral,
+    method: object,
+    ridge: object,
+    check: bool,
+    backward: object = "auto",
+    num_iters: object = None,
+    max_cond: object = None,
+    max_spread: object = None,
+) -> tuple[Any, Any]:
     a = _validation.as_array(a)
     xp = _compat.array_namespace(a)
-    plan, ctype = _resolve(a, name=name, fn=fn, method=method, backward=backward, num_iters=num_iters,
-                           max_cond=max_cond, max_spread=max_spread, xp=xp)
+    plan, ctype = _resolve(
+        a,
+        name=name,
+        fn=fn,
+        method=method,
+        backward=backward,
+        num_iters=num_iters,
+        max_cond=max_cond,
+        max_spread=max_spread,
+        xp=xp,
+    )
     ridge = _positive_number(ridge, "ridge", minimum=0.0)
-    kw = dict(name=name, fn=fn, method=plan.method, ridge=ridge, check=check, backward=backward,
-              num_iters=num_iters, max_cond=max_cond, max_spread=max_spread)
+    kw = dict(
+        name=name,
+        fn=fn,
+        method=plan.method,
+        ridge=ridge,
+        check=check,
+        backward=backward,
+        num_iters=num_iters,
+        max_cond=max_cond,
+        max_spread=max_spread,
+    )
     if _compat.backend_name(xp) == "dask":
         y = _dask_map(a, lambda blk: _run(blk, **kw))
         shape = tuple(a.shape)
@@ -527,8 +604,17 @@ def _power(p: object) -> spectral.Spectral:
     return spectral.power(pf)
 
 
-def powm(a: Any, p: float, /, method: str = "auto", *, ridge: float = 0.0, num_iters: int | None = None,
-         backward: str = "auto", check: bool = True) -> Any:
+def powm(
+    a: Any,
+    p: float,
+    /,
+    method: str = "auto",
+    *,
+    ridge: float = 0.0,
+    num_iters: int | None = None,
+    backward: str = "auto",
+    check: bool = True,
+) -> Any:
     r"""Real power :math:`A^p` of a batch of symmetric positive (semi)definite matrices.
 
     :math:`A^p = V \operatorname{diag}(\lambda^p) V^T` for :math:`A = V \operatorname{diag}(\lambda) V^T`
@@ -583,12 +669,21 @@ def powm(a: Any, p: float, /, method: str = "auto", *, ridge: float = 0.0, num_i
     >>> bool(np.allclose(matfunc.powm(a, -0.25, method="newton"), matfunc.powm(a, -0.25)))
     True
     """
-    return _run(a, name="powm", fn=_power(p), method=method, ridge=ridge, check=check, backward=backward,
-                num_iters=num_iters)
+    return _run(
+        a, name="powm", fn=_power(p), method=method, ridge=ridge, check=check, backward=backward, num_iters=num_iters
+    )
 
 
-def logm(a: Any, /, method: str = "auto", *, ridge: float = 0.0, max_cond: float | None = None,
-         backward: str = "auto", check: bool = True) -> Any:
+def logm(
+    a: Any,
+    /,
+    method: str = "auto",
+    *,
+    ridge: float = 0.0,
+    max_cond: float | None = None,
+    backward: str = "auto",
+    check: bool = True,
+) -> Any:
     r"""Principal logarithm of a batch of symmetric positive definite matrices (:func:`scipy.linalg.logm`).
 
     Parameters
@@ -624,12 +719,14 @@ def logm(a: Any, /, method: str = "auto", *, ridge: float = 0.0, max_cond: float
     >>> bool(np.allclose(matfunc.expm(matfunc.logm(a, method="iss")), a))
     True
     """
-    return _run(a, name="logm", fn=spectral.LOG, method=method, ridge=ridge, check=check, backward=backward,
-                max_cond=max_cond)
+    return _run(
+        a, name="logm", fn=spectral.LOG, method=method, ridge=ridge, check=check, backward=backward, max_cond=max_cond
+    )
 
 
-def expm(a: Any, /, method: str = "auto", *, max_spread: float | None = None, backward: str = "auto",
-         check: bool = True) -> Any:
+def expm(
+    a: Any, /, method: str = "auto", *, max_spread: float | None = None, backward: str = "auto", check: bool = True
+) -> Any:
     r"""Exponential of a batch of symmetric (Hermitian) matrices of any sign (:func:`scipy.linalg.expm`).
 
     Parameters
@@ -660,8 +757,9 @@ def expm(a: Any, /, method: str = "auto", *, max_spread: float | None = None, ba
     >>> bool(np.allclose(matfunc.expm(a, method="taylor"), y))
     True
     """
-    return _run(a, name="expm", fn=spectral.EXP, method=method, ridge=0.0, check=check, backward=backward,
-                max_spread=max_spread)
+    return _run(
+        a, name="expm", fn=spectral.EXP, method=method, ridge=0.0, check=check, backward=backward, max_spread=max_spread
+    )
 
 
 _VJP_DOC = """{title}
@@ -684,33 +782,64 @@ True
 """
 
 
-def powm_vjp(a: Any, p: float, /, method: str = "auto", *, ridge: float = 0.0, num_iters: int | None = None,
-             backward: str = "auto", check: bool = True) -> tuple[Any, Any]:
-    return _run_vjp(a, name="powm", fn=_power(p), method=method, ridge=ridge, check=check, backward=backward,
-                    num_iters=num_iters)
+def powm_vjp(
+    a: Any,
+    p: float,
+    /,
+    method: str = "auto",
+    *,
+    ridge: float = 0.0,
+    num_iters: int | None = None,
+    backward: str = "auto",
+    check: bool = True,
+) -> tuple[Any, Any]:
+    return _run_vjp(
+        a, name="powm", fn=_power(p), method=method, ridge=ridge, check=check, backward=backward, num_iters=num_iters
+    )
 
 
-def logm_vjp(a: Any, /, method: str = "auto", *, ridge: float = 0.0, max_cond: float | None = None,
-             backward: str = "auto", check: bool = True) -> tuple[Any, Any]:
-    return _run_vjp(a, name="logm", fn=spectral.LOG, method=method, ridge=ridge, check=check, backward=backward,
-                    max_cond=max_cond)
+def logm_vjp(
+    a: Any,
+    /,
+    method: str = "auto",
+    *,
+    ridge: float = 0.0,
+    max_cond: float | None = None,
+    backward: str = "auto",
+    check: bool = True,
+) -> tuple[Any, Any]:
+    return _run_vjp(
+        a, name="logm", fn=spectral.LOG, method=method, ridge=ridge, check=check, backward=backward, max_cond=max_cond
+    )
 
 
-def expm_vjp(a: Any, /, method: str = "auto", *, max_spread: float | None = None, backward: str = "auto",
-             check: bool = True) -> tuple[Any, Any]:
-    return _run_vjp(a, name="expm", fn=spectral.EXP, method=method, ridge=0.0, check=check, backward=backward,
-                    max_spread=max_spread)
+def expm_vjp(
+    a: Any, /, method: str = "auto", *, max_spread: float | None = None, backward: str = "auto", check: bool = True
+) -> tuple[Any, Any]:
+    return _run_vjp(
+        a, name="expm", fn=spectral.EXP, method=method, ridge=0.0, check=check, backward=backward, max_spread=max_spread
+    )
 
 
 powm_vjp.__doc__ = _VJP_DOC.format(
-    title="Matrix power and its vector-Jacobian product.", name="powm", p=", 0.5",
-    chain="``method=\"newton-schulz\"``, whose backward chains the square roots' Lyapunov backwards",
-    check="matfunc.sqrtm_vjp(a)[1](np.eye(2))")
+    title="Matrix power and its vector-Jacobian product.",
+    name="powm",
+    p=", 0.5",
+    chain='``method="newton-schulz"``, whose backward chains the square roots\' Lyapunov backwards',
+    check="matfunc.sqrtm_vjp(a)[1](np.eye(2))",
+)
 logm_vjp.__doc__ = _VJP_DOC.format(
-    title="Matrix logarithm and its vector-Jacobian product.", name="logm", p="",
-    chain="``method=\"iss\"``, whose backward chains the square roots' Lyapunov backwards and the Gauss–Legendre "
-          "rule's exact derivative",
-    check="np.linalg.inv(a)")
+    title="Matrix logarithm and its vector-Jacobian product.",
+    name="logm",
+    p="",
+    chain='``method="iss"``, whose backward chains the square roots\' Lyapunov backwards and the Gauss–Legendre '
+    "rule's exact derivative",
+    check="np.linalg.inv(a)",
+)
 expm_vjp.__doc__ = _VJP_DOC.format(
-    title="Matrix exponential and its vector-Jacobian product.", name="expm", p="", chain="nothing (always exact)",
-    check="matfunc.expm_vjp(a, method='taylor', backward='eig')[1](np.eye(2))")
+    title="Matrix exponential and its vector-Jacobian product.",
+    name="expm",
+    p="",
+    chain="nothing (always exact)",
+    check="matfunc.expm_vjp(a, method='taylor', backward='eig')[1](np.eye(2))",
+)

@@ -85,8 +85,10 @@ def _check_spd(x: Any, /, *, name: str, eps: float, xp: Any) -> None:
             _validation.check_nonsingular(v, name=name, eps=eps, xp=xp)
         except SingularMatrixError as exc:
             raise SingularMatrixError(
-                str(exc).replace("its inverse square root is not defined",
-                                 "the geometry of positive definite matrices is not defined there (log 0)")
+                str(exc).replace(
+                    "its inverse square root is not defined",
+                    "the geometry of positive definite matrices is not defined there (log 0)",
+                )
             ) from None
 
 
@@ -113,8 +115,9 @@ def _check_cond(x: Any, c: _Call, *, name: str, what: str) -> None:
         return
     v = _compat.values(x)
     with _compat.quiet(c.xp, v):
-        _validation.check_condition(v, max_cond=c.max_cond, head=f"{name}(method='newton-schulz'): {what} of",
-                                    remedy="method='eig'.", xp=c.xp)
+        _validation.check_condition(
+            v, max_cond=c.max_cond, head=f"{name}(method='newton-schulz'): {what} of", remedy="method='eig'.", xp=c.xp
+        )
 
 
 def _prepare(a: Any, b: Any, /, *, name: str, method: object, check: bool, max_cond: object = None) -> _Call:
@@ -132,9 +135,18 @@ def _prepare(a: Any, b: Any, /, *, name: str, method: object, check: bool, max_c
         mine = check and not dask and _concrete(a, xp) and 0 not in a.shape
         if mine:
             _check_spd(a, name=name, eps=eps, xp=xp)
-        return _Call(xp=xp, a=a, b=a, dtype=dtype, batch=(),
-                     method=m, check=check and (dask or m != "eig"), eps=eps, mine=mine,
-                     max_cond=_max_cond(max_cond, m, eps))
+        return _Call(
+            xp=xp,
+            a=a,
+            b=a,
+            dtype=dtype,
+            batch=(),
+            method=m,
+            check=check and (dask or m != "eig"),
+            eps=eps,
+            mine=mine,
+            max_cond=_max_cond(max_cond, m, eps),
+        )
     a, b = _validation.as_array(a), _validation.as_array(b)
     try:
         xp = _compat.array_namespace(a, b)
@@ -146,13 +158,15 @@ def _prepare(a: Any, b: Any, /, *, name: str, method: object, check: bool, max_c
     _validation.check_static(a, name=f"{name} (a)", xp=xp)
     _validation.check_static(b, name=f"{name} (b)", xp=xp)
     if a.shape[-1] != b.shape[-1]:
-        raise ValueError(f"{name}: a and b must hold matrices of the same size, got shapes {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
+        raise ValueError(
+            f"{name}: a and b must hold matrices of the same size, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     try:
         batch = tuple(np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2])))
     except ValueError:
-        raise ValueError(f"{name}: the batch shapes of a {tuple(a.shape[:-2])} and b {tuple(b.shape[:-2])} do not "
-                         "broadcast") from None
+        raise ValueError(
+            f"{name}: the batch shapes of a {tuple(a.shape[:-2])} and b {tuple(b.shape[:-2])} do not broadcast"
+        ) from None
     dtype = xp.result_type(a.dtype, b.dtype)
     ctype = _validation.compute_dtype(dtype, xp=xp)
     eps = float(xp.finfo(ctype).eps)
@@ -166,8 +180,18 @@ def _prepare(a: Any, b: Any, /, *, name: str, method: object, check: bool, max_c
     # The pieces check their own results where that adds something (the residuals of the matrix-product
     # methods; Dask checks chunk by chunk, lazily); after "eig" the inputs' checks above suffice.
     inner = check and (dask or m != "eig")
-    return _Call(xp=xp, a=a, b=b, dtype=dtype, batch=batch, method=m, check=inner, eps=eps, mine=mine,
-                 max_cond=_max_cond(max_cond, m, eps))
+    return _Call(
+        xp=xp,
+        a=a,
+        b=b,
+        dtype=dtype,
+        batch=batch,
+        method=m,
+        check=inner,
+        eps=eps,
+        mine=mine,
+        max_cond=_max_cond(max_cond, m, eps),
+    )
 
 
 def _cast(x: Any, dtype: Any, xp: Any) -> Any:
@@ -263,11 +287,16 @@ def _power(m: Any, alpha: float, c: _Call, *, name: str, vjp: bool) -> Any:
     what = f"powm(a^(-1/2) b a^(-1/2), {alpha:g})"
     if c.method == "eig" or _dyadic(alpha):
         kw = {} if c.method == "eig" else {"num_iters": _steps(c)}
-        return _piece(powm_vjp if vjp else powm, m, alpha, name=name, what=what, method=c.method, check=c.check,
-                      **kw)
+        return _piece(powm_vjp if vjp else powm, m, alpha, name=name, what=what, method=c.method, check=c.check, **kw)
     if not vjp:
-        return _piece(expm, alpha * _logm(m, c, name=name, what=what, vjp=False), name=name, what=what,
-                      method="taylor", check=c.check)
+        return _piece(
+            expm,
+            alpha * _logm(m, c, name=name, what=what, vjp=False),
+            name=name,
+            what=what,
+            method="taylor",
+            check=c.check,
+        )
     lm, back_l = _logm(m, c, name=name, what=what, vjp=True)
     p, back_e = _piece(expm_vjp, alpha * lm, name=name, what=what, method="taylor", check=c.check)
     return p, lambda g: back_l(alpha * back_e(g))
@@ -322,8 +351,9 @@ def _d2_cotangent(g: Any, d2: Any, c: _Call, squared: bool) -> Any:
 # --- public functions --------------------------------------------------------------------------------------
 
 
-def distance_riemann(a: Any, b: Any, /, *, squared: bool = False, method: str = "auto", max_cond: float | None = None,
-                      check: bool = True) -> Any:
+def distance_riemann(
+    a: Any, b: Any, /, *, squared: bool = False, method: str = "auto", max_cond: float | None = None, check: bool = True
+) -> Any:
     r"""Affine-invariant Riemannian distance between symmetric (Hermitian) positive definite matrices.
 
     .. math::
@@ -399,8 +429,9 @@ def distance_riemann(a: Any, b: Any, /, *, squared: bool = False, method: str = 
         return _finish_distance(_sqnorm(lm, c.xp), c, squared)
 
 
-def distance_logeuclid(a: Any, b: Any, /, *, squared: bool = False, method: str = "auto", max_cond: float | None = None,
-                      check: bool = True) -> Any:
+def distance_logeuclid(
+    a: Any, b: Any, /, *, squared: bool = False, method: str = "auto", max_cond: float | None = None, check: bool = True
+) -> Any:
     r"""Log-Euclidean distance between symmetric (Hermitian) positive definite matrices.
 
     .. math::
@@ -456,8 +487,9 @@ def distance_logeuclid(a: Any, b: Any, /, *, squared: bool = False, method: str 
         return _finish_distance(_sqnorm(la - lb, c.xp), c, squared)
 
 
-def geodesic_riemann(a: Any, b: Any, /, alpha: float = 0.5, *, method: str = "auto", max_cond: float | None = None,
-                     check: bool = True) -> Any:
+def geodesic_riemann(
+    a: Any, b: Any, /, alpha: float = 0.5, *, method: str = "auto", max_cond: float | None = None, check: bool = True
+) -> Any:
     r"""Point at ``alpha`` on the affine-invariant geodesic from ``a`` to ``b``; the geometric mean at 1/2.
 
     .. math::
@@ -529,8 +561,9 @@ def geodesic_riemann(a: Any, b: Any, /, alpha: float = 0.5, *, method: str = "au
 # --- manual VJPs (NumPy, CuPy, array-api-strict, Dask) -----------------------------------------------------
 
 
-def distance_riemann_vjp(a: Any, b: Any, /, *, squared: bool = False, method: str = "auto",
-                         max_cond: float | None = None, check: bool = True) -> tuple[Any, Any]:
+def distance_riemann_vjp(
+    a: Any, b: Any, /, *, squared: bool = False, method: str = "auto", max_cond: float | None = None, check: bool = True
+) -> tuple[Any, Any]:
     r"""Affine-invariant distance and its vector-Jacobian product.
 
     Returns ``d`` and a function mapping an upstream gradient ``g`` of shape ``d.shape`` to the pair
@@ -586,8 +619,9 @@ def distance_riemann_vjp(a: Any, b: Any, /, *, squared: bool = False, method: st
     return out, vjp
 
 
-def distance_logeuclid_vjp(a: Any, b: Any, /, *, squared: bool = False, method: str = "auto",
-                           max_cond: float | None = None, check: bool = True) -> tuple[Any, Any]:
+def distance_logeuclid_vjp(
+    a: Any, b: Any, /, *, squared: bool = False, method: str = "auto", max_cond: float | None = None, check: bool = True
+) -> tuple[Any, Any]:
     r"""Log-Euclidean distance and its vector-Jacobian product.
 
     Returns ``d`` and ``vjp(g) -> (da, db)`` as :func:`distance_riemann_vjp`; the backward is
@@ -630,8 +664,9 @@ def distance_logeuclid_vjp(a: Any, b: Any, /, *, squared: bool = False, method: 
     return out, vjp
 
 
-def geodesic_riemann_vjp(a: Any, b: Any, /, alpha: float = 0.5, *, method: str = "auto",
-                         max_cond: float | None = None, check: bool = True) -> tuple[Any, Any]:
+def geodesic_riemann_vjp(
+    a: Any, b: Any, /, alpha: float = 0.5, *, method: str = "auto", max_cond: float | None = None, check: bool = True
+) -> tuple[Any, Any]:
     r"""Geodesic point :math:`A \#_\alpha B` and its vector-Jacobian product.
 
     Returns ``y`` and ``vjp(g) -> (da, db)`` (``g`` of ``y``'s shape; each gradient of its argument's shape).
@@ -680,7 +715,6 @@ def geodesic_riemann_vjp(a: Any, b: Any, /, alpha: float = 0.5, *, method: str =
     return _cast(y, c.dtype, xp), vjp
 
 
-
 # --- the Riemannian (Karcher) mean of many matrices --------------------------------------------------------
 
 
@@ -690,8 +724,11 @@ def _weights(weights: Any, c: _Call, *, count: int, name: str) -> Any:
     rtype = _real_dtype(c.a.dtype, xp)
     if weights is None:
         return xp.full((count, 1, 1), 1.0 / count, dtype=rtype, device=_compat.device(c.a))
-    w = weights if hasattr(weights, "shape") and hasattr(weights, "dtype") else xp.asarray(
-        np.asarray(weights, dtype=np.float64), device=_compat.device(c.a))
+    w = (
+        weights
+        if hasattr(weights, "shape") and hasattr(weights, "dtype")
+        else xp.asarray(np.asarray(weights, dtype=np.float64), device=_compat.device(c.a))
+    )
     if w.ndim < 1 or w.shape[-1] != count:
         raise ValueError(f"{name}: weights must have shape (..., {count}) (one per matrix), got {tuple(w.shape)}")
     if not xp.isdtype(w.dtype, "real floating") and not xp.isdtype(w.dtype, "integral"):
@@ -722,18 +759,34 @@ def _dask_mean(x: Any, weights: Any, /, *, name: str, **kw: Any) -> Any:
     """Dask: the mean of every chunk of whole ``(N, n, n)`` stacks, lazily (the batch axes may be chunked)."""
     import dask.array as da
 
-    if weights is not None and not (isinstance(weights, (list, tuple)) or (
-            hasattr(weights, "shape") and len(weights.shape) == 1 and not isinstance(weights, da.Array))):
+    if weights is not None and not (
+        isinstance(weights, (list, tuple))
+        or (hasattr(weights, "shape") and len(weights.shape) == 1 and not isinstance(weights, da.Array))
+    ):
         raise TypeError(f"{name}: on Dask arrays, weights must be one list or 1-d NumPy array of length N")
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     k = x.ndim
     whole = x.rechunk({k - 3: -1, k - 2: -1, k - 1: -1})
-    return da.map_blocks(lambda blk: mean_riemann(blk, w, **kw), whole, drop_axis=k - 3, dtype=x.dtype,
-                         meta=x._meta.reshape((0,) * (k - 1)))
+    return da.map_blocks(
+        lambda blk: mean_riemann(blk, w, **kw),
+        whole,
+        drop_axis=k - 3,
+        dtype=x.dtype,
+        meta=x._meta.reshape((0,) * (k - 1)),
+    )
 
 
-def mean_riemann(x: Any, /, weights: Any = None, *, maxiter: int = 100, tol: float = 0.0, method: str = "auto",
-                 max_cond: float | None = None, check: bool = True) -> Any:
+def mean_riemann(
+    x: Any,
+    /,
+    weights: Any = None,
+    *,
+    maxiter: int = 100,
+    tol: float = 0.0,
+    method: str = "auto",
+    max_cond: float | None = None,
+    check: bool = True,
+) -> Any:
     r"""Riemannian (Karcher, Fréchet) mean of positive definite matrices in the affine-invariant metric.
 
     The minimiser of :math:`\sum_i w_i\, d_R^2(M, X_i)` (:func:`distance_riemann`), unique for positive definite
@@ -808,8 +861,10 @@ def mean_riemann(x: Any, /, weights: Any = None, *, maxiter: int = 100, tol: flo
     c = _prepare(x, None, name=name, method=method, check=check, max_cond=max_cond)
     xs, xp = c.a, c.xp
     if xs.ndim < 3:
-        raise ValueError(f"{name} expects a (..., N, n, n) stack of matrices (mean over axis -3), got shape "
-                         f"{tuple(xs.shape)}; add an axis for a single matrix")
+        raise ValueError(
+            f"{name} expects a (..., N, n, n) stack of matrices (mean over axis -3), got shape "
+            f"{tuple(xs.shape)}; add an axis for a single matrix"
+        )
     count, n = xs.shape[-3], xs.shape[-1]
     if count == 0:
         raise ValueError(f"{name}: the mean of zero matrices is not defined (shape {tuple(xs.shape)})")
@@ -819,8 +874,9 @@ def mean_riemann(x: Any, /, weights: Any = None, *, maxiter: int = 100, tol: flo
         raise ValueError(f"{name}: tol must be a finite number >= 0, got {tol!r}")
     out_shape = (*xs.shape[:-3], n, n)
     if _compat.backend_name(xp) == "dask":  # chunk by chunk of whole stacks, each eager on NumPy
-        return _dask_mean(x, weights, name=name, maxiter=maxiter, tol=tol, method=c.method, max_cond=max_cond,
-                          check=check)
+        return _dask_mean(
+            x, weights, name=name, maxiter=maxiter, tol=tol, method=c.method, max_cond=max_cond, check=check
+        )
     w = _weights(weights, c, count=count, name=name)
     if 0 in out_shape:
         return _empty(c, out_shape, c.dtype)
@@ -829,8 +885,13 @@ def mean_riemann(x: Any, /, weights: Any = None, *, maxiter: int = 100, tol: flo
     log_kw: dict[str, Any] = dict(method="eig") if c.method == "eig" else dict(method="iss", max_cond=c.max_cond)
     exp_kw = dict(method="eig" if c.method == "eig" else "taylor", check=c.check)
     with _compat.quiet(xp, xs):
-        m = _piece(expm, xp.sum(w * _piece(logm, xs, name=name, what="logm(x)", check=c.check, **log_kw), axis=-3),
-                   name=name, what="expm", **exp_kw)
+        m = _piece(
+            expm,
+            xp.sum(w * _piece(logm, xs, name=name, what="logm(x)", check=c.check, **log_kw), axis=-3),
+            name=name,
+            what="expm",
+            **exp_kw,
+        )
         prev, crit = math.inf, math.inf
         for k in range(maxiter):
             one = _Call(**{**c._asdict(), "a": m})

@@ -35,8 +35,16 @@ def _method(method: object) -> str:
 
 
 def resolve(
-    method: object, *, num_iters: object, lower_bound: object, scale: object, matmul_dtype: object,
-    backward: object, backward_iters: object, eps: float, on_cpu: bool,
+    method: object,
+    *,
+    num_iters: object,
+    lower_bound: object,
+    scale: object,
+    matmul_dtype: object,
+    backward: object,
+    backward_iters: object,
+    eps: float,
+    on_cpu: bool,
 ) -> _core.PolarOptions:
     """Fill in the defaults (static facts only: dtype and device, never values)."""
     name = _method(method)
@@ -72,8 +80,11 @@ def resolve(
     elif name == "polar-express":
         lp = matmul_dtype is not None
         if lb is None:
-            lb = (_sched.polar_express_covered(k, eps, lp) if k is not None
-                  else _sched.cubic_covered(_options.default_ns_iters(eps), eps))
+            lb = (
+                _sched.polar_express_covered(k, eps, lp)
+                if k is not None
+                else _sched.cubic_covered(_options.default_ns_iters(eps), eps)
+            )
         if k is None:
             k = _sched.polar_express_iters(lb, eps, lp)
         steps, bound = _sched.polar_express_schedule(lb, k, lp), lb
@@ -315,8 +326,16 @@ def polar(
     """
     s = _side(side)
     a, xp, glue, ctype, opts, low, check = _prepare(
-        a, name="polar", method=method, check=check, num_iters=num_iters, lower_bound=lower_bound, scale=scale,
-        matmul_dtype=matmul_dtype, backward=backward, backward_iters=backward_iters,
+        a,
+        name="polar",
+        method=method,
+        check=check,
+        num_iters=num_iters,
+        lower_bound=lower_bound,
+        scale=scale,
+        matmul_dtype=matmul_dtype,
+        backward=backward,
+        backward_iters=backward_iters,
     )
     if 0 in a.shape:
         return _empty(a, xp, s)
@@ -355,8 +374,16 @@ def orthogonalize(
     True
     """
     a, xp, glue, ctype, opts, low, check = _prepare(
-        a, name="orthogonalize", method=method, check=check, num_iters=num_iters, lower_bound=lower_bound,
-        scale=scale, matmul_dtype=matmul_dtype, backward=backward, backward_iters=backward_iters,
+        a,
+        name="orthogonalize",
+        method=method,
+        check=check,
+        num_iters=num_iters,
+        lower_bound=lower_bound,
+        scale=scale,
+        matmul_dtype=matmul_dtype,
+        backward=backward,
+        backward_iters=backward_iters,
     )
     if 0 in a.shape:
         return _empty(a, xp, "right")[0]
@@ -397,8 +424,16 @@ def polar_vjp(
     """
     s = _side(side)
     a, xp, glue, ctype, opts, low, check = _prepare(
-        a, name="polar_vjp", method=method, check=check, num_iters=num_iters, lower_bound=lower_bound, scale=scale,
-        matmul_dtype=matmul_dtype, backward=backward, backward_iters=backward_iters,
+        a,
+        name="polar_vjp",
+        method=method,
+        check=check,
+        num_iters=num_iters,
+        lower_bound=lower_bound,
+        scale=scale,
+        matmul_dtype=matmul_dtype,
+        backward=backward,
+        backward_iters=backward_iters,
     )
     if opts.backward == "unrolled":
         raise ValueError("polar_vjp: backward='unrolled' needs PyTorch or JAX autodiff; use 'lyapunov' or 'eig'")
@@ -429,8 +464,9 @@ def polar_vjp(
     return (_cast(u, dtype, xp), _cast(p, dtype, xp)), vjp
 
 
-def vjp_terms(x: Any, u: Any, saved: _core.PolarSaved, gu: Any, gp: Any, /, *, side: str,
-              opts: _core.PolarOptions, xp: Any) -> Any:
+def vjp_terms(
+    x: Any, u: Any, saved: _core.PolarSaved, gu: Any, gp: Any, /, *, side: str, opts: _core.PolarOptions, xp: Any
+) -> Any:
     """``dA`` (compute dtype of ``x``) for the cotangents ``gu`` of ``u`` and ``gp`` of ``p`` (either may be
     None): the backward of ``U`` (:func:`matfunc.core.polar.polar_vjp`) plus the terms of ``p = sym(U^H A)``
     (``sym(A U^H)`` for ``side="left"``). Shared by :func:`polar_vjp` and the Dask glue's chunks."""

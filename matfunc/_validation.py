@@ -16,8 +16,18 @@ from .core.options import DEFAULT_SCHEDULE, Options
 from .core.primitives import is_complex, mH, real, sym
 
 __all__ = [
-    "as_array", "check_static", "compute_dtype", "check_finite", "check_values", "check_result",
-    "check_nonsingular", "check_accuracy", "accuracy_stats", "raise_accuracy", "check_lyapunov", "symmetry_rtol",
+    "as_array",
+    "check_static",
+    "compute_dtype",
+    "check_finite",
+    "check_values",
+    "check_result",
+    "check_nonsingular",
+    "check_accuracy",
+    "accuracy_stats",
+    "raise_accuracy",
+    "check_lyapunov",
+    "symmetry_rtol",
 ]
 
 
@@ -121,9 +131,10 @@ def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
         raise ValueError(
             f"{name} expects symmetric matrices; {where} is not symmetric "
             f"(max |a - a^T| / max |a| = {worst:.3g} > {rtol:.3g}). Symmetrise it, e.g. (a + a^T) / 2."
-            if not is_complex(a) else
-            f"{name} expects Hermitian matrices; {where} is not Hermitian (max |a - a^H| / max |a| = {worst:.3g} > "
-            f"{rtol:.3g}; a real diagonal included). Take its Hermitian part, e.g. (a + a^H) / 2."
+            if not is_complex(a)
+            else f"{name} expects Hermitian matrices; {where} is not Hermitian "
+            f"(max |a - a^H| / max |a| = {worst:.3g} > {rtol:.3g}; a real diagonal included). "
+            "Take its Hermitian part, e.g. (a + a^H) / 2."
         )
     negative = xp.min(real(xp.linalg.diagonal(a), xp=xp), axis=-1) < -rtol * scale
     if bool(xp.any(negative)):
@@ -256,8 +267,7 @@ def report_accuracy(rho: Any, tol: Any, /, *, name: str, opts: Options, xp: Modu
     bad = ~(rho <= tol)  # NaN counts as bad
     if not bool(xp.any(bad)):
         return
-    raise_accuracy(rho, tol, bad, where=_first_bad(bad, xp=xp, shape=tuple(bad.shape)), name=name, opts=opts,
-                   xp=xp)
+    raise_accuracy(rho, tol, bad, where=_first_bad(bad, xp=xp, shape=tuple(bad.shape)), name=name, opts=opts, xp=xp)
 
 
 def raise_accuracy(rho: Any, tol: Any, bad: Any, /, *, where: str, name: str, opts: Options, xp: ModuleType) -> None:
@@ -298,10 +308,13 @@ def raise_accuracy(rho: Any, tol: Any, bad: Any, /, *, where: str, name: str, op
         else:
             cov = opts.covered_condition()
             bound = " (designed for the declared lower_bound)" if opts.design_cond > 0 else ""
-            steps = (f"its {opts.num_iters} {opts.schedule!r} steps{bound} cover condition numbers up to {cov:.3g}")
+            steps = f"its {opts.num_iters} {opts.schedule!r} steps{bound} cover condition numbers up to {cov:.3g}"
             sched = "" if opts.schedule == DEFAULT_SCHEDULE else f", schedule={opts.schedule!r}"
-            fix = ("Pass a smaller lower_bound" if opts.design_cond > 0 else
-                   f"Pass num_iters=matfunc.newton_schulz_iters(cond{sched}) for its condition number cond")
+            fix = (
+                "Pass a smaller lower_bound"
+                if opts.design_cond > 0
+                else f"Pass num_iters=matfunc.newton_schulz_iters(cond{sched}) for its condition number cond"
+            )
             fix += ", use method='eig', or regularise it (a + eps * I)"
         raise ValueError(
             head + f"so the iteration has not converged: {steps}, and this matrix is worse conditioned, "
@@ -340,7 +353,8 @@ def check_lyapunov(s: Any, g: Any, x: Any, /, *, method: str, eps: float, xp: Mo
     fix = (
         "pass num_iters=matfunc.newton_schulz_iters(cond(S)**2, schedule='scaled') (the sign iteration's cubic "
         "steps), or use method='eig'"
-        if method == "sign" else "S must be positive definite"
+        if method == "sign"
+        else "S must be positive definite"
     )
     raise ValueError(
         f"solve_lyapunov(method={method!r}): {where} is not solved (relative residual {worst:.3g} > "

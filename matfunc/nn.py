@@ -131,8 +131,10 @@ def _real_features(x: torch.Tensor, name: str) -> None:
     """The layers pool and whiten real feature maps (their covariances are real symmetric); complex features would
     need conjugated products throughout: a clear error, not a silently non-Hermitian covariance."""
     if x.is_complex():
-        raise TypeError(f"{name} takes real features, got {x.dtype}; for complex data call matfunc.sqrtm / "
-                        "matfunc.inv_sqrtm on its Hermitian covariance directly")
+        raise TypeError(
+            f"{name} takes real features, got {x.dtype}; for complex data call matfunc.sqrtm / "
+            "matfunc.inv_sqrtm on its Hermitian covariance directly"
+        )
 
 
 def _check_options(fn, method: str, backward: str, kwargs: dict) -> None:
@@ -390,8 +392,9 @@ class WhiteningColoring(nn.Module):
             raise ValueError(f"WhiteningColoring: spatial_dims must be a positive integer, got {spatial_dims!r}")
         x = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 1.0]], dtype=torch.float64)
         # bad options fail when the layer is built, not at its first forward (a 2 x 3 call)
-        whitening_coloring(x, x, alpha=alpha, eps=eps, method=method, backward=backward, num_iters=num_iters,
-                           check=False)
+        whitening_coloring(
+            x, x, alpha=alpha, eps=eps, method=method, backward=backward, num_iters=num_iters, check=False
+        )
         self.alpha, self.eps, self.method, self.backward = alpha, eps, method, backward
         self.num_iters, self.spatial_dims, self.check = num_iters, spatial_dims, check
 
@@ -407,7 +410,13 @@ class WhiteningColoring(nn.Module):
                     f"got shape {tuple(x.shape)}"
                 )
         out = whitening_coloring(
-            content.flatten(-k), style.flatten(-k), alpha=self.alpha, eps=self.eps, method=self.method,
-            backward=self.backward, num_iters=self.num_iters, check=self.check,
+            content.flatten(-k),
+            style.flatten(-k),
+            alpha=self.alpha,
+            eps=self.eps,
+            method=self.method,
+            backward=self.backward,
+            num_iters=self.num_iters,
+            check=self.check,
         )
         return out.reshape(*out.shape[:-1], *content.shape[-k:])

@@ -39,8 +39,24 @@ def test_bench_main_tiny_grid(tmp_path, capsys):
     except ImportError:
         pass
     out = tmp_path / "bench"
-    argv = ["--out", str(out), "--n", "8", "--batch", "2", "--repeat", "1", "--max-time", "0.01", "--cond", "1e2",
-            "--acc-batch", "2", "--backend", *backends]
+    argv = [
+        "--out",
+        str(out),
+        "--n",
+        "8",
+        "--batch",
+        "2",
+        "--repeat",
+        "1",
+        "--max-time",
+        "0.01",
+        "--cond",
+        "1e2",
+        "--acc-batch",
+        "2",
+        "--backend",
+        *backends,
+    ]
     results = bench.main(argv)
     for name in ("report.md", "results.json", *bench.PLOTS):
         assert (out / name).stat().st_size > 0, name
@@ -76,8 +92,28 @@ def test_bench_main_tiny_grid(tmp_path, capsys):
 
 def test_bench_jax_phases(tmp_path):
     pytest.importorskip("jax")
-    argv = ["--out", str(tmp_path), "--n", "8", "--batch", "2", "--repeat", "1", "--max-time", "0.01", "--cond", "1e2",
-            "--acc-batch", "2", "--backend", "jax", "--method", "pade", bench.PAPER, bench.JAX_SCIPY]
+    argv = [
+        "--out",
+        str(tmp_path),
+        "--n",
+        "8",
+        "--batch",
+        "2",
+        "--repeat",
+        "1",
+        "--max-time",
+        "0.01",
+        "--cond",
+        "1e2",
+        "--acc-batch",
+        "2",
+        "--backend",
+        "jax",
+        "--method",
+        "pade",
+        bench.PAPER,
+        bench.JAX_SCIPY,
+    ]
     results = bench.main(argv)
     by = {(t["method"], t["phase"]): t for t in results["timings"]}
     for method in ("pade", bench.PAPER):
@@ -159,8 +195,29 @@ def test_jax_reference_function_matches_generic():
 
 def test_bench_polar_section(tmp_path):
     out = tmp_path / "polar"
-    argv = ["--out", str(out), "--n", "8", "--batch", "2", "--repeat", "1", "--max-time", "0.01", "--cond", "1e2",
-            "--acc-n", "8", "--acc-batch", "2", "--backend", "numpy", "--method", "newton-schulz", "--polar"]
+    argv = [
+        "--out",
+        str(out),
+        "--n",
+        "8",
+        "--batch",
+        "2",
+        "--repeat",
+        "1",
+        "--max-time",
+        "0.01",
+        "--cond",
+        "1e2",
+        "--acc-n",
+        "8",
+        "--acc-batch",
+        "2",
+        "--backend",
+        "numpy",
+        "--method",
+        "newton-schulz",
+        "--polar",
+    ]
     results = bench.main(argv)
     text = (out / "report.md").read_text()
     assert "## Polar decomposition" in text and results["polar"] in text
@@ -174,8 +231,29 @@ def test_bench_polar_section(tmp_path):
 def test_bench_family_section(tmp_path):
     pytest.importorskip("mpmath")
     out = tmp_path / "family"
-    argv = ["--out", str(out), "--n", "8", "--batch", "2", "--repeat", "1", "--max-time", "0.01", "--cond", "1e2",
-            "--acc-n", "8", "--acc-batch", "2", "--backend", "numpy", "--method", "eig", "--family"]
+    argv = [
+        "--out",
+        str(out),
+        "--n",
+        "8",
+        "--batch",
+        "2",
+        "--repeat",
+        "1",
+        "--max-time",
+        "0.01",
+        "--cond",
+        "1e2",
+        "--acc-n",
+        "8",
+        "--acc-batch",
+        "2",
+        "--backend",
+        "numpy",
+        "--method",
+        "eig",
+        "--family",
+    ]
     results = bench.main(argv)
     text = (out / "report.md").read_text()
     assert "## Matrix functions: powm / logm / expm" in text and results["family"] in text
@@ -223,8 +301,23 @@ def test_parse_args_size_sets():
 
 
 def test_large_size_set_runs(tmp_path):
-    argv = ["--out", str(tmp_path), "--large", "--sizes", "12", "--repeat", "4", "--max-time", "10", "--cond", "1e2",
-            "--acc-batch", "1", "--backend", "numpy"]
+    argv = [
+        "--out",
+        str(tmp_path),
+        "--large",
+        "--sizes",
+        "12",
+        "--repeat",
+        "4",
+        "--max-time",
+        "10",
+        "--cond",
+        "1e2",
+        "--acc-batch",
+        "1",
+        "--backend",
+        "numpy",
+    ]
     results = bench.main(argv)
     assert {(t["batch"], t["n"]) for t in results["timings"]} == {(1, 12)}
     assert {t["method"] for t in results["timings"]} == set(cases.SIZE_SET_METHODS)
@@ -243,8 +336,24 @@ def test_measure_rounds_keeps_every_repeat():
 
 
 def test_budget_skips_and_reports(tmp_path):
-    cfg = bench.parse_args(["--out", str(tmp_path), "--n", "8", "--batch", "2", "--backend", "numpy", "--method",
-                            "eig", "--cond", "1e2", "--budget", "0"])
+    cfg = bench.parse_args(
+        [
+            "--out",
+            str(tmp_path),
+            "--n",
+            "8",
+            "--batch",
+            "2",
+            "--backend",
+            "numpy",
+            "--method",
+            "eig",
+            "--cond",
+            "1e2",
+            "--budget",
+            "0",
+        ]
+    )
     results = bench.run(cfg)
     assert results["timings"] == [] and results["accuracy"] == []
     assert {s["what"] for s in results["skipped"]} == {"timing", "accuracy"}
@@ -256,8 +365,17 @@ def test_budget_skips_and_reports(tmp_path):
 def _row(backend, method, phase, runs, n=64, batch=256, dtype="float32"):
     from matfunc.bench.measure import spread
 
-    return {"backend": backend, "dtype": dtype, "batch": batch, "n": n, "method": method, "phase": phase,
-            "bound_ms": None, **spread(runs), "runs_ms": runs}
+    return {
+        "backend": backend,
+        "dtype": dtype,
+        "batch": batch,
+        "n": n,
+        "method": method,
+        "phase": phase,
+        "bound_ms": None,
+        **spread(runs),
+        "runs_ms": runs,
+    }
 
 
 def _fake_results():
@@ -270,21 +388,49 @@ def _fake_results():
         _row(be, bench.EIGH, "bwd", [1.0, 1.0, 1.0]),
         _row(be, bench.EIGH, "fwd+bwd", [4.0, 4.1, 4.2]),
     ]
-    roof = [{"backend": be, "dtype": "float32", "batch": 256, "n": 64, "matmul_ms": 0.01, "spd_solve_ms": 0.05,
-             "lu_solve_ms": 0.06}]
-    acc = [{"backend": be, "dtype": "float64", "n": 64, "method": m, "cond": 1e2, "value_err": 1e-15,
-            "grad_err": 2e-15} for m in ("newton-schulz", bench.EIGH)]
-    devices = {"torch:cuda": "NVIDIA H200 (torch 2.11.0)", "jax:gpu": "absent: jax has no GPU device",
-               "cupy": "absent: ModuleNotFoundError: No module named 'cupy'"}
-    plan = gpu.Plan(480.0, 150.0, 300.0, 30.0, ["torch:cuda"], ["tests/test_torch.py"],
-                    ["benchmark: 3 sizes past the budget"])
-    tests = {"status": "failed", "returncode": 1, "counts": {"failed": 1, "passed": 25}, "seconds": 80.0,
-             "command": "python -m pytest -q tests/test_torch.py", "files": ["tests/test_torch.py"],
-             "failures": ["FAILED tests/test_torch.py::test_x - AssertionError"], "log": "pytest.log"}
-    return {"machine": {"date": "today", "gpu": "NVIDIA H200"}, "config": {},
-            "methods": {"newton-schulz": "NS", bench.EIGH: "eigh"}, "timings": timings, "roofline": roof,
-            "accuracy": acc, "skipped": [{"what": "timing", "backend": be, "dtype": "float64", "batch": 1, "n": 4096}],
-            "gpu_check": {"devices": devices, "plan": vars(plan), "tests": tests, "seconds": 431.0}}
+    roof = [
+        {
+            "backend": be,
+            "dtype": "float32",
+            "batch": 256,
+            "n": 64,
+            "matmul_ms": 0.01,
+            "spd_solve_ms": 0.05,
+            "lu_solve_ms": 0.06,
+        }
+    ]
+    acc = [
+        {"backend": be, "dtype": "float64", "n": 64, "method": m, "cond": 1e2, "value_err": 1e-15, "grad_err": 2e-15}
+        for m in ("newton-schulz", bench.EIGH)
+    ]
+    devices = {
+        "torch:cuda": "NVIDIA H200 (torch 2.11.0)",
+        "jax:gpu": "absent: jax has no GPU device",
+        "cupy": "absent: ModuleNotFoundError: No module named 'cupy'",
+    }
+    plan = gpu.Plan(
+        480.0, 150.0, 300.0, 30.0, ["torch:cuda"], ["tests/test_torch.py"], ["benchmark: 3 sizes past the budget"]
+    )
+    tests = {
+        "status": "failed",
+        "returncode": 1,
+        "counts": {"failed": 1, "passed": 25},
+        "seconds": 80.0,
+        "command": "python -m pytest -q tests/test_torch.py",
+        "files": ["tests/test_torch.py"],
+        "failures": ["FAILED tests/test_torch.py::test_x - AssertionError"],
+        "log": "pytest.log",
+    }
+    return {
+        "machine": {"date": "today", "gpu": "NVIDIA H200"},
+        "config": {},
+        "methods": {"newton-schulz": "NS", bench.EIGH: "eigh"},
+        "timings": timings,
+        "roofline": roof,
+        "accuracy": acc,
+        "skipped": [{"what": "timing", "backend": be, "dtype": "float64", "batch": 1, "n": 4096}],
+        "gpu_check": {"devices": devices, "plan": vars(plan), "tests": tests, "seconds": 431.0},
+    }
 
 
 def test_report_from_fake_gpu_results(tmp_path):
@@ -315,8 +461,9 @@ def test_consistent_phases_are_not_flagged():
 
 def test_report_speaks_plain_words(tmp_path):
     results = _fake_results()
-    results["timings"] += [_row("numpy:cpu", m, p, [1.0, 1.0, 1.0]) for m in ("pade", "auto", bench.PAPER)
-                           for p in bench.PHASES]
+    results["timings"] += [
+        _row("numpy:cpu", m, p, [1.0, 1.0, 1.0]) for m in ("pade", "auto", bench.PAPER) for p in bench.PHASES
+    ]
     table = report_mod.target_table(results)
     assert "Padé forward vs its matrix-product bound" in table
     text = report_mod.report(results, [])
@@ -367,12 +514,18 @@ def test_gpu_plan_budget():
 
 def test_parse_summary():
     assert gpu.parse_summary("x\n==== 3 failed, 120 passed, 4 skipped in 80.10s (0:01:20) ====\n") == {
-        "failed": 3, "passed": 120, "skipped": 4}
+        "failed": 3,
+        "passed": 120,
+        "skipped": 4,
+    }
     assert gpu.parse_summary("....\n12 passed, 1 warning in 3.2s\n") == {"passed": 12, "warnings": 1}
     assert gpu.parse_summary("collecting ...") == {}
     # stopped at the budget: no summary line, the progress characters are counted
-    assert gpu.parse_summary("python -m pytest -q a.py\n\n..F.s.  [ 40%]\n...") == {"passed": 7, "failed": 1,
-                                                                                     "skipped": 1}
+    assert gpu.parse_summary("python -m pytest -q a.py\n\n..F.s.  [ 40%]\n...") == {
+        "passed": 7,
+        "failed": 1,
+        "skipped": 1,
+    }
 
 
 def test_run_tests_passes_and_stops_at_budget(tmp_path):
@@ -381,15 +534,17 @@ def test_run_tests_passes_and_stops_at_budget(tmp_path):
     devices = {b: "absent: x" for b in gpu.GPU_BACKENDS}
     ok = gpu.run_tests(["test_ok.py"], timeout_s=60, root=str(tmp_path), log=str(tmp_path / "a.log"), devices=devices)
     assert ok["status"] == "passed" and ok["counts"] == {"passed": 1} and ok["returncode"] == 0
-    slow = gpu.run_tests(["test_slow.py"], timeout_s=3, root=str(tmp_path), log=str(tmp_path / "b.log"),
-                         devices=devices)
+    slow = gpu.run_tests(
+        ["test_slow.py"], timeout_s=3, root=str(tmp_path), log=str(tmp_path / "b.log"), devices=devices
+    )
     assert slow["status"] == "stopped at its time budget" and slow["returncode"] is None and slow["seconds"] < 30
 
 
 def test_gpu_check_path_without_measuring(tmp_path, monkeypatch):
     # The whole --gpu path (plan, results, one report) with both parts switched off: nothing needs a GPU.
-    monkeypatch.setattr(gpu, "detect", lambda: {"torch:cuda": "NVIDIA H200 (torch)", "jax:gpu": "absent: none",
-                                                "cupy": "absent: none"})
+    monkeypatch.setattr(
+        gpu, "detect", lambda: {"torch:cuda": "NVIDIA H200 (torch)", "jax:gpu": "absent: none", "cupy": "absent: none"}
+    )
     results = bench.main(["--gpu", "--no-tests", "--no-bench", "--budget", "100", "--out", str(tmp_path)])
     assert results["gpu_check"]["tests"] is None and results["timings"] == []
     text = (tmp_path / "report.md").read_text()

@@ -87,7 +87,8 @@ def test_polynomial_methods_have_the_real_accuracy():
     ar, rr, _ = spd(16, 1e2, seed=4)
     for method in ("pade", "taylor"):
         assert rel(matfunc.sqrtm(a, method), root) == pytest.approx(
-            rel(matfunc.sqrtm(ar, method), rr.astype(np.complex128)), rel=1e-3)
+            rel(matfunc.sqrtm(ar, method), rr.astype(np.complex128)), rel=1e-3
+        )
 
 
 def test_hermitian_check():
@@ -141,8 +142,9 @@ def _fd_vjp(fn, a, g, e, h=1e-6):
     return float(np.real(np.vdot(g, d)))
 
 
-@pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("eig", "lyapunov"), ("newton-schulz", "lyapunov"),
-                                                  ("eig", "svd-pade")])
+@pytest.mark.parametrize(
+    ("method", "backward"), [("eig", "eig"), ("eig", "lyapunov"), ("newton-schulz", "lyapunov"), ("eig", "svd-pade")]
+)
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "inv_sqrtm"])
 def test_manual_vjp_convention(method, backward, inverse):
     """The manual VJP is the adjoint of the (real-linear) derivative for Re tr(X^H Y): for a real loss L and
@@ -160,8 +162,16 @@ def test_manual_vjp_convention(method, backward, inverse):
     assert abs(lhs - rhs) <= tol * abs(rhs)
 
 
-@pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("eig", "lyapunov"), ("newton-schulz", "lyapunov"),
-                                                  ("eig", "svd-pade"), ("newton-schulz", "unrolled")])
+@pytest.mark.parametrize(
+    ("method", "backward"),
+    [
+        ("eig", "eig"),
+        ("eig", "lyapunov"),
+        ("newton-schulz", "lyapunov"),
+        ("eig", "svd-pade"),
+        ("newton-schulz", "unrolled"),
+    ],
+)
 @pytest.mark.parametrize("fn", [matfunc.sqrtm, matfunc.inv_sqrtm])
 def test_torch_gradcheck_complex(method, backward, fn):
     torch = pytest.importorskip("torch")
@@ -174,9 +184,17 @@ def test_torch_gradcheck_complex(method, backward, fn):
     assert torch.autograd.gradcheck(f, (t,), eps=1e-6, atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("eig", "lyapunov"), ("newton-schulz", "lyapunov"),
-                                                  ("eig", "svd-pade"), ("newton-schulz", "unrolled"),
-                                                  ("pade", "lyapunov")])
+@pytest.mark.parametrize(
+    ("method", "backward"),
+    [
+        ("eig", "eig"),
+        ("eig", "lyapunov"),
+        ("newton-schulz", "lyapunov"),
+        ("eig", "svd-pade"),
+        ("newton-schulz", "unrolled"),
+        ("pade", "lyapunov"),
+    ],
+)
 @pytest.mark.parametrize("fn", [matfunc.sqrtm, matfunc.inv_sqrtm])
 def test_jax_check_grads_complex(method, backward, fn):
     jax = pytest.importorskip("jax")
@@ -246,13 +264,20 @@ def test_nn_layers_reject_complex_features():
         ZCAWhitening(3)(x)
 
 
-@pytest.mark.parametrize(("name", "call", "ref", "methods"), [
-    ("powm-1/4", lambda x, m: matfunc.powm(x, -0.25, m), lambda x: sla.fractional_matrix_power(x, -0.25),
-     ("eig", "newton-schulz", "newton")),
-    ("powm0.7", lambda x, m: matfunc.powm(x, 0.7, m), lambda x: sla.fractional_matrix_power(x, 0.7), ("eig",)),
-    ("logm", lambda x, m: matfunc.logm(x, m), sla.logm, ("eig", "iss")),
-    ("expm", lambda x, m: matfunc.expm(x, m), sla.expm, ("eig", "taylor")),
-])
+@pytest.mark.parametrize(
+    ("name", "call", "ref", "methods"),
+    [
+        (
+            "powm-1/4",
+            lambda x, m: matfunc.powm(x, -0.25, m),
+            lambda x: sla.fractional_matrix_power(x, -0.25),
+            ("eig", "newton-schulz", "newton"),
+        ),
+        ("powm0.7", lambda x, m: matfunc.powm(x, 0.7, m), lambda x: sla.fractional_matrix_power(x, 0.7), ("eig",)),
+        ("logm", lambda x, m: matfunc.logm(x, m), sla.logm, ("eig", "iss")),
+        ("expm", lambda x, m: matfunc.expm(x, m), sla.expm, ("eig", "taylor")),
+    ],
+)
 def test_family_complex(xp, name, call, ref, methods):
     """The later functions take complex Hermitian input too (they are written with mH/sym throughout)."""
     a, _, _ = hpd(8, 1e2, batch=(2,), seed=13)

@@ -64,10 +64,12 @@ def _states(batch, n, seed):
 def test_fidelity_value_against_scipy():
     scipy_linalg = pytest.importorskip("scipy.linalg")
     rho, sigma = _states(3, 6, 1), _states(3, 6, 2)
-    ref = np.array([
-        np.trace(scipy_linalg.sqrtm(scipy_linalg.sqrtm(p) @ q @ scipy_linalg.sqrtm(p))).real ** 2
-        for p, q in zip(rho, sigma, strict=True)
-    ])
+    ref = np.array(
+        [
+            np.trace(scipy_linalg.sqrtm(scipy_linalg.sqrtm(p) @ q @ scipy_linalg.sqrtm(p))).real ** 2
+            for p, q in zip(rho, sigma, strict=True)
+        ]
+    )
     for method in ("eig", "newton-schulz"):
         f = fidelity.fidelity(rho, sigma, method)
         assert np.max(np.abs(f - ref)) <= 100 * EPS64 * 6  # F <= 1; a few ulps per product of n terms

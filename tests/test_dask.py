@@ -163,10 +163,17 @@ def test_local_cluster():
     distributed = pytest.importorskip("distributed")
     a, _, _ = spd(8, 50.0, batch=(8,), seed=13)
     g = np.random.default_rng(14).standard_normal(a.shape)
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
-        dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            protocol="tcp://",
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         x = da.from_array(a, chunks=(2, 8, 8))
         for method in METHODS:
             y = client.compute(matfunc.sqrtm(x, method)).result()
@@ -211,8 +218,13 @@ BAD_SINGLE = [  # (case, inverse, error, message)
     ("asymmetric", True, ValueError, r"inv_sqrtm expects symmetric matrices; the matrix of the Dask array is not"),
     ("indefinite", False, ValueError, r"the matrix of the Dask array is indefinite: a Cholesky factorisation"),
     ("singular", True, matfunc.SingularMatrixError, r"the matrix of the Dask array is singular or indefinite"),
-    ("ill-conditioned", True, ValueError, r"inv_sqrtm\(method='newton-schulz'\): the result for the matrix of "
-     r"the Dask array has residual \|\|W A W - I\|\|_F"),
+    (
+        "ill-conditioned",
+        True,
+        ValueError,
+        r"inv_sqrtm\(method='newton-schulz'\): the result for the matrix of "
+        r"the Dask array has residual \|\|W A W - I\|\|_F",
+    ),
 ]
 
 
@@ -266,8 +278,13 @@ def test_batch_result_checked_per_chunk(inverse, scheduler):
         y.compute()
 
 
-VJP_EXACT = [("eig", "eig"), ("eig", "svd-pade"), ("newton-schulz", "eig"), ("newton-schulz", "svd-pade"),
-             ("taylor", "eig")]
+VJP_EXACT = [
+    ("eig", "eig"),
+    ("eig", "svd-pade"),
+    ("newton-schulz", "eig"),
+    ("newton-schulz", "svd-pade"),
+    ("taylor", "eig"),
+]
 
 
 @pytest.mark.parametrize(("method", "backward"), VJP_EXACT, ids=[f"{m}-{b}" for m, b in VJP_EXACT])
@@ -322,8 +339,11 @@ def test_solve_lyapunov_checks_named_and_lazy(scheduler):
     g = np.random.default_rng(29).standard_normal(s.shape)
     g[3, 2, 2] = np.nan
     x = matfunc.solve_lyapunov(da.from_array(s, chunks=(2, 6, 6)), da.from_array(g, chunks=(2, 6, 6)))
-    with pytest.raises(ValueError, match=r"solve_lyapunov \(g\): input contains NaN or Inf \(the matrix at "
-                                         r"batch index \(3,\) of the Dask array\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"solve_lyapunov \(g\): input contains NaN or Inf \(the matrix at "
+        r"batch index \(3,\) of the Dask array\)",
+    ):
         x.compute()
     s1 = s[0].copy()
     s1[0, 0] = np.inf

@@ -99,8 +99,9 @@ def test_rank_deficient_against_nuclear_norm(xp, ka, kb):
     ref = _nuclear_reference(x, y)
     got = float(to_numpy(matfunc.root_fidelity(_asarray(xp, a), _asarray(xp, b))))
     assert abs(got - ref) <= _rounding_bound(a, b, EPS64)
-    got32 = float(to_numpy(matfunc.root_fidelity(_asarray(xp, a.astype(np.float32)),
-                                                 _asarray(xp, b.astype(np.float32)))))
+    got32 = float(
+        to_numpy(matfunc.root_fidelity(_asarray(xp, a.astype(np.float32)), _asarray(xp, b.astype(np.float32))))
+    )
     assert abs(got32 - ref) <= _rounding_bound(a, b, EPS32)
 
 
@@ -403,8 +404,11 @@ def test_jax_check_grads(case):
     g = jax.grad(lambda x: matfunc.bures_wasserstein(x, jnp.eye(n), squared=True))(jnp.eye(n))
     assert bool(jnp.all(jnp.isfinite(g))) and float(jnp.abs(g).max()) <= 1e3 * EPS64
     jitted = jax.jit(lambda m, x, y: matfunc.frechet_distance(m, x, jnp.zeros(n), y))
-    np.testing.assert_allclose(float(jitted(jnp.ones(n), jnp.asarray(a), jnp.asarray(b))),
-                               float(matfunc.frechet_distance(np.ones(n), a, np.zeros(n), b)), rtol=1e-12)
+    np.testing.assert_allclose(
+        float(jitted(jnp.ones(n), jnp.asarray(a), jnp.asarray(b))),
+        float(matfunc.frechet_distance(np.ones(n), a, np.zeros(n), b)),
+        rtol=1e-12,
+    )
 
 
 def test_singular_gradient_finite_and_ridge_matches_fd():
@@ -433,8 +437,9 @@ def test_dask_lazy_and_equal():
     a = np.stack([spd(n, 10.0, seed=i)[0] for i in range(4)])
     b = spd(n, 10.0, seed=9)[0]
     mu = np.zeros(n)
-    got = matfunc.frechet_distance(da.from_array(mu), da.from_array(a, chunks=(2, n, n)), da.from_array(mu + 1),
-                                   da.from_array(b))
+    got = matfunc.frechet_distance(
+        da.from_array(mu), da.from_array(a, chunks=(2, n, n)), da.from_array(mu + 1), da.from_array(b)
+    )
     assert isinstance(got, da.Array)
     np.testing.assert_allclose(got.compute(), matfunc.frechet_distance(mu, a, mu + 1, b), rtol=1e-13)
 

@@ -92,8 +92,11 @@ def test_derivation_pages_link_to_the_code(html: Path) -> None:
 def test_intersphinx_links_resolve_offline(html: Path) -> None:
     """Cross-references to NumPy, SciPy, PyTorch and JAX resolve from the local inventories."""
     quick = (html / "guides" / "quickstart.html").read_text()
-    for url in ("docs.jax.dev/en/latest/_autosummary/jax.jit.html", "docs.pytorch.org/docs/stable/tensors.html",
-                "numpy.org/doc/stable/reference/generated/numpy.ndarray.html"):
+    for url in (
+        "docs.jax.dev/en/latest/_autosummary/jax.jit.html",
+        "docs.pytorch.org/docs/stable/tensors.html",
+        "numpy.org/doc/stable/reference/generated/numpy.ndarray.html",
+    ):
         assert f'href="https://{url}' in quick, url
     lyap = (html / "derivations" / "sign_lyapunov.html").read_text()
     assert 'href="https://docs.scipy.org/doc/scipy/reference/generated/scipy.linalg.solve_continuous_lyapunov' in lyap

@@ -53,15 +53,18 @@ def _call_vjp(kind, p, a, **kw):
 @pytest.mark.parametrize("kind,p", _cases())
 @pytest.mark.parametrize("cond", [1e1, 1e4, 1e8])
 def test_eig_against_mpmath(kind, p, cond):
-    """"eig" is within the rounding a backward-stable eigh allows: eigenvalues to eps * lambda_max perturb f(A)
+    """ "eig" is within the rounding a backward-stable eigh allows: eigenvalues to eps * lambda_max perturb f(A)
     by |f'(lambda)| eps lambda_max, relative to ||f(A)||, times a modest factor for n = 6."""
     n = 6
     a = spd(n, cond, seed=3)[0]
     ref = _mp_reference(a, kind, p)
     w = np.linalg.eigvalsh(a)
     fp = {"power": lambda x: abs(p) * x ** (p - 1), "log": lambda x: 1 / x, "exp": np.exp}[kind](w)
-    bound = EPS64 * (np.max(np.abs(fp)) * np.max(w) + np.max(np.abs(_mp_ref_vals(kind, p, w)))) / np.max(
-        np.abs(_mp_ref_vals(kind, p, w)))
+    bound = (
+        EPS64
+        * (np.max(np.abs(fp)) * np.max(w) + np.max(np.abs(_mp_ref_vals(kind, p, w))))
+        / np.max(np.abs(_mp_ref_vals(kind, p, w)))
+    )
     err = rel_err(_call(kind, p, a, method="eig"), ref)
     assert err <= 10 * n * bound, (err, bound)
 
@@ -76,8 +79,13 @@ def test_product_methods_within_10x_of_eig(cond):
     n = 32
     a, q_, w = _constructed(n, cond, batch=(2,), seed=1)
     floor = n * EPS64
-    for p, method in [(-0.25, "newton-schulz"), (0.25, "newton-schulz"), (-0.5, "newton"), (-0.25, "newton"),
-                      (-1 / 3, "newton")]:
+    for p, method in [
+        (-0.25, "newton-schulz"),
+        (0.25, "newton-schulz"),
+        (-0.5, "newton"),
+        (-0.25, "newton"),
+        (-1 / 3, "newton"),
+    ]:
         ref = (q_ * w**p) @ np.swapaxes(q_, -1, -2)
         e_eig = rel_err(matfunc.powm(a, p, method="eig"), ref)
         e = rel_err(matfunc.powm(a, p, method=method), ref)
@@ -118,8 +126,13 @@ def test_special_powers():
     assert rel_err(matfunc.powm(a, 0.5), to_numpy(matfunc.sqrtm(a))) <= tol
     assert rel_err(matfunc.powm(a, -0.5), to_numpy(matfunc.inv_sqrtm(a))) <= tol
     assert rel_err(matfunc.powm(a, 2), a @ a) <= tol
-    assert rel_err(matfunc.powm(a, -0.25, method="newton-schulz"),
-                   to_numpy(matfunc.inv_sqrtm(matfunc.sqrtm(a, method="newton-schulz"), method="newton-schulz"))) <= tol
+    assert (
+        rel_err(
+            matfunc.powm(a, -0.25, method="newton-schulz"),
+            to_numpy(matfunc.inv_sqrtm(matfunc.sqrtm(a, method="newton-schulz"), method="newton-schulz")),
+        )
+        <= tol
+    )
     assert rel_err(matfunc.expm(matfunc.logm(a)), a) <= tol
     r = 0.1
     assert rel_err(matfunc.powm(a, -0.25, ridge=r), matfunc.powm(a + r * np.eye(10), -0.25)) <= 10 * EPS64 * 10
@@ -129,8 +142,10 @@ def test_special_powers():
 # --- divided differences -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fn", [spectral.LOG, spectral.EXP, spectral.power(0.5), spectral.power(-0.25),
-                                spectral.power(2.5), spectral.power(-3.0)])
+@pytest.mark.parametrize(
+    "fn",
+    [spectral.LOG, spectral.EXP, spectral.power(0.5), spectral.power(-0.25), spectral.power(2.5), spectral.power(-3.0)],
+)
 def test_divided_differences_stable(fn):
     """Against mpmath at 50 digits, for gaps from 0 to far apart: relative error a few eps everywhere (no
     cancellation as eigenvalues meet) and exactly f' at a tie."""
@@ -169,8 +184,15 @@ def _fd_grad(fun, a, g, h=1e-6):
 @pytest.mark.parametrize("kind,p", _cases())
 @pytest.mark.parametrize("method", ["eig", "product"])
 def test_manual_vjp_finite_differences(kind, p, method):
-    meth = {"power": {0.5: "newton-schulz", -0.25: "newton-schulz", -1 / 3: "newton"}.get(p), "log": "iss",
-            "exp": "taylor"}[kind] if method == "product" else "eig"
+    meth = (
+        {
+            "power": {0.5: "newton-schulz", -0.25: "newton-schulz", -1 / 3: "newton"}.get(p),
+            "log": "iss",
+            "exp": "taylor",
+        }[kind]
+        if method == "product"
+        else "eig"
+    )
     if meth is None:
         pytest.skip("no product method for this power")
     a = spd(6, 10.0, batch=(2,), seed=4)[0]
@@ -206,18 +228,30 @@ def test_repeated_eigenvalues(kind, p):
 def test_torch_gradcheck(kind, p):
     torch = pytest.importorskip("torch")
     a = torch.tensor(spd(3, 10.0, seed=6)[0], requires_grad=True)
-    for method in ["eig", *({"power": {-0.25: ["newton-schulz"], -1 / 3: ["newton"]}.get(p, []),
-                              "log": ["iss"], "exp": ["taylor"]}[kind])]:
+    for method in [
+        "eig",
+        *(
+            {"power": {-0.25: ["newton-schulz"], -1 / 3: ["newton"]}.get(p, []), "log": ["iss"], "exp": ["taylor"]}[
+                kind
+            ]
+        ),
+    ]:
         kw = {"max_cond": 100.0} if method == "iss" else {}  # fewer roots: a faster test of the same chain
-        assert torch.autograd.gradcheck(lambda x, m=method, kw=kw: _call(kind, p, x, method=m, check=False, **kw),
-                                        (a,), eps=1e-6, atol=1e-6, rtol=1e-5)
+        assert torch.autograd.gradcheck(
+            lambda x, m=method, kw=kw: _call(kind, p, x, method=m, check=False, **kw),
+            (a,),
+            eps=1e-6,
+            atol=1e-6,
+            rtol=1e-5,
+        )
     a = torch.tensor(spd(4, 10.0, batch=(2,), seed=6)[0], requires_grad=True)
     # repeated eigenvalues: finite, equal to the manual VJP (the same formula)
     b = torch.tensor(3.0 * np.eye(4), requires_grad=True)
     g = torch.tensor(np.random.default_rng(0).standard_normal((4, 4)))
     (da,) = torch.autograd.grad(_call(kind, p, b, method="eig"), b, g)
-    np.testing.assert_allclose(da.numpy(), _call_vjp(kind, p, 3.0 * np.eye(4), method="eig")[1](g.numpy()),
-                               rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(
+        da.numpy(), _call_vjp(kind, p, 3.0 * np.eye(4), method="eig")[1](g.numpy()), rtol=1e-14, atol=1e-15
+    )
     # forward mode: the same self-adjoint rule
     e = torch.tensor(np.random.default_rng(1).standard_normal((2, 4, 4)))
     _, t = torch.func.jvp(lambda x: _call(kind, p, x, method="eig", check=False), (a.detach(),), (e,))
@@ -233,11 +267,24 @@ def test_jax_check_grads(kind, p):
     from jax.test_util import check_grads
 
     a = jnp.asarray(spd(3, 10.0, seed=7)[0])
-    for method in ["eig", *({"power": {-0.25: ["newton-schulz"], -1 / 3: ["newton"]}.get(p, []),
-                              "log": ["iss"], "exp": ["taylor"]}[kind])]:
+    for method in [
+        "eig",
+        *(
+            {"power": {-0.25: ["newton-schulz"], -1 / 3: ["newton"]}.get(p, []), "log": ["iss"], "exp": ["taylor"]}[
+                kind
+            ]
+        ),
+    ]:
         kw = {"max_cond": 100.0} if method == "iss" else {}
-        check_grads(lambda x, m=method, kw=kw: _call(kind, p, x, method=m, check=False, **kw), (a,), order=1,
-                    modes=["fwd", "rev"], eps=1e-6, atol=1e-5, rtol=1e-5)
+        check_grads(
+            lambda x, m=method, kw=kw: _call(kind, p, x, method=m, check=False, **kw),
+            (a,),
+            order=1,
+            modes=["fwd", "rev"],
+            eps=1e-6,
+            atol=1e-5,
+            rtol=1e-5,
+        )
     a = jnp.asarray(spd(4, 10.0, batch=(2,), seed=7)[0])
     f = jax.jit(lambda x: _call(kind, p, x, method="eig"))
     np.testing.assert_allclose(np.asarray(f(a)), to_numpy(_call(kind, p, np.asarray(a))), rtol=1e-12, atol=1e-13)
@@ -335,19 +382,23 @@ def test_step_rules():
         cov = [coefficients.newton_root_covered(q, k, EPS64) for k in range(4, 16)]
         assert cov == sorted(cov)
     assert [matfunc.newton_root_iters(2, c) for c in (1e2, 1e4, 1e8)] == [
-        matfunc.newton_schulz_iters(c, schedule="scaled") for c in (1e2, 1e4, 1e8)]
+        matfunc.newton_schulz_iters(c, schedule="scaled") for c in (1e2, 1e4, 1e8)
+    ]
 
 
 # --- second derivatives ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fn", [spectral.LOG, spectral.EXP, spectral.power(0.7), spectral.power(-0.25),
-                                spectral.power(2.5), spectral.power(-3.0)])
+@pytest.mark.parametrize(
+    "fn",
+    [spectral.LOG, spectral.EXP, spectral.power(0.7), spectral.power(-0.25), spectral.power(2.5), spectral.power(-3.0)],
+)
 def test_second_divided_differences_stable(fn):
     """f[x, y, z] against mpmath (80 digits) on triples with exact, nearly repeated and far apart values: finite,
     f''/2 at a triple tie, and relative error a few tens of eps (the direct branch's cancellation is bounded by
     1/(0.1 |p - 1|); for powers times |p L| as in the first order)."""
     import itertools
+
     xp = __import__("array_api_compat.numpy", fromlist=["numpy"])
     x0 = 0.7
     gaps = [0.0, 1e-300, 1e-12, 1e-8, 1e-2, 0.05, 0.5, 1e3 if fn.kind != "exp" else 30.0]
@@ -363,8 +414,9 @@ def test_second_divided_differences_stable(fn):
         for i, j, m in itertools.combinations_with_replacement(range(len(w)), 3):
             lo, mid, hi = sorted(mpmath.mpf(float(w[t])) for t in (i, j, m))
             ref = float(mpmath.diff(f, lo, 2) / 2 if lo == hi else (d1(hi, mid) - d1(mid, lo)) / (hi - lo))
-            amp = 1.0 + (abs(fn.p * math.log(max(w[i], w[j], w[m]) / min(w[i], w[j], w[m])))
-                         if fn.kind == "power" else 0.0)
+            amp = 1.0 + (
+                abs(fn.p * math.log(max(w[i], w[j], w[m]) / min(w[i], w[j], w[m]))) if fn.kind == "power" else 0.0
+            )
             assert abs(k[i, m, j] - ref) <= 32 * EPS64 * amp * abs(ref), (w[i], w[j], w[m], k[i, m, j], ref)
 
 
@@ -415,8 +467,7 @@ def test_torch_second_derivatives(kind, p):
     b = torch.tensor(_rotated([1.0, 1.0, 2.0], 8), requires_grad=True)
     assert torch.autograd.gradgradcheck(f, (b,), eps=1e-6, atol=1e-6, rtol=1e-5)
     hess = torch.func.hessian(lambda x: (f(x) * e).sum())(b.detach())
-    np.testing.assert_allclose(torch.einsum("ijkl,kl->ij", hess, h).numpy(), d2(b.detach().numpy()),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(torch.einsum("ijkl,kl->ij", hess, h).numpy(), d2(b.detach().numpy()), rtol=0, atol=1e-12)
     # third derivatives are not implemented: a clear error, not a wrong value
     a = torch.tensor(3.0 * np.eye(n), requires_grad=True)
     (g,) = torch.autograd.grad(f(a), a, e, create_graph=True)
@@ -432,6 +483,7 @@ def test_jax_second_derivatives(transform):
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
+
     xp = __import__("array_api_compat.numpy", fromlist=["numpy"])
     w8 = np.arange(9.0).reshape(3, 3)
     e = (w8 + w8.T) / 2
@@ -440,9 +492,12 @@ def test_jax_second_derivatives(transform):
     def f(x):
         return jnp.sum(matfunc.logm(x, method="eig", check=False) * w8)
 
-    t = {"hessian": jax.hessian, "jacfwd_grad": lambda g: jax.jacfwd(jax.grad(g)),
-         "grad_grad": lambda g: jax.grad(lambda x: jnp.sum(jax.grad(g)(x) * h)),
-         "jacrev_jacrev": lambda g: jax.jacrev(jax.jacrev(g))}[transform]
+    t = {
+        "hessian": jax.hessian,
+        "jacfwd_grad": lambda g: jax.jacfwd(jax.grad(g)),
+        "grad_grad": lambda g: jax.grad(lambda x: jnp.sum(jax.grad(g)(x) * h)),
+        "jacrev_jacrev": lambda g: jax.jacrev(jax.jacrev(g)),
+    }[transform]
     for a0 in (3.0 * np.eye(3), _rotated([1.0, 1.0, 2.0], 6)):
         wv, v = np.linalg.eigh(a0)
         ref = spectral.spectral_second(wv, v, e, h, spectral.LOG, eps=EPS64, xp=xp)

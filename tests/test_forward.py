@@ -67,9 +67,15 @@ def test_spectral_scale_beats_frobenius_at_paper_settings(method):
 # Error bounds of the approximants (n = 64, float64, spectral scale) measured in docs/methods; the test
 # holds each within 3x of the measured value so that a regression shows. (degree, cond) -> error.
 PADE_TABLE = {
-    (5, 1e1): 2.4e-4, (5, 1e2): 1.9e-2, (5, 1e4): 1.3e-1,
-    (8, 1e1): 4.3e-6, (8, 1e2): 2.6e-3, (8, 1e4): 7.9e-2,
-    (12, 1e1): 2.2e-8, (12, 1e2): 7.1e-4, (12, 1e4): 4.0e-2,
+    (5, 1e1): 2.4e-4,
+    (5, 1e2): 1.9e-2,
+    (5, 1e4): 1.3e-1,
+    (8, 1e1): 4.3e-6,
+    (8, 1e2): 2.6e-3,
+    (8, 1e4): 7.9e-2,
+    (12, 1e1): 2.2e-8,
+    (12, 1e2): 7.1e-4,
+    (12, 1e4): 4.0e-2,
 }
 
 
@@ -166,8 +172,9 @@ def test_scale_invariance_without_overflow(method, power):
     assert np.all(np.isfinite(scaled))
     np.testing.assert_allclose(scaled / np.sqrt(c), base, rtol=1e-12, atol=1e-12 * np.abs(base).max())
     inv = matfunc.inv_sqrtm(a * c, method)
-    np.testing.assert_allclose(inv * np.sqrt(c), matfunc.inv_sqrtm(a, method), rtol=1e-11,
-                               atol=1e-11 * np.abs(inv * np.sqrt(c)).max())
+    np.testing.assert_allclose(
+        inv * np.sqrt(c), matfunc.inv_sqrtm(a, method), rtol=1e-11, atol=1e-11 * np.abs(inv * np.sqrt(c)).max()
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float16"])

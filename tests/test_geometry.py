@@ -67,8 +67,12 @@ def _tol(a, b, eps=EPS64):
     eps ||M||: relative eps kappa(M) in its smallest eigenvalue (kappa(M) <= kappa(a) kappa(b)). SciPy's
     eigvalsh(b, a) forms the same kind of product (L^{-1} b L^{-T}).
     c n eps (kappa(a) + kappa(b) + kappa(M)), c = 10."""
-    lam = np.stack([scipy.linalg.eigvalsh(y, x) for x, y in zip(a.reshape(-1, *a.shape[-2:]),
-                                                                 b.reshape(-1, *b.shape[-2:]), strict=True)])
+    lam = np.stack(
+        [
+            scipy.linalg.eigvalsh(y, x)
+            for x, y in zip(a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:]), strict=True)
+        ]
+    )
     kappa_m = float(np.max(lam[:, -1] / lam[:, 0]))
     return 10 * a.shape[-1] * eps * (_kappa(a) + _kappa(b) + kappa_m)
 
@@ -83,8 +87,9 @@ def test_distances_against_references(cond):
     assert d.shape == (3,) and d.dtype == np.float64
     ref = np.array([_mp_riemann(x, y) for x, y in zip(a, b, strict=True)])
     np.testing.assert_allclose(d, ref, rtol=0, atol=tol)
-    np.testing.assert_allclose(matfunc.distance_riemann(a, b, squared=True), ref**2, rtol=0,
-                               atol=2 * tol * np.max(ref) + tol**2)
+    np.testing.assert_allclose(
+        matfunc.distance_riemann(a, b, squared=True), ref**2, rtol=0, atol=2 * tol * np.max(ref) + tol**2
+    )
     # log-Euclidean: logm of each with relative errors eps kappa; SciPy's logm (Schur-Pade) likewise
     tol_le = 10 * n * EPS64 * (_kappa(a) + _kappa(b))
     np.testing.assert_allclose(matfunc.distance_logeuclid(a, b), _ref_logeuclid(a, b), rtol=0, atol=tol_le)
@@ -94,6 +99,7 @@ def _mp_geodesic(a, b, alpha, dps=50):
     """a^{1/2} (a^{-1/2} b a^{-1/2})^alpha a^{1/2} in mpmath at ``dps`` digits, rounded to float64."""
     mpmath = pytest.importorskip("mpmath")
     with mpmath.workdps(dps):
+
         def fun(m, f):
             w, q = mpmath.eigsy(m)
             return q * mpmath.diag([f(x) for x in w]) * q.T
@@ -234,14 +240,18 @@ def test_backends_dtypes(xp):
         assert type(y) is type(a) and tuple(y.shape) == (2, 2, n, n) and y.dtype == a.dtype
         assert rel_err(y, ref_y) <= tol
     if xp.__name__ in ("torch", "jax.numpy", "numpy"):
-        half = (lambda x: xp.asarray(x).to(xp.float16)) if xp.__name__ == "torch" else (
-            lambda x: xp.asarray(x.astype("float16")))
+        half = (
+            (lambda x: xp.asarray(x).to(xp.float16))
+            if xp.__name__ == "torch"
+            else (lambda x: xp.asarray(x.astype("float16")))
+        )
         a, b = half(a64), half(b64)
         d = matfunc.distance_riemann(a, b)
         assert d.dtype == a.dtype
         # float16 input rounding (2^-11 relative) moves the eigenvalues by up to kappa times that
-        np.testing.assert_allclose(to_numpy(d).astype(np.float64), refs[matfunc.distance_riemann], rtol=0,
-                                   atol=10 * n * 2.0**-11 * 2 * cond)
+        np.testing.assert_allclose(
+            to_numpy(d).astype(np.float64), refs[matfunc.distance_riemann], rtol=0, atol=10 * n * 2.0**-11 * 2 * cond
+        )
         assert matfunc.geodesic_riemann(a, b).dtype == a.dtype
     empty = xp.asarray(np.zeros((0, n, n)))
     assert tuple(matfunc.distance_riemann(empty, xp.asarray(a64)).shape) == (2, 0)
@@ -257,8 +267,10 @@ def test_complex_hermitian(xp):
     d = matfunc.distance_riemann(xp.asarray(a), xp.asarray(b))
     assert d.dtype == xp.float64
     assert abs(float(to_numpy(d)) - float(_ref_riemann(a, b))) <= tol
-    assert abs(float(to_numpy(matfunc.distance_logeuclid(xp.asarray(a), xp.asarray(b)))) -
-               float(_ref_logeuclid(a, b))) <= tol
+    assert (
+        abs(float(to_numpy(matfunc.distance_logeuclid(xp.asarray(a), xp.asarray(b)))) - float(_ref_logeuclid(a, b)))
+        <= tol
+    )
     m = to_numpy(matfunc.geodesic_riemann(xp.asarray(a), xp.asarray(b)))
     assert m.dtype == np.complex128
     assert np.linalg.norm(m @ np.linalg.solve(a, m) - b) <= tol * np.linalg.norm(b)
@@ -324,8 +336,11 @@ def test_errors():
     mu = lam[::-1].copy()
     ac, bc = (q * lam) @ q.T, (q * mu) @ q.T
     ac, bc = (ac + ac.T) / 2, (bc + bc.T) / 2
-    with pytest.raises(ValueError, match=r"condition number up to 1(\.\d+)?e\+14, beyond max_cond=1\.\d+e\+08.*"
-                                         r"Pass max_cond=1e\+15"):
+    with pytest.raises(
+        ValueError,
+        match=r"condition number up to 1(\.\d+)?e\+14, beyond max_cond=1\.\d+e\+08.*"
+        r"Pass max_cond=1e\+15",
+    ):
         matfunc.distance_riemann(ac, bc, method="newton-schulz")
     exact = np.sqrt(np.sum(np.log(mu / lam) ** 2))
     d_ns = matfunc.distance_riemann(ac, bc, method="newton-schulz", max_cond=1e15)
@@ -361,8 +376,10 @@ def test_manual_vjps_finite_differences(method):
     a, b = _pair(n, 10.0, batch=(2,), seed=12)
     rng = np.random.default_rng(12)
     for squared in (True, False):
-        for fn, vjp_fn in ((matfunc.distance_riemann, matfunc.distance_riemann_vjp),
-                           (matfunc.distance_logeuclid, matfunc.distance_logeuclid_vjp)):
+        for fn, vjp_fn in (
+            (matfunc.distance_riemann, matfunc.distance_riemann_vjp),
+            (matfunc.distance_logeuclid, matfunc.distance_logeuclid_vjp),
+        ):
             d, vjp = vjp_fn(a, b, squared=squared, method=method)
             np.testing.assert_allclose(d, fn(a, b, squared=squared, method=method), rtol=1e-14)
             g = rng.standard_normal(d.shape)
@@ -417,8 +434,9 @@ def test_torch_gradcheck():
     rng = np.random.default_rng(14)
     ac = torch.tensor(_random_spd(3, rng, complex_=True), requires_grad=True)
     bc = torch.tensor(_random_spd(3, rng, complex_=True), requires_grad=True)
-    assert torch.autograd.gradcheck(lambda x, y: matfunc.distance_riemann(x, y, squared=True, check=False), (ac, bc),
-                                    eps=1e-6, atol=1e-6, rtol=1e-5)
+    assert torch.autograd.gradcheck(
+        lambda x, y: matfunc.distance_riemann(x, y, squared=True, check=False), (ac, bc), eps=1e-6, atol=1e-6, rtol=1e-5
+    )
 
 
 def test_torch_zero_distance_and_manual_vjp():
@@ -433,8 +451,10 @@ def test_torch_zero_distance_and_manual_vjp():
             (da,) = torch.autograd.grad(d, a)
             assert torch.all(da == 0) and float(d.detach()) == 0.0
     g = np.random.default_rng(15).standard_normal((2, 3))
-    for f, fv in ((matfunc.distance_riemann, matfunc.distance_riemann_vjp),
-                  (matfunc.distance_logeuclid, matfunc.distance_logeuclid_vjp)):
+    for f, fv in (
+        (matfunc.distance_riemann, matfunc.distance_riemann_vjp),
+        (matfunc.distance_logeuclid, matfunc.distance_logeuclid_vjp),
+    ):
         a, b = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
         da, db = torch.autograd.grad(f(a, b), (a, b), torch.tensor(g))
         mda, mdb = fv(a0, b0)[1](g)
@@ -459,11 +479,25 @@ def test_jax_check_grads():
     a, b = jnp.asarray(a0), jnp.asarray(b0)
     for squared in (True, False):
         for f in (matfunc.distance_riemann, matfunc.distance_logeuclid):
-            check_grads(lambda x, y, f=f, squared=squared: f(x, y, squared=squared, check=False), (a, b), order=1,
-                        modes=["fwd", "rev"], eps=1e-6, atol=1e-5, rtol=1e-5)
+            check_grads(
+                lambda x, y, f=f, squared=squared: f(x, y, squared=squared, check=False),
+                (a, b),
+                order=1,
+                modes=["fwd", "rev"],
+                eps=1e-6,
+                atol=1e-5,
+                rtol=1e-5,
+            )
     for alpha in (0.5, 0.3):
-        check_grads(lambda x, y, alpha=alpha: matfunc.geodesic_riemann(x, y, alpha, check=False), (a, b), order=1,
-                    modes=["fwd", "rev"], eps=1e-6, atol=1e-5, rtol=1e-5)
+        check_grads(
+            lambda x, y, alpha=alpha: matfunc.geodesic_riemann(x, y, alpha, check=False),
+            (a, b),
+            order=1,
+            modes=["fwd", "rev"],
+            eps=1e-6,
+            atol=1e-5,
+            rtol=1e-5,
+        )
     # jit, and the zero-distance gradient
     f = jax.jit(lambda x, y: matfunc.distance_riemann(x, y))
     np.testing.assert_allclose(np.asarray(f(a, b)), matfunc.distance_riemann(a0, b0), rtol=1e-13)
@@ -576,16 +610,24 @@ def test_mean_riemann_gradients():
     torch = pytest.importorskip("torch")
     x = torch.tensor(_cluster(3, 3, seed=24), requires_grad=True)
     w = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: matfunc.mean_riemann(a, b, check=False), (x, w),
-                                    eps=1e-6, atol=1e-6, rtol=1e-5)
+    assert torch.autograd.gradcheck(
+        lambda a, b: matfunc.mean_riemann(a, b, check=False), (x, w), eps=1e-6, atol=1e-6, rtol=1e-5
+    )
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
     from jax.test_util import check_grads
 
     xj = jnp.asarray(_cluster(3, 3, seed=24))
-    check_grads(lambda a: matfunc.mean_riemann(a, maxiter=3, check=False), (xj,), order=1, modes=["rev"],
-                eps=1e-6, atol=1e-5, rtol=1e-5)
+    check_grads(
+        lambda a: matfunc.mean_riemann(a, maxiter=3, check=False),
+        (xj,),
+        order=1,
+        modes=["rev"],
+        eps=1e-6,
+        atol=1e-5,
+        rtol=1e-5,
+    )
     # under jit all maxiter steps run (no data-dependent stop): the same mean once converged
     f = jax.jit(lambda a: matfunc.mean_riemann(a, maxiter=10))
     np.testing.assert_allclose(np.asarray(f(xj)), matfunc.mean_riemann(np.asarray(xj)), rtol=1e-12, atol=1e-13)

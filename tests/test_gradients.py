@@ -163,8 +163,10 @@ def _fd(f, a, e, h=1e-6):
 
 
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "inv_sqrtm"])
-@pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("eig", "lyapunov"), ("eig", "svd-pade"),
-                                                   ("newton-schulz", "lyapunov"), ("newton-schulz", "eig")])
+@pytest.mark.parametrize(
+    ("method", "backward"),
+    [("eig", "eig"), ("eig", "lyapunov"), ("eig", "svd-pade"), ("newton-schulz", "lyapunov"), ("newton-schulz", "eig")],
+)
 @pytest.mark.parametrize("direction", ["symmetric", "general"])
 def test_finite_differences(method, backward, inverse, direction):
     a, _, _ = spd(6, 20.0, batch=(2,), seed=10)
@@ -228,8 +230,10 @@ def test_svd_pade_near_repeated_eigenvalues_as_documented():
 
 
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "inv_sqrtm"])
-@pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("eig", "lyapunov"), ("eig", "svd-pade"),
-                                                   ("newton-schulz", "lyapunov"), ("pade", "lyapunov")])
+@pytest.mark.parametrize(
+    ("method", "backward"),
+    [("eig", "eig"), ("eig", "lyapunov"), ("eig", "svd-pade"), ("newton-schulz", "lyapunov"), ("pade", "lyapunov")],
+)
 def test_psd_gradients_are_finite(method, backward, inverse):
     rng = np.random.default_rng(14)
     f = rng.standard_normal((3, 8, 3))
@@ -241,8 +245,9 @@ def test_psd_gradients_are_finite(method, backward, inverse):
 
 
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "inv_sqrtm"])
-@pytest.mark.parametrize(("method", "backward"), [("eig", "eig"), ("newton-schulz", "lyapunov"), ("pade", "lyapunov"),
-                                                   ("eig", "svd-pade")])
+@pytest.mark.parametrize(
+    ("method", "backward"), [("eig", "eig"), ("newton-schulz", "lyapunov"), ("pade", "lyapunov"), ("eig", "svd-pade")]
+)
 def test_manual_vjp_same_on_every_backend(xp, method, backward, inverse):
     a, _, _ = spd(10, 50.0, batch=(2,), seed=16)
     g = _g(a.shape, 17, symmetric=False)
@@ -301,16 +306,19 @@ def _kept_arrays(fn):
 _NN, _VEC, _SCALAR = (3, 8, 8), (3, 8), (3, 1, 1)
 
 
-@pytest.mark.parametrize(("method", "backward", "inverse", "kept"), [
-    ("eig", "eig", False, [_VEC, _NN]),             # V, s (no input, no output)
-    ("eig", "eig", True, [_VEC, _NN]),
-    ("eig", "lyapunov", True, [_VEC, _NN]),
-    ("eig", "svd-pade", False, [_VEC, _NN]),
-    ("pade", "eig", False, [_NN]),                  # the input: eigh runs in the backward
-    ("pade", "svd-pade", True, [_NN]),
-    ("pade", "lyapunov", False, [_SCALAR, _NN]),    # the output and the scale
-    ("newton-schulz", "lyapunov", True, [_SCALAR, _NN, _NN]),  # the inverse also keeps the input
-])
+@pytest.mark.parametrize(
+    ("method", "backward", "inverse", "kept"),
+    [
+        ("eig", "eig", False, [_VEC, _NN]),  # V, s (no input, no output)
+        ("eig", "eig", True, [_VEC, _NN]),
+        ("eig", "lyapunov", True, [_VEC, _NN]),
+        ("eig", "svd-pade", False, [_VEC, _NN]),
+        ("pade", "eig", False, [_NN]),  # the input: eigh runs in the backward
+        ("pade", "svd-pade", True, [_NN]),
+        ("pade", "lyapunov", False, [_SCALAR, _NN]),  # the output and the scale
+        ("newton-schulz", "lyapunov", True, [_SCALAR, _NN, _NN]),  # the inverse also keeps the input
+    ],
+)
 def test_vjp_keeps_only_what_its_backward_needs(method, backward, inverse, kept):
     a, _, _ = spd(8, 10.0, batch=(3,), seed=6)
     fn = matfunc.inv_sqrtm_vjp if inverse else matfunc.sqrtm_vjp

@@ -264,8 +264,18 @@ def test_core_sqrtm_jvp_matches_finite_differences(backward, inverse):
     a = spd(n, cond, seed=16)[0]
     da = np.random.default_rng(17).standard_normal((n, n))
     for method in ("eig", "newton-schulz"):
-        opts = resolve(method, inverse=inverse, degree=None, num_iters=None, scale="spectral", backward=backward,
-                       backward_iters=None, eps=EPS64, n=n, on_cpu=True)
+        opts = resolve(
+            method,
+            inverse=inverse,
+            degree=None,
+            num_iters=None,
+            scale="spectral",
+            backward=backward,
+            backward_iters=None,
+            eps=EPS64,
+            n=n,
+            on_cpu=True,
+        )
         _, saved = forward(primitives.sym(a), opts=opts, xp=np)
         dy = gradients.sqrtm_jvp(gradients.saved_for(saved, opts), da, opts=opts, xp=np)
         h = EPS64 ** (1 / 3)  # central difference: truncation h^2 balances rounding eps / h
@@ -332,7 +342,7 @@ def _second_derivative_reference(name, a, g, f):
         return 3 * (gs @ f + f @ gs) / (8 * _C**2.5), 10 * EPS64
     h = EPS64 ** (1 / 3)
     vjp = getattr(matfunc, f"{name}_vjp")
-    fd = (vjp(a + h * np.asarray(f), "eig")[1](np.asarray(g)) - vjp(a - h * np.asarray(f), "eig")[1](np.asarray(g)))
+    fd = vjp(a + h * np.asarray(f), "eig")[1](np.asarray(g)) - vjp(a - h * np.asarray(f), "eig")[1](np.asarray(g))
     return jnp.asarray(fd / (2 * h)), 100 * EPS64 ** (2 / 3)
 
 
@@ -366,8 +376,9 @@ def test_check_grads_at_repeated_eigenvalues(name):
     """jax.test_util's numerical check, to third order at 3 I and second order at [1, 1, 2]."""
     fn = FUNCS[name]
     check_grads(lambda x: fn(x, "eig", check=False), (_C * jnp.eye(3),), order=3, modes=("fwd", "rev"))
-    check_grads(lambda x: fn(x, "eig", check=False), (jnp.asarray(_rotated([1.0, 1.0, 2.0])),), order=2,
-                modes=("fwd", "rev"))
+    check_grads(
+        lambda x: fn(x, "eig", check=False), (jnp.asarray(_rotated([1.0, 1.0, 2.0])),), order=2, modes=("fwd", "rev")
+    )
 
 
 def test_third_derivative_at_multiple_of_identity():
@@ -395,8 +406,12 @@ def test_vmap_of_hessian_mixed_batch():
     mapped = jax.vmap(hess)(batch)
     assert bool(jnp.all(jnp.isfinite(mapped)))
     for i in range(2):
-        np.testing.assert_allclose(np.asarray(mapped[i]), np.asarray(hess(batch[i])), rtol=0,
-                                   atol=_tol(3, 10.0) * float(jnp.max(jnp.abs(mapped[i]))))
+        np.testing.assert_allclose(
+            np.asarray(mapped[i]),
+            np.asarray(hess(batch[i])),
+            rtol=0,
+            atol=_tol(3, 10.0) * float(jnp.max(jnp.abs(mapped[i]))),
+        )
 
 
 _SINGULAR = {

@@ -101,8 +101,17 @@ def test_gradient_torch_within_model():
 
 
 def test_resolve_defaults_and_validation():
-    kw = dict(inverse=False, degree=None, num_iters=None, scale="spectral", backward="auto", backward_iters=None,
-              eps=float(np.finfo(np.float32).eps), n=64, on_cpu=True)
+    kw = dict(
+        inverse=False,
+        degree=None,
+        num_iters=None,
+        scale="spectral",
+        backward="auto",
+        backward_iters=None,
+        eps=float(np.finfo(np.float32).eps),
+        n=64,
+        on_cpu=True,
+    )
     opts = resolve("newton-schulz", matmul_dtype="BFloat16", **kw)
     assert opts.matmul_dtype == "bfloat16" and opts.schedule == "scaled" and opts.num_iters == 10
     assert resolve("newton-schulz", **kw).schedule == "polar-express"
@@ -231,10 +240,13 @@ def test_jax_family_polar_distances_products_full_precision():
     jnp = jax.numpy
     highest = jax.lax.Precision.HIGHEST
     x = jnp.asarray(_case(8, 10.0, batch=2)[0], dtype=jnp.float32)
-    fns = (lambda t: matfunc.logm(t), lambda t: matfunc.polar(t, "newton-schulz")[0],
-           lambda t: matfunc.bures_wasserstein(t, t + jnp.eye(8)),
-           lambda t: matfunc.distance_riemann(t, 2.0 * t + jnp.eye(8)),
-           lambda t: matfunc.powm(t, 0.25, method="newton-schulz"))
+    fns = (
+        lambda t: matfunc.logm(t),
+        lambda t: matfunc.polar(t, "newton-schulz")[0],
+        lambda t: matfunc.bures_wasserstein(t, t + jnp.eye(8)),
+        lambda t: matfunc.distance_riemann(t, 2.0 * t + jnp.eye(8)),
+        lambda t: matfunc.powm(t, 0.25, method="newton-schulz"),
+    )
     for f in fns:
         precisions = _dot_precisions(jax.make_jaxpr(jax.grad(lambda t, f=f: jnp.sum(f(t) ** 2)))(x))
         assert precisions and all(p == (highest, highest) for p in precisions)
@@ -252,8 +264,10 @@ def test_tf32_emulation_rounds_to_ten_mantissa_bits():
 
 
 def test_lowprec_table_runs():
-    rows = {p: bench.lowprec_row(1e2, dtype="float32", products=p, n=16, batch=2, repeat=1)
-            for p in (None, "bfloat16", "tf32")}
+    rows = {
+        p: bench.lowprec_row(1e2, dtype="float32", products=p, n=16, batch=2, repeat=1)
+        for p in (None, "bfloat16", "tf32")
+    }
     assert rows[None]["sqrtm"] < 1e-5 < rows["bfloat16"]["sqrtm"] < _bound("bfloat16", 1e2)
     assert rows["tf32"]["sqrtm"] > 1e-5  # the emulation took effect
     assert not rows[None]["raises"] and not rows["bfloat16"]["raises"]

@@ -320,7 +320,7 @@ def test_zca_groups_match_a_loop_of_per_group_layers(shape):
     for step in range(2):
         x = (_feats(shape, seed=60 + step) * scales).requires_grad_()
         y = grouped(x)
-        y_ref = torch.cat([layer(x[:, 2 * g:2 * g + 2]) for g, layer in enumerate(singles)], dim=1)
+        y_ref = torch.cat([layer(x[:, 2 * g : 2 * g + 2]) for g, layer in enumerate(singles)], dim=1)
         torch.testing.assert_close(y, y_ref, rtol=100 * EPS64, atol=100 * EPS64)
         g_out = _feats(y.shape, seed=70 + step)
         (dx,) = torch.autograd.grad(y, x, g_out)
@@ -334,8 +334,10 @@ def test_zca_groups_match_a_loop_of_per_group_layers(shape):
         s.eval()
     x = _feats(shape, seed=62)
     torch.testing.assert_close(
-        grouped(x), torch.cat([s(x[:, 2 * g:2 * g + 2]) for g, s in enumerate(singles)], dim=1),
-        rtol=100 * EPS64, atol=100 * EPS64,
+        grouped(x),
+        torch.cat([s(x[:, 2 * g : 2 * g + 2]) for g, s in enumerate(singles)], dim=1),
+        rtol=100 * EPS64,
+        atol=100 * EPS64,
     )
 
 
@@ -348,9 +350,9 @@ def test_zca_groups_numpy_reference_block_diagonal():
     xc = x.numpy() - x.numpy().mean(0)
     ref = np.empty_like(xc)
     for g in range(2):
-        block = xc[:, 2 * g:2 * g + 2]
+        block = xc[:, 2 * g : 2 * g + 2]
         w, v = np.linalg.eigh(block.T @ block / 256 + 1e-3 * np.eye(2))
-        ref[:, 2 * g:2 * g + 2] = block @ (v / np.sqrt(w)) @ v.T
+        ref[:, 2 * g : 2 * g + 2] = block @ (v / np.sqrt(w)) @ v.T
     cond = float(np.linalg.cond(xc.T @ xc / 256 + 1e-3 * np.eye(4)))
     np.testing.assert_allclose(y, ref, rtol=0, atol=100 * EPS64 * cond * np.abs(ref).max())
     cov = y.T @ y / 256

@@ -264,8 +264,9 @@ def test_low_precision_products_recover_float32():
         u = matfunc.orthogonalize(a, "polar-express", lower_bound=1e-2 / 2, matmul_dtype=mdt)
         orth[mdt] = float(torch.linalg.matrix_norm(u.mT @ u - eye).max())
     assert orth["bfloat16"] < 10 * 64 * EPS32 * math.sqrt(32)  # the float32 refinement steps recover float32
-    u = matfunc.orthogonalize(a.to(torch.bfloat16), "polar-express", matmul_dtype="bfloat16", check=False,
-                              lower_bound=1e-3, num_iters=5)
+    u = matfunc.orthogonalize(
+        a.to(torch.bfloat16), "polar-express", matmul_dtype="bfloat16", check=False, lower_bound=1e-3, num_iters=5
+    )
     assert u.dtype == torch.bfloat16
     with pytest.raises(ValueError, match="bfloat16"):
         matfunc.orthogonalize(np.ones((3, 2)), "newton-schulz", matmul_dtype="bfloat16")
@@ -412,8 +413,13 @@ def test_jax_check_grads_forward_and_reverse(method, complex_):
     for shape in ((5, 3), (3, 5), (4, 4)):
         a = jnp.asarray(rect(*shape, 5.0, seed=26, complex_=complex_))
         for side in ("right", "left"):
-            check_grads(lambda x, side=side: matfunc.polar(x, method, side=side, check=False), (a,), order=1,
-                        modes=("fwd", "rev"), eps=h)
+            check_grads(
+                lambda x, side=side: matfunc.polar(x, method, side=side, check=False),
+                (a,),
+                order=1,
+                modes=("fwd", "rev"),
+                eps=h,
+            )
     # jacfwd under jit and vmap equals jacrev
     a = jnp.asarray(rect(5, 3, 5.0, batch=(2,), seed=27))
 

@@ -113,7 +113,7 @@ def test_lyapunov_backward_unchanged_where_it_converges():
     g = np.random.default_rng(2).standard_normal(a.shape)
     ref = matfunc.sqrtm_vjp(a, "eig", backward="eig")[1](g)
     da = matfunc.sqrtm_vjp(a, "eig", backward="lyapunov")[1](g)
-    assert rel_err(da, to_numpy(ref)) <= 100 * EPS64 * 1e6 ** 0.5
+    assert rel_err(da, to_numpy(ref)) <= 100 * EPS64 * 1e6**0.5
 
 
 # --- 2. past the covered condition number: an error that names the fix ----------------------------------
@@ -179,7 +179,7 @@ def test_solve_lyapunov_past_its_range_raises():
     with pytest.raises(ValueError, match=r"not solved.*newton_schulz_iters\(cond\(S\)\*\*2, schedule='scaled'\)"):
         matfunc.solve_lyapunov(s, g)
     x = matfunc.solve_lyapunov(s, g, num_iters=matfunc.newton_schulz_iters(1e12, schedule="scaled"))
-    assert rel_err(x, ref) <= 100 * EPS64 * 1e6 ** 2
+    assert rel_err(x, ref) <= 100 * EPS64 * 1e6**2
 
 
 # --- 3. indefinite or singular S in solve_lyapunov --------------------------------------------------------
@@ -310,12 +310,15 @@ def test_checks_on_tensors_that_require_grad_emit_no_warning():
         matfunc.solve_lyapunov(t, t)
 
 
-@pytest.mark.parametrize(("kw", "call"), [
-    ({"scale": "Frobenius"}, matfunc.sqrtm),
-    ({"backward": "svd_pade"}, matfunc.sqrtm),
-    ({"backward": "SVD-Pade", "method": "eig"}, matfunc.inv_sqrtm),
-    ({"method": "Newton_Schulz"}, matfunc.sqrtm),
-])
+@pytest.mark.parametrize(
+    ("kw", "call"),
+    [
+        ({"scale": "Frobenius"}, matfunc.sqrtm),
+        ({"backward": "svd_pade"}, matfunc.sqrtm),
+        ({"backward": "SVD-Pade", "method": "eig"}, matfunc.inv_sqrtm),
+        ({"method": "Newton_Schulz"}, matfunc.sqrtm),
+    ],
+)
 def test_option_names_are_case_and_underscore_tolerant(kw, call):
     a, _, _ = spd(4, 10.0)
     ref = call(a, **{k: v.lower().replace("_", "-") for k, v in kw.items()})
@@ -342,8 +345,11 @@ def test_logm_iss_beyond_its_condition_raises_instead_of_losing_small_eigenvalue
     a, _, _ = _spd(16, cond, batch=(3,), seed=4)
     b = a.copy()
     b[0] = _spd(16, 10.0, seed=5)[0]  # only matrix 1 and 2 are beyond the range
-    with pytest.raises(ValueError, match=r"logm\(method='iss'\): the matrix at batch index \(1,\) has condition "
-                       r"number up to .*max_cond="):
+    with pytest.raises(
+        ValueError,
+        match=r"logm\(method='iss'\): the matrix at batch index \(1,\) has condition "
+        r"number up to .*max_cond=",
+    ):
         matfunc.logm(xp.asarray(b), method="iss")
     w, q = np.linalg.eigh(a)
     ref = (q * np.log(w)[..., None, :]) @ np.swapaxes(q, -1, -2)

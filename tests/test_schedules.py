@@ -148,8 +148,7 @@ def test_sign_poly_counts(schedule):
     a, root, _ = spd(6, 10.0)
     steps = rs.root_steps(schedule, 4, EPS64, 10.0)
     s_n, g = root.view(Counted), np.eye(6).view(Counted)
-    assert _count(lambda: lyapunov.sign_lyapunov_steps(s_n, g, steps=steps, xp=xp)) == lyapunov.sign_poly_matmuls(
-        steps)
+    assert _count(lambda: lyapunov.sign_lyapunov_steps(s_n, g, steps=steps, xp=xp)) == lyapunov.sign_poly_matmuls(steps)
 
 
 # --- accuracy of the kernels (the benchmark's rows), against the exact constructed roots and the eig solve -------
@@ -188,8 +187,17 @@ def test_bench_table_runs():
 
 
 def _resolve(**kw):
-    base = dict(inverse=False, degree=None, num_iters=None, scale="spectral", backward="auto", backward_iters=None,
-                eps=EPS64, n=64, on_cpu=True)
+    base = dict(
+        inverse=False,
+        degree=None,
+        num_iters=None,
+        scale="spectral",
+        backward="auto",
+        backward_iters=None,
+        eps=EPS64,
+        n=64,
+        on_cpu=True,
+    )
     base.update(kw)
     return resolve(kw.pop("method", "newton-schulz"), **{k: v for k, v in base.items() if k != "method"})
 
@@ -225,8 +233,11 @@ def test_resolve_defaults_and_bound():
         ({"method": "eig", "schedule": "polar-express"}, ValueError, "schedule applies to method='newton-schulz'"),
         ({"method": "pade", "lower_bound": 0.1}, ValueError, "lower_bound applies to method='newton-schulz'"),
         ({"scale": "frobenius", "schedule": "polar-express"}, ValueError, "scale='spectral'"),
-        ({"method": "auto", "lower_bound": 0.1}, ValueError,
-         "lower_bound applies to method='newton-schulz', not 'auto'"),
+        (
+            {"method": "auto", "lower_bound": 0.1},
+            ValueError,
+            "lower_bound applies to method='newton-schulz', not 'auto'",
+        ),
     ],
 )
 def test_options_validated(kw, exc, match):
@@ -245,8 +256,9 @@ def test_matrix_outside_declared_bound_is_caught():
 # --- public API on every backend -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kw", [{"schedule": "polar-express"}, {"schedule": "polar-express", "lower_bound": 1e-4},
-                                {"lower_bound": 1e-4}])
+@pytest.mark.parametrize(
+    "kw", [{"schedule": "polar-express"}, {"schedule": "polar-express", "lower_bound": 1e-4}, {"lower_bound": 1e-4}]
+)
 def test_public_api_every_backend(xp, kw):
     a, root, inv_root = spd(12, 1e4, batch=(2,))
     x = xp.asarray(a)
@@ -283,6 +295,7 @@ def test_torch_gradcheck_with_schedule():
     torch = pytest.importorskip("torch")
     a = torch.asarray(spd(5, 10.0)[0], requires_grad=True)
     for fn in (matfunc.sqrtm, matfunc.inv_sqrtm):
+
         def f(x, fn=fn):
             return fn((x + x.mT) / 2, "newton-schulz", schedule="polar-express", lower_bound=0.1)
 
@@ -337,9 +350,10 @@ def test_default_schedule_at_or_below_scaled_cubic_at_every_covered_condition(dt
         assert new <= ns_matmuls(k_old), (cond, k_new, k_old)
         assert rs.root_covered(DEFAULT_SCHEDULE, k_new, eps) >= cond * (1 - 1e-9)
     assert rs.root_matmuls(rs.root_steps(DEFAULT_SCHEDULE, default_forward_iters(eps), eps)) < ns_matmuls(
-        default_ns_iters(eps))
+        default_ns_iters(eps)
+    )
     n = 16
-    for cond in ((1e1, 1e4, 1e8) if dtype == "float64" else (1e1, 1e3, 1e5)):
+    for cond in (1e1, 1e4, 1e8) if dtype == "float64" else (1e1, 1e3, 1e5):
         a, root, inv_root = bench.test_matrices(n, cond, batch=2)
         a = a.astype(dtype)
         for fn, ref in ((matfunc.sqrtm, root), (matfunc.inv_sqrtm, inv_root)):

@@ -154,10 +154,13 @@ def test_thread_benchmark_runs_and_restores_the_fixes():
     from matfunc.core import blocking
 
     state = dict(_threads._state)
-    rows = bench_threads.run([("numpy", "auto", 8, 16, "float64"), ("numpy", "newton-schulz", 8, 16, "float64")],
-                             rounds=1)
+    rows = bench_threads.run(
+        [("numpy", "auto", 8, 16, "float64"), ("numpy", "newton-schulz", 8, 16, "float64")], rounds=1
+    )
     assert [sorted(r["times"]) for r in rows] == [
-        ["matfunc after", "matfunc before", "plain eigh root"], ["matfunc after", "matfunc before"]]
+        ["matfunc after", "matfunc before", "plain eigh root"],
+        ["matfunc after", "matfunc before"],
+    ]
     assert all(t[0] > 0 and t[1] >= 0 for r in rows for t in r["times"].values())
     assert "| numpy `auto` 8 x 16x16 float64 |" in bench_threads.table(rows)
     assert blocking.MIN_N == 8 and _threads._state == state  # "before" was measured inside a restored context

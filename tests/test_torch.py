@@ -108,10 +108,12 @@ def test_torch_func(name, method):
 
 def _eigh_unrolled(name):
     """The reference: autograd through torch.linalg.eigh (independent of matfunc's rules)."""
+
     def f(x):
         lam, v = torch.linalg.eigh((x + x.mT) / 2)
         d = lam.sqrt() if name == "sqrtm" else lam.rsqrt()
         return (v * d[..., None, :]) @ v.mT
+
     return f
 
 
@@ -542,8 +544,6 @@ def test_higher_operator_vjp_is_the_gradient_of_the_operator(inverse):
     torch.testing.assert_close(got, ref, rtol=10 * EPS64, atol=10 * EPS64 * float(ref.abs().max()))
 
 
-
-
 @pytest.mark.parametrize(
     ("method", "backward"),
     [
@@ -572,8 +572,9 @@ def test_compile_no_warnings_from_matfunc(method, backward):
         warnings.simplefilter("always")
         for f in FUNCS.values():
             torch._dynamo.reset()
-            fn = torch.compile(lambda x, f=f: f(x, method, backward=backward).sum(), backend="aot_eager",
-                               fullgraph=True)
+            fn = torch.compile(
+                lambda x, f=f: f(x, method, backward=backward).sum(), backend="aot_eager", fullgraph=True
+            )
             torch.autograd.grad(fn(a), a)
     ours = [str(w.message) for w in caught if here in w.filename + str(w.message)]
     ours = [m for m in ours if "_compat.py" not in m]

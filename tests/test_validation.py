@@ -36,8 +36,11 @@ def test_complex_hermitian_is_accepted(xp, f):
     x = xp.asarray(np.eye(3, dtype=np.complex128) * 4)
     y = f(x)
     assert y.dtype == x.dtype
-    np.testing.assert_allclose(np.asarray(y if not hasattr(y, "detach") else y.detach()),
-                               np.eye(3) * (2 if f is matfunc.sqrtm else 0.5), rtol=4 * EPS64)
+    np.testing.assert_allclose(
+        np.asarray(y if not hasattr(y, "detach") else y.detach()),
+        np.eye(3) * (2 if f is matfunc.sqrtm else 0.5),
+        rtol=4 * EPS64,
+    )
 
 
 @pytest.mark.parametrize("f", FUNCS)
@@ -195,8 +198,9 @@ def test_option_errors(kw, match):
         matfunc.sqrtm(np.eye(3), **kw)
 
 
-@pytest.mark.parametrize("kw", [{"method": "ns", "num_iters": 2.5}, {"method": "pade", "degree": "5"},
-                                {"method": "taylor", "degree": True}])
+@pytest.mark.parametrize(
+    "kw", [{"method": "ns", "num_iters": 2.5}, {"method": "pade", "degree": "5"}, {"method": "taylor", "degree": True}]
+)
 def test_option_type_errors(kw):
     with pytest.raises(TypeError, match="must be an integer"):
         matfunc.sqrtm(np.eye(3), **kw)
@@ -215,11 +219,14 @@ def test_paper_aliases(alias):
     assert np.all(np.isfinite(matfunc.sqrtm(a, alias)))
 
 
-@pytest.mark.parametrize(("s", "g", "match"), [
-    (np.diag([1.0, -1.0]), np.eye(2), "negative diagonal"),            # indefinite S: no error before, 0.5 I
-    (np.eye(2), np.array([[np.nan, 0.0], [0.0, 1.0]]), r"\(g\).*NaN"),
-    (np.array([[1.0, 0.5], [0.0, 1.0]]), np.eye(2), "not symmetric"),
-])
+@pytest.mark.parametrize(
+    ("s", "g", "match"),
+    [
+        (np.diag([1.0, -1.0]), np.eye(2), "negative diagonal"),  # indefinite S: no error before, 0.5 I
+        (np.eye(2), np.array([[np.nan, 0.0], [0.0, 1.0]]), r"\(g\).*NaN"),
+        (np.array([[1.0, 0.5], [0.0, 1.0]]), np.eye(2), "not symmetric"),
+    ],
+)
 def test_solve_lyapunov_checks_values(xp, s, g, match):
     with pytest.raises(ValueError, match=match):
         matfunc.solve_lyapunov(xp.asarray(s), xp.asarray(g))

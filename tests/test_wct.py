@@ -33,8 +33,8 @@ def _reference(content, style, alpha, eps):
     """Independent reference: SciPy's sqrtm (Schur) and an explicit inverse, one matrix at a time."""
     out = np.empty(np.broadcast_shapes(content.shape[:-2], style.shape[:-2]) + content.shape[-2:])
     for idx in np.ndindex(out.shape[:-2]):
-        fc = content[idx[len(idx) - (content.ndim - 2):]] if content.ndim > 2 else content
-        fs = style[idx[len(idx) - (style.ndim - 2):]] if style.ndim > 2 else style
+        fc = content[idx[len(idx) - (content.ndim - 2) :]] if content.ndim > 2 else content
+        fs = style[idx[len(idx) - (style.ndim - 2) :]] if style.ndim > 2 else style
         cc = _cov(fc) + eps * np.eye(fc.shape[0])
         w = np.real(scipy.linalg.sqrtm(_cov(fs))) @ np.linalg.inv(np.real(scipy.linalg.sqrtm(cc)))
         y = w @ (fc - fc.mean(-1, keepdims=True)) + fs.mean(-1, keepdims=True)
@@ -103,8 +103,9 @@ def test_float32_and_inputs_not_mutated(xp):
     assert out.dtype == xp.float32
     np.testing.assert_array_equal(to_numpy(c32), before[0])
     np.testing.assert_array_equal(to_numpy(s32), before[1])
-    ref = _reference(content.astype(np.float32).astype(np.float64), style.astype(np.float32).astype(np.float64),
-                     1.0, 0.0)
+    ref = _reference(
+        content.astype(np.float32).astype(np.float64), style.astype(np.float32).astype(np.float64), 1.0, 0.0
+    )
     # float32 eigh (torch, JAX: computed in float32) loses ~ C eps32 cond to the roots, as in the README tables
     tol = 10 * 4 * EPS32 * _cond(_cov(content)) * np.abs(ref).max()
     np.testing.assert_allclose(to_numpy(out), ref, rtol=0, atol=tol)
@@ -251,11 +252,16 @@ def test_layer_errors_at_construction_and_forward():
 def test_dask_is_lazy_and_matches_numpy():
     da = pytest.importorskip("dask.array")
     content, style = _features((4, 3, 50), 26), _features((4, 3, 40), 27, shift=1.0)
-    out = matfunc.whitening_coloring(da.from_array(content, chunks=(2, 3, 50)), da.from_array(style, chunks=(2, 3, 40)),
-                                     eps=0.0, check=False)
+    out = matfunc.whitening_coloring(
+        da.from_array(content, chunks=(2, 3, 50)), da.from_array(style, chunks=(2, 3, 40)), eps=0.0, check=False
+    )
     assert isinstance(out, da.Array)
-    np.testing.assert_allclose(np.asarray(out), matfunc.whitening_coloring(content, style, eps=0.0), rtol=0,
-                               atol=100 * EPS64 * np.abs(style).max())
+    np.testing.assert_allclose(
+        np.asarray(out),
+        matfunc.whitening_coloring(content, style, eps=0.0),
+        rtol=0,
+        atol=100 * EPS64 * np.abs(style).max(),
+    )
 
 
 @pytest.mark.parametrize("method", ["eig", "newton-schulz"])

@@ -45,8 +45,9 @@ def lazy_spd_batch(batch: int, n: int, chunk: int, dtype: str = "float64"):
     """A Dask array of ``batch`` SPD ``n x n`` matrices, built chunk by chunk when computed."""
     da = _require_dask()
     chunks = ((chunk,) * (batch // chunk) + ((batch % chunk,) if batch % chunk else ()), (n,), (n,))
-    return da.map_blocks(_spd_chunk, n=n, real=dtype, dtype=np.dtype(dtype), chunks=chunks,
-                         meta=np.empty((0, 0, 0), dtype=dtype))
+    return da.map_blocks(
+        _spd_chunk, n=n, real=dtype, dtype=np.dtype(dtype), chunks=chunks, meta=np.empty((0, 0, 0), dtype=dtype)
+    )
 
 
 def streamed_trace_sum(x, method: str = "auto"):

@@ -62,8 +62,11 @@ class Family(Benchmark):
             self._call(x).backward(self.g)
             wait_cuda(x.grad)
         else:
-            vjp = {"power": lambda a, **k: _bf.matfunc.powm_vjp(a, self.p, **k), "log": _bf.matfunc.logm_vjp,
-                   "exp": _bf.matfunc.expm_vjp}[self.kind]
+            vjp = {
+                "power": lambda a, **k: _bf.matfunc.powm_vjp(a, self.p, **k),
+                "log": _bf.matfunc.logm_vjp,
+                "exp": _bf.matfunc.expm_vjp,
+            }[self.kind]
             _, back = vjp(self.x, method=self.method, check=False)
             back(self.g)
 

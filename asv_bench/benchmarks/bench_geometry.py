@@ -36,8 +36,14 @@ def _spd(n, cond, batch, seed, dtype):
 
 
 class Geometry(Benchmark):
-    params = [GEOMETRY_BACKENDS, list(_FUNCS) or ["missing"], ["eig", "newton-schulz"], [32, 64], [64],
-              ["float32", "float64"]]
+    params = [
+        GEOMETRY_BACKENDS,
+        list(_FUNCS) or ["missing"],
+        ["eig", "newton-schulz"],
+        [32, 64],
+        [64],
+        ["float32", "float64"],
+    ]
     param_names = ["backend", "function", "method", "n", "batch", "dtype"]
 
     def setup(self, backend, function, method, n, batch, dtype):

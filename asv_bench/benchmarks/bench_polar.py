@@ -29,6 +29,7 @@ class Orthogonalize(Benchmark):
         import numpy as np
 
         import matfunc
+
         try:
             from matfunc.bench.polar import test_matrices
         except ImportError:  # commits before the benchmark package

@@ -34,9 +34,7 @@ def _present(spec: str) -> bool:
 
 # Absent backends are left out of the parameter grid (each skipped combination costs asv a process);
 # MATFUNC_BENCH_BACKENDS="numpy:cpu,torch:cpu" picks a subset.
-BACKENDS = [
-    b for b in os.environ.get("MATFUNC_BENCH_BACKENDS", ",".join(ALL_BACKENDS)).split(",") if b and _present(b)
-]
+BACKENDS = [b for b in os.environ.get("MATFUNC_BENCH_BACKENDS", ",".join(ALL_BACKENDS)).split(",") if b and _present(b)]
 DTYPES = ["float32", "float64"]
 SIZES = [16, 32, 64, 128, 256, 1024]
 BATCHES = [1, 256]

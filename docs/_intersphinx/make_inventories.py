@@ -13,40 +13,58 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # project -> (version, [(name, role, relative uri)]); "$" in a uri stands for the name (Sphinx convention).
 PROJECTS = {
-    "python": ("3.11", [
-        ("fractions", "py:module", "library/fractions.html#module-$"),
-        ("fractions.Fraction", "py:class", "library/fractions.html#$"),
-    ]),
-    "numpy": ("2.4", [
-        ("numpy.ndarray", "py:class", "reference/generated/numpy.ndarray.html#$"),
-        ("numpy.linalg.eigh", "py:function", "reference/generated/numpy.linalg.eigh.html#$"),
-        ("numpy.linalg.LinAlgError", "py:exception", "reference/generated/numpy.linalg.LinAlgError.html#$"),
-        ("numpy.float32", "py:class", "reference/arrays.scalars.html#$"),
-        ("numpy.float64", "py:class", "reference/arrays.scalars.html#$"),
-    ]),
-    "scipy": ("1.17", [
-        ("scipy.linalg.sqrtm", "py:function", "reference/generated/scipy.linalg.sqrtm.html#$"),
-        ("scipy.linalg.solve_continuous_lyapunov", "py:function",
-         "reference/generated/scipy.linalg.solve_continuous_lyapunov.html#$"),
-    ]),
-    "torch": ("2.13", [
-        ("torch.Tensor", "py:class", "tensors.html#$"),
-        ("torch.linalg.eigh", "py:function", "generated/torch.linalg.eigh.html#$"),
-        ("torch.linalg.cholesky", "py:function", "generated/torch.linalg.cholesky.html#$"),
-        ("torch.autograd.Function", "py:class", "autograd.html#$"),
-        ("torch.autograd.gradcheck", "py:function", "generated/torch.autograd.gradcheck.gradcheck.html#$"),
-        ("torch.compile", "py:function", "generated/torch.compile.html#$"),
-        ("torch.nn.Module", "py:class", "generated/torch.nn.Module.html#$"),
-        ("torch.nn.BatchNorm2d", "py:class", "generated/torch.nn.BatchNorm2d.html#$"),
-    ]),
-    "jax": ("0.10", [
-        ("jax.Array", "py:class", "_autosummary/jax.Array.html#$"),
-        ("jax.jit", "py:function", "_autosummary/jax.jit.html#$"),
-        ("jax.vmap", "py:function", "_autosummary/jax.vmap.html#$"),
-        ("jax.grad", "py:function", "_autosummary/jax.grad.html#$"),
-        ("jax.custom_vjp", "py:class", "_autosummary/jax.custom_vjp.html#$"),
-        ("jax.scipy.linalg.sqrtm", "py:function", "_autosummary/jax.scipy.linalg.sqrtm.html#$"),
-    ]),
+    "python": (
+        "3.11",
+        [
+            ("fractions", "py:module", "library/fractions.html#module-$"),
+            ("fractions.Fraction", "py:class", "library/fractions.html#$"),
+        ],
+    ),
+    "numpy": (
+        "2.4",
+        [
+            ("numpy.ndarray", "py:class", "reference/generated/numpy.ndarray.html#$"),
+            ("numpy.linalg.eigh", "py:function", "reference/generated/numpy.linalg.eigh.html#$"),
+            ("numpy.linalg.LinAlgError", "py:exception", "reference/generated/numpy.linalg.LinAlgError.html#$"),
+            ("numpy.float32", "py:class", "reference/arrays.scalars.html#$"),
+            ("numpy.float64", "py:class", "reference/arrays.scalars.html#$"),
+        ],
+    ),
+    "scipy": (
+        "1.17",
+        [
+            ("scipy.linalg.sqrtm", "py:function", "reference/generated/scipy.linalg.sqrtm.html#$"),
+            (
+                "scipy.linalg.solve_continuous_lyapunov",
+                "py:function",
+                "reference/generated/scipy.linalg.solve_continuous_lyapunov.html#$",
+            ),
+        ],
+    ),
+    "torch": (
+        "2.13",
+        [
+            ("torch.Tensor", "py:class", "tensors.html#$"),
+            ("torch.linalg.eigh", "py:function", "generated/torch.linalg.eigh.html#$"),
+            ("torch.linalg.cholesky", "py:function", "generated/torch.linalg.cholesky.html#$"),
+            ("torch.autograd.Function", "py:class", "autograd.html#$"),
+            ("torch.autograd.gradcheck", "py:function", "generated/torch.autograd.gradcheck.gradcheck.html#$"),
+            ("torch.compile", "py:function", "generated/torch.compile.html#$"),
+            ("torch.nn.Module", "py:class", "generated/torch.nn.Module.html#$"),
+            ("torch.nn.BatchNorm2d", "py:class", "generated/torch.nn.BatchNorm2d.html#$"),
+        ],
+    ),
+    "jax": (
+        "0.10",
+        [
+            ("jax.Array", "py:class", "_autosummary/jax.Array.html#$"),
+            ("jax.jit", "py:function", "_autosummary/jax.jit.html#$"),
+            ("jax.vmap", "py:function", "_autosummary/jax.vmap.html#$"),
+            ("jax.grad", "py:function", "_autosummary/jax.grad.html#$"),
+            ("jax.custom_vjp", "py:class", "_autosummary/jax.custom_vjp.html#$"),
+            ("jax.scipy.linalg.sqrtm", "py:function", "_autosummary/jax.scipy.linalg.sqrtm.html#$"),
+        ],
+    ),
 }
 
 

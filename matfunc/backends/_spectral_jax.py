@@ -115,8 +115,10 @@ def _decomposition_jvp(fn: spectral.Spectral, eps: float, primals: tuple[Any], t
     return out, (dy, dw, v @ kk, jnp.zeros_like(k), jnp.zeros_like(g), dz)
 
 
-_THRICE = ("matfunc: the spectral (eig) backward of powm/logm/expm in JAX is differentiable twice (exact second "
-           "derivatives); third derivatives are not implemented (they would need third divided differences)")
+_THRICE = (
+    "matfunc: the spectral (eig) backward of powm/logm/expm in JAX is differentiable twice (exact second "
+    "derivatives); third derivatives are not implemented (they would need third divided differences)"
+)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1, 2))

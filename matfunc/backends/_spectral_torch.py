@@ -25,8 +25,10 @@ __all__ = ["apply_spectral", "straight_through"]
 
 _XP = _compat.array_namespace(torch.zeros(()))
 _DelayedError = torch._C._functions.DelayedError
-_TWICE = ("matfunc: the spectral (eig) backward of powm/logm/expm is differentiable twice (exact second "
-          "derivatives); third derivatives are not implemented")
+_TWICE = (
+    "matfunc: the spectral (eig) backward of powm/logm/expm is differentiable twice (exact second "
+    "derivatives); third derivatives are not implemented"
+)
 
 
 class _Spectral(torch.autograd.Function):
@@ -64,8 +66,14 @@ class _FirstOrder(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(a: torch.Tensor, g: torch.Tensor, w: torch.Tensor, v: torch.Tensor, fn: spectral.Spectral,  # type: ignore[override]
-                eps: float) -> torch.Tensor:
+    def forward(
+        a: torch.Tensor,
+        g: torch.Tensor,
+        w: torch.Tensor,
+        v: torch.Tensor,
+        fn: spectral.Spectral,  # type: ignore[override]
+        eps: float,
+    ) -> torch.Tensor:
         return spectral.spectral_vjp(w, v, g, fn, eps=eps, xp=_XP)
 
     @staticmethod
@@ -89,15 +97,25 @@ class _FirstOrder(torch.autograd.Function):
     @staticmethod
     def jvp(ctx: Any, da: torch.Tensor | None, dg: torch.Tensor | None, *_: Any) -> torch.Tensor:
         g, w, v = ctx.saved_tensors
-        out = torch.zeros_like(g) if da is None else spectral.spectral_second(w, v, g, da.to(v.dtype), ctx.fn,
-                                                                               eps=ctx.eps, xp=_XP)
+        out = (
+            torch.zeros_like(g)
+            if da is None
+            else spectral.spectral_second(w, v, g, da.to(v.dtype), ctx.fn, eps=ctx.eps, xp=_XP)
+        )
         if dg is not None:
             out = out + spectral.spectral_vjp(w, v, dg.to(v.dtype), ctx.fn, eps=ctx.eps, xp=_XP)
         return out
 
 
-def _second(a: torch.Tensor, g: torch.Tensor, u: torch.Tensor, w: torch.Tensor, v: torch.Tensor,
-            fn: spectral.Spectral, eps: float) -> torch.Tensor:
+def _second(
+    a: torch.Tensor,
+    g: torch.Tensor,
+    u: torch.Tensor,
+    w: torch.Tensor,
+    v: torch.Tensor,
+    fn: spectral.Spectral,
+    eps: float,
+) -> torch.Tensor:
     """The VJP in ``a`` of ``D_a(g)`` for upstream ``u``: ``spectral_second(g, u)`` (the form is symmetric).
     Differentiating it again would need third divided differences: it raises."""
     d2 = spectral.spectral_second(w, v, g, u, fn, eps=eps, xp=_XP)

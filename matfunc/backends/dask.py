@@ -162,8 +162,9 @@ def _check_lyapunov_output(s: Any, g: Any, x: Any, /, *, method: str, eps: float
     _validation.check_lyapunov(s, g, x, method=method, eps=eps, xp=xp)
 
 
-def _chunk_lyapunov(s: Any, g: Any, /, *, method: str, num_iters: int | None, scale: str, check: bool,
-                    block_info: dict | None = None) -> Any:
+def _chunk_lyapunov(
+    s: Any, g: Any, /, *, method: str, num_iters: int | None, scale: str, check: bool, block_info: dict | None = None
+) -> Any:
     from .. import _api
 
     bxp = _compat.array_namespace(s, g)
@@ -175,8 +176,9 @@ def _chunk_lyapunov(s: Any, g: Any, /, *, method: str, num_iters: int | None, sc
     x = _api.solve_lyapunov(s, g, method, num_iters=num_iters, scale=scale, check=False)
     if check:
         with _compat.quiet(bxp, s):
-            _named_check(functools.partial(_check_lyapunov_output, method=method, eps=eps, xp=bxp), (s, g, x),
-                         offset=offset)
+            _named_check(
+                functools.partial(_check_lyapunov_output, method=method, eps=eps, xp=bxp), (s, g, x), offset=offset
+            )
     return x
 
 
@@ -231,8 +233,21 @@ def _input_stats(m: Any, /, *, definite: str | None, eps: float) -> Any:
     return _stack(finite, asym, da.max(da.abs(m)), da.min(diag), dmax, factorised)
 
 
-def _raise_input(finite: float, asym: float, scale: float, dmin: float, dmax: float, factorised: float, /, *,
-                 name: str, where: str, n: int, eps: float, definite: str | None) -> None:
+def _raise_input(
+    finite: float,
+    asym: float,
+    scale: float,
+    dmin: float,
+    dmax: float,
+    factorised: float,
+    /,
+    *,
+    name: str,
+    where: str,
+    n: int,
+    eps: float,
+    definite: str | None,
+) -> None:
     """The errors of ``_validation.check_values`` (and ``check_nonsingular``) from the statistics."""
     if not finite:
         raise ValueError(f"{name}: input contains NaN or Inf ({where})")
@@ -267,8 +282,9 @@ def _raise_output(rho: float, tol: float, /, *, name: str, where: str, opts: Opt
     """The error of ``_validation.check_accuracy`` from its statistics (NaN/Inf included)."""
     if not rho <= tol:
         xp = _compat.array_namespace(np.zeros(()))
-        _validation.raise_accuracy(xp.asarray(rho), xp.asarray(tol), xp.asarray(True), where=where, name=name,
-                                   opts=opts, xp=xp)
+        _validation.raise_accuracy(
+            xp.asarray(rho), xp.asarray(tol), xp.asarray(True), where=where, name=name, opts=opts, xp=xp
+        )
 
 
 def _lyapunov_stats(s: Any, g: Any, x: Any, /) -> Any:
@@ -419,15 +435,17 @@ def vjp(a: Any, /, *, opts: Options, xp: ModuleType, check: bool, name: str) -> 
         if blocked_grad:
             out = gradients.sqrtm_vjp(saved, gc.rechunk(x.chunks), opts=opts, xp=xp)
         else:
-            out = da.map_blocks(_chunk_vjp, xw, gc.rechunk(xw.chunks), opts=opts, check=check, dtype=ctype,
-                                meta=xw._meta)
+            out = da.map_blocks(
+                _chunk_vjp, xw, gc.rechunk(xw.chunks), opts=opts, check=check, dtype=ctype, meta=xw._meta
+            )
         return xp.astype(out, dtype) if out.dtype != dtype else out
 
     return (xp.astype(y, dtype) if y.dtype != dtype else y), vjp_fn
 
 
-def solve_lyapunov(s: Any, g: Any, /, *, method: str, num_iters: int | None, scale: str, xp: ModuleType,
-                   check: bool = True) -> Any:
+def solve_lyapunov(
+    s: Any, g: Any, /, *, method: str, num_iters: int | None, scale: str, xp: ModuleType, check: bool = True
+) -> Any:
     """Lazy ``S X + X S = G``: blocked sign iteration on a matrix-chunked ``s``, else chunk by chunk. The
     options arrive validated by the public entry (the same code as for NumPy arrays)."""
     s, g = da.asarray(s), da.asarray(g)
@@ -447,8 +465,9 @@ def solve_lyapunov(s: Any, g: Any, /, *, method: str, num_iters: int | None, sca
         g = g.rechunk(s.chunks)
         where, n = _where(s), s.shape[-1]
         if check:
-            verdict = functools.partial(_raise_input, name="solve_lyapunov (s)", where=where, n=n, eps=eps,
-                                        definite=None)
+            verdict = functools.partial(
+                _raise_input, name="solve_lyapunov (s)", where=where, n=n, eps=eps, definite=None
+            )
             s = _gate(s, _input_stats(_single(s), definite=None, eps=eps), verdict)
             g = _gate(g, _finite_stats(g), functools.partial(_raise_finite, name="solve_lyapunov (g)", where=where))
         steps = default_ns_iters(eps) if num_iters is None else num_iters
@@ -459,8 +478,17 @@ def solve_lyapunov(s: Any, g: Any, /, *, method: str, num_iters: int | None, sca
             x = _gate(x, _lyapunov_stats(_single(s), _single(g), _single(x)), verdict)
     else:
         s = _whole_matrices(s)
-        x = da.map_blocks(_chunk_lyapunov, s, g.rechunk(s.chunks), method=method, num_iters=num_iters,
-                          scale=scale, check=check, dtype=ctype, meta=s._meta)
+        x = da.map_blocks(
+            _chunk_lyapunov,
+            s,
+            g.rechunk(s.chunks),
+            method=method,
+            num_iters=num_iters,
+            scale=scale,
+            check=check,
+            dtype=ctype,
+            meta=s._meta,
+        )
     return xp.astype(x, out_dtype) if x.dtype != out_dtype else x
 
 
@@ -495,8 +523,9 @@ def _chunk_polar(x: Any, /, *, opts: Any, check: bool, what: str, block_info: di
     return _polar_forward(x, opts=opts, check=check, name=what, offset=_offset(block_info, x.ndim))[0]
 
 
-def _chunk_polar_vjp(x: Any, *gs: Any, opts: Any, check: bool, side: str, present: tuple[bool, bool],
-                     block_info: dict | None = None) -> Any:
+def _chunk_polar_vjp(
+    x: Any, *gs: Any, opts: Any, check: bool, side: str, present: tuple[bool, bool], block_info: dict | None = None
+) -> Any:
     from .. import _polar
 
     bxp = _compat.array_namespace(x, *gs)
@@ -522,8 +551,7 @@ def polar_apply(x: Any, /, *, opts: Any, low: Any, xp: ModuleType, check: bool =
     return da.map_blocks(_chunk_polar, x, opts=opts, check=check, what=name, dtype=x.dtype, meta=x._meta)
 
 
-def polar_vjp(a: Any, /, *, opts: Any, low: Any, ctype: Any, side: str, check: bool,
-              xp: ModuleType) -> tuple[Any, Any]:
+def polar_vjp(a: Any, /, *, opts: Any, low: Any, ctype: Any, side: str, check: bool, xp: ModuleType) -> tuple[Any, Any]:
     """``((u, p), vjp_fn)`` of :func:`matfunc.polar_vjp` for a Dask array: all lazy. ``vjp_fn(gu, gp)``
     recomputes the forward chunk by chunk (checks included) instead of holding it, as :func:`vjp` does."""
     from .. import _polar
@@ -546,8 +574,17 @@ def polar_vjp(a: Any, /, *, opts: Any, low: Any, ctype: Any, side: str, check: b
             if g is not None:
                 g = da.asarray(g)
                 arrays.append((xp.astype(g, ctype) if g.dtype != ctype else g).rechunk(chunks))
-        out = da.map_blocks(_chunk_polar_vjp, x, *arrays, opts=opts, check=check, side=side,
-                            present=(gu is not None, gp is not None), dtype=ctype, meta=x._meta)
+        out = da.map_blocks(
+            _chunk_polar_vjp,
+            x,
+            *arrays,
+            opts=opts,
+            check=check,
+            side=side,
+            present=(gu is not None, gp is not None),
+            dtype=ctype,
+            meta=x._meta,
+        )
         return xp.astype(out, dtype) if out.dtype != dtype else out
 
     cast = (lambda t: xp.astype(t, dtype)) if dtype != ctype else (lambda t: t)

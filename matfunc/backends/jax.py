@@ -61,8 +61,9 @@ def _spd_solve(a: Any, b: Any) -> Any:
     factor = jnp.broadcast_to(factor, (*a_shape, *factor.shape[-2:]))
     b = jnp.broadcast_to(b, (*a_shape, *b.shape[-2:]))
     y = jax.lax.linalg.triangular_solve(factor, b, left_side=True, lower=True)
-    return jax.lax.linalg.triangular_solve(factor, y, left_side=True, lower=True, transpose_a=True,
-                                           conjugate_a=jnp.iscomplexobj(factor))  # L^H for Hermitian a
+    return jax.lax.linalg.triangular_solve(
+        factor, y, left_side=True, lower=True, transpose_a=True, conjugate_a=jnp.iscomplexobj(factor)
+    )  # L^H for Hermitian a
 
 
 def _self_adjoint_solve(matvec: Any, solve: Any, rhs: Any) -> Any:
@@ -94,9 +95,11 @@ def _forward_saved(a: Any, opts: Options) -> tuple[Any, Any]:
     return y, gradients.saved_for(saved, opts)
 
 
-_ONCE = ("matfunc: backward={backward!r} after an eigendecomposition is differentiable once in JAX (a second "
-         "derivative would differentiate eigh, NaN at repeated eigenvalues); for second derivatives use "
-         "backward='eig' (exact, every order)")
+_ONCE = (
+    "matfunc: backward={backward!r} after an eigendecomposition is differentiable once in JAX (a second "
+    "derivative would differentiate eigh, NaN at repeated eigenvalues); for second derivatives use "
+    "backward='eig' (exact, every order)"
+)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))

@@ -313,8 +313,12 @@ def _saved(ctx: Any) -> tuple[Saved, torch.Tensor]:
 def _vjp(ctx: Any, g: torch.Tensor) -> torch.Tensor:
     saved, a = _saved(ctx)
     with _no_autocast(g):
-        return over_batch(lambda sv, gg: gradients.sqrtm_vjp(sv, gg, opts=ctx.opts, xp=_XP),
-                          (saved, g.to(a.dtype)), *_blocks(a), xp=_XP)
+        return over_batch(
+            lambda sv, gg: gradients.sqrtm_vjp(sv, gg, opts=ctx.opts, xp=_XP),
+            (saved, g.to(a.dtype)),
+            *_blocks(a),
+            xp=_XP,
+        )
 
 
 def _blocks(a: torch.Tensor) -> tuple[tuple[int, ...], int | None]:

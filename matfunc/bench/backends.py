@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Backend", "NumpyBackend", "CupyBackend", "TorchBackend", "JaxBackend", "make_backend",
-           "default_backends"]
+__all__ = ["Backend", "NumpyBackend", "CupyBackend", "TorchBackend", "JaxBackend", "make_backend", "default_backends"]
+
 
 class Backend:
     """How to move data, synchronise and differentiate on one framework/device."""

@@ -13,9 +13,24 @@ from __future__ import annotations
 
 from .methods import EIGH, PAPER, TORCH_SQRTH
 
-__all__ = ["PHASES", "FULL_N", "FULL_BATCH", "QUICK_N", "QUICK_BATCH", "TINY_BATCH", "TINY_N", "LARGE_BATCH",
-           "LARGE_N", "SIZE_SET_METHODS", "GPU_SHAPES", "GPU_DTYPES", "GPU_METHODS", "CONDS", "MAX_WORK",
-           "TIMING_COND"]
+__all__ = [
+    "PHASES",
+    "FULL_N",
+    "FULL_BATCH",
+    "QUICK_N",
+    "QUICK_BATCH",
+    "TINY_BATCH",
+    "TINY_N",
+    "LARGE_BATCH",
+    "LARGE_N",
+    "SIZE_SET_METHODS",
+    "GPU_SHAPES",
+    "GPU_DTYPES",
+    "GPU_METHODS",
+    "CONDS",
+    "MAX_WORK",
+    "TIMING_COND",
+]
 
 PHASES = ("fwd", "bwd", "fwd+bwd")
 FULL_N = (16, 32, 64, 128, 256, 1024)

@@ -35,23 +35,42 @@ USAGE = "Side-by-side benchmark report of matfunc's matrix square roots and thei
 def parse_args(argv: list[str] | None) -> Config:
     p = argparse.ArgumentParser(prog="python -m matfunc.bench", description=USAGE)
     p.add_argument("--quick", action="store_true", help=f"n in {QUICK_N}, batch {QUICK_BATCH}, float32, few repeats")
-    p.add_argument("--tiny", action="store_true",
-                   help=f"many tiny matrices: batch {TINY_BATCH} of n in {TINY_N}; methods "
-                        f"{', '.join(SIZE_SET_METHODS)}")
-    p.add_argument("--large", action="store_true",
-                   help=f"one large matrix: batch {LARGE_BATCH} of n in {LARGE_N} (slow on CPU: eigh takes tens of "
-                        f"seconds); methods {', '.join(SIZE_SET_METHODS)}")
-    p.add_argument("--gpu", action="store_true",
-                   help="the one-shot GPU check: GPU tests and the GPU benchmark, one report in --out, within --budget "
-                        f"seconds (default {gpu.BUDGET_S:.0f}); exits with status 2 where no CUDA device is found")
-    p.add_argument("--budget", type=float, default=None,
-                   help="seconds for the whole run; sizes past it are skipped and listed in the report")
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help=f"many tiny matrices: batch {TINY_BATCH} of n in {TINY_N}; methods {', '.join(SIZE_SET_METHODS)}",
+    )
+    p.add_argument(
+        "--large",
+        action="store_true",
+        help=f"one large matrix: batch {LARGE_BATCH} of n in {LARGE_N} (slow on CPU: eigh takes tens of "
+        f"seconds); methods {', '.join(SIZE_SET_METHODS)}",
+    )
+    p.add_argument(
+        "--gpu",
+        action="store_true",
+        help="the one-shot GPU check: GPU tests and the GPU benchmark, one report in --out, within --budget "
+        f"seconds (default {gpu.BUDGET_S:.0f}); exits with status 2 where no CUDA device is found",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds for the whole run; sizes past it are skipped and listed in the report",
+    )
     p.add_argument("--no-tests", action="store_true", help="--gpu: skip the tests")
     p.add_argument("--no-bench", action="store_true", help="--gpu: skip the benchmark")
     p.add_argument("--out", default="bench-out", help="directory for report.md, results.json and the PNGs")
     p.add_argument("--backend", nargs="+", default=None, help="numpy torch torch:cuda jax jax:gpu cupy (default: all)")
-    p.add_argument("--n", "--sizes", nargs="+", type=int, default=None, dest="n",
-                   help="matrix sizes (replace those of --quick/--tiny/--large)")
+    p.add_argument(
+        "--n",
+        "--sizes",
+        nargs="+",
+        type=int,
+        default=None,
+        dest="n",
+        help="matrix sizes (replace those of --quick/--tiny/--large)",
+    )
     p.add_argument("--batch", nargs="+", type=int, default=None)
     p.add_argument("--dtype", nargs="+", default=["float32"], choices=["float32", "float64"])
     p.add_argument("--method", nargs="+", default=None, choices=[m.label for m in METHODS])
@@ -63,14 +82,24 @@ def parse_args(argv: list[str] | None) -> Config:
     p.add_argument("--acc-dtype", default="float64", choices=["float32", "float64"])
     p.add_argument("--max-work", type=float, default=None, help="skip sizes with batch * n^3 above this")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
-    p.add_argument("--replot", metavar="RESULTS_JSON", default=None,
-                   help="measure nothing: redraw the plots and report.md into --out from a saved results.json")
-    p.add_argument("--polar", action="store_true",
-                   help="append matfunc.bench.polar's tables (products, low precision, timing of (batch, 4n, n) for "
-                        "the --n/--batch grid) at 4*acc-n x acc-n")
-    p.add_argument("--family", action="store_true",
-                   help="append matfunc.bench.family's tables (powm/logm/expm accuracy at acc-n x acc-n; A^(-1/4) "
-                        "fwd+bwd time at batch 256 of 64x64 and 16 of 512x512, or the --n/--batch grid if given)")
+    p.add_argument(
+        "--replot",
+        metavar="RESULTS_JSON",
+        default=None,
+        help="measure nothing: redraw the plots and report.md into --out from a saved results.json",
+    )
+    p.add_argument(
+        "--polar",
+        action="store_true",
+        help="append matfunc.bench.polar's tables (products, low precision, timing of (batch, 4n, n) for "
+        "the --n/--batch grid) at 4*acc-n x acc-n",
+    )
+    p.add_argument(
+        "--family",
+        action="store_true",
+        help="append matfunc.bench.family's tables (powm/logm/expm accuracy at acc-n x acc-n; A^(-1/4) "
+        "fwd+bwd time at batch 256 of 64x64 and 16 of 512x512, or the --n/--batch grid if given)",
+    )
     a = p.parse_args(argv)
     if a.gpu and a.replot:
         p.error("--gpu measures; --replot redraws a saved run: give one of them")
@@ -113,12 +142,21 @@ def parse_args(argv: list[str] | None) -> Config:
 
 def _gpu_check(cfg: Config) -> dict:
     try:
-        return gpu.check(cfg.out, budget_s=cfg.budget_s or gpu.BUDGET_S, root=os.getcwd(), tests=cfg.gpu_tests,
-                         bench=cfg.gpu_bench, repeat=cfg.gpu_repeat or 10, max_time=cfg.gpu_max_time or 0.2)
+        return gpu.check(
+            cfg.out,
+            budget_s=cfg.budget_s or gpu.BUDGET_S,
+            root=os.getcwd(),
+            tests=cfg.gpu_tests,
+            bench=cfg.gpu_bench,
+            repeat=cfg.gpu_repeat or 10,
+            max_time=cfg.gpu_max_time or 0.2,
+        )
     except gpu.NoGPU as exc:
-        print(f"python -m matfunc.bench --gpu: {exc}.\nThe GPU check needs a CUDA device and PyTorch (CUDA build), "
-              "JAX (jax[cuda]) or CuPy; on this machine run `python -m matfunc.bench --quick` instead.",
-              file=sys.stderr)
+        print(
+            f"python -m matfunc.bench --gpu: {exc}.\nThe GPU check needs a CUDA device and PyTorch (CUDA build), "
+            "JAX (jax[cuda]) or CuPy; on this machine run `python -m matfunc.bench --quick` instead.",
+            file=sys.stderr,
+        )
         raise SystemExit(2) from None
 
 
@@ -140,8 +178,9 @@ def main(argv: list[str] | None = None) -> dict:
 
             device = "cuda" if "torch:cuda" in cfg.backends else "cpu"
             sizes = [(b, 4 * n, n) for n in cfg.ns for b in cfg.batches]
-            results["polar"] = polar.report_section(4 * cfg.acc_n, cfg.acc_n, cfg.acc_batch,
-                                                    timing_sizes=sizes, device=device, repeat=cfg.repeat)
+            results["polar"] = polar.report_section(
+                4 * cfg.acc_n, cfg.acc_n, cfg.acc_batch, timing_sizes=sizes, device=device, repeat=cfg.repeat
+            )
         if cfg.family:  # likewise the powm/logm/expm tables
             from . import family
 
@@ -161,8 +200,9 @@ def main(argv: list[str] | None = None) -> dict:
     with open(os.path.join(cfg.out, "report.md"), "w") as fh:
         fh.write(text)
     print(text)
-    print(f"wrote {os.path.join(cfg.out, 'report.md')}, results.json" + "".join(f", {p}" for p in pngs),
-          file=sys.stderr)
+    print(
+        f"wrote {os.path.join(cfg.out, 'report.md')}, results.json" + "".join(f", {p}" for p in pngs), file=sys.stderr
+    )
     tests = (results.get("gpu_check") or {}).get("tests")
     if cfg.gpu and tests and tests["status"] == "failed":  # a test stopped by the budget is not a failure
         raise SystemExit(1)

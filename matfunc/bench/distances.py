@@ -55,8 +55,9 @@ def scipy_fid(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) 
     return float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real)), imag
 
 
-def reference_fid(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray, f1: np.ndarray,
-               f2: np.ndarray) -> float:
+def reference_fid(
+    mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray, f1: np.ndarray, f2: np.ndarray
+) -> float:
     """FID from the data factors ``S = F^T F``: ``||R1 R2^T||_*`` with ``F = Q R``."""
     r1, r2 = np.linalg.qr(f1, mode="r"), np.linalg.qr(f2, mode="r")
     t = np.linalg.svd(r1 @ r2.T, compute_uv=False).sum()
@@ -101,8 +102,14 @@ def make_case(n: int, case: str, *, seed: int = 0) -> tuple[tuple[np.ndarray, ..
     return (mu1, s1, mu2, s2), (f1, f2)
 
 
-def run(n: int = 2048, *, threads: int | None = None, use_torch: bool = True, seed: int = 0,
-        cases: tuple[str, ...] = CASES[:2]) -> list[dict]:
+def run(
+    n: int = 2048,
+    *,
+    threads: int | None = None,
+    use_torch: bool = True,
+    seed: int = 0,
+    cases: tuple[str, ...] = CASES[:2],
+) -> list[dict]:
     """Measure ``cases`` (of :data:`CASES`); returns one row (a dict) per case."""
     import matfunc
 
@@ -128,10 +135,20 @@ def run(n: int = 2048, *, threads: int | None = None, use_torch: bool = True, se
             args32 = [v.astype(np.float32) for v in args]
             ours32, t_32 = _timed(matfunc.frechet_distance, *args32)
             ours, ours32 = float(ours), float(ours32)
-            row = dict(case=case, n=n, fid=ref, t_matfunc=t_ours, t_scipy=t_sp, t_ref=t_ref, t_float32=t_32,
-                       rel_matfunc=abs(ours - ref) / abs(ref), rel_scipy=abs(sp - ref) / abs(ref),
-                       rel_matfunc_scipy=abs(ours - sp) / abs(sp), scipy_imag=imag,
-                       rel_float32=abs(ours32 - ours) / abs(ours))
+            row = dict(
+                case=case,
+                n=n,
+                fid=ref,
+                t_matfunc=t_ours,
+                t_scipy=t_sp,
+                t_ref=t_ref,
+                t_float32=t_32,
+                rel_matfunc=abs(ours - ref) / abs(ref),
+                rel_scipy=abs(sp - ref) / abs(ref),
+                rel_matfunc_scipy=abs(ours - sp) / abs(sp),
+                scipy_imag=imag,
+                rel_float32=abs(ours32 - ours) / abs(ours),
+            )
             if torch is not None:
                 targs = [torch.from_numpy(v.astype(np.float32)) for v in args]
                 t32, t_t32 = _timed(matfunc.frechet_distance, *targs)
@@ -142,24 +159,32 @@ def run(n: int = 2048, *, threads: int | None = None, use_torch: bool = True, se
     return rows
 
 
-_HEADER = ("| case | FID (reference) | matfunc s | scipy s | reference s | matfunc vs ref | scipy vs ref | "
-           "matfunc vs scipy | scipy max imag | float32 NumPy err (s) | float32 torch err (s) |\n"
-           "|---|---|---|---|---|---|---|---|---|---|---|")
+_HEADER = (
+    "| case | FID (reference) | matfunc s | scipy s | reference s | matfunc vs ref | scipy vs ref | "
+    "matfunc vs scipy | scipy max imag | float32 NumPy err (s) | float32 torch err (s) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def _format_row(r: dict) -> str:
     torch = f"{r['rel_torch32']:.1e} ({r['t_torch32']:.2f})" if "rel_torch32" in r else "-"
-    return (f"| {r['case']} | {r['fid']:.6g} | {r['t_matfunc']:.2f} | {r['t_scipy']:.2f} | {r['t_ref']:.2f} | "
-            f"{r['rel_matfunc']:.1e} | {r['rel_scipy']:.1e} | {r['rel_matfunc_scipy']:.1e} | {r['scipy_imag']:.1e} | "
-            f"{r['rel_float32']:.1e} ({r['t_float32']:.2f}) | {torch} |")
+    return (
+        f"| {r['case']} | {r['fid']:.6g} | {r['t_matfunc']:.2f} | {r['t_scipy']:.2f} | {r['t_ref']:.2f} | "
+        f"{r['rel_matfunc']:.1e} | {r['rel_scipy']:.1e} | {r['rel_matfunc_scipy']:.1e} | {r['scipy_imag']:.1e} | "
+        f"{r['rel_float32']:.1e} ({r['t_float32']:.2f}) | {torch} |"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m matfunc.bench.distances", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=2048, help="feature dimension (default 2048, Inception's)")
-    p.add_argument("--threads", type=int, default=0,
-                   help="BLAS/torch threads (default 0: the libraries' default; 1 gives steadier timings on a busy "
-                        "machine, where multithreaded LAPACK can be many times slower)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="BLAS/torch threads (default 0: the libraries' default; 1 gives steadier timings on a busy "
+        "machine, where multithreaded LAPACK can be many times slower)",
+    )
     p.add_argument("--no-torch", action="store_true", help="skip the float32 PyTorch column")
     p.add_argument("--all", action="store_true", help="add the rank-deficient case without a ridge")
     p.add_argument("--seed", type=int, default=0)

@@ -23,8 +23,16 @@ import numpy as np
 
 import matfunc
 
-__all__ = ["ENTRIES", "SPEED_SHAPES", "test_matrix", "mp_reference", "accuracy_table", "speed_table",
-           "report_section", "main"]
+__all__ = [
+    "ENTRIES",
+    "SPEED_SHAPES",
+    "test_matrix",
+    "mp_reference",
+    "accuracy_table",
+    "speed_table",
+    "report_section",
+    "main",
+]
 
 #: (label, scalar kind, p, call) — call(a, method) evaluates the function; methods listed per entry.
 ENTRIES: list[tuple[str, str, float | None, tuple[str, ...]]] = [
@@ -61,8 +69,9 @@ def mp_reference(a: np.ndarray, kind: str, p: float | None, dps: int = 32) -> np
     """``f(a)`` from an mpmath eigendecomposition at ``dps`` digits, rounded to float64."""
     import mpmath
 
-    f: Callable[[Any], Any] = {"log": mpmath.log, "exp": mpmath.exp,
-                               "power": lambda x: mpmath.power(x, mpmath.mpf(p))}[kind]
+    f: Callable[[Any], Any] = {"log": mpmath.log, "exp": mpmath.exp, "power": lambda x: mpmath.power(x, mpmath.mpf(p))}[
+        kind
+    ]
     with mpmath.workdps(dps):
         w, q = mpmath.eigsy(mpmath.matrix(a.tolist()))
         y = q * mpmath.diag([f(x) for x in w]) * q.T
@@ -119,8 +128,11 @@ def speed_table(shapes: tuple[tuple[int, int], ...] = SPEED_SHAPES, repeat: int 
 
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
-    rows = ["| batch x n | matfunc eig | matfunc newton-schulz | matfunc newton | eigh + autograd | "
-            "scipy fractional_matrix_power (fwd, float64) |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| batch x n | matfunc eig | matfunc newton-schulz | matfunc newton | eigh + autograd | "
+        "scipy fractional_matrix_power (fwd, float64) |",
+        "|---|---|---|---|---|---|",
+    ]
     for batch, n in shapes:
         a = torch.tensor(test_matrix(n, 1e3, batch=(batch,), dtype=np.float32), device=dev)
         g = torch.ones_like(a)
@@ -130,6 +142,7 @@ def speed_table(shapes: tuple[tuple[int, int], ...] = SPEED_SHAPES, repeat: int 
                 x = a.clone().requires_grad_(True)
                 (y := f(x)).backward(g)
                 return y
+
             return run
 
         def eigh_autograd(x: Any) -> Any:
@@ -144,29 +157,41 @@ def speed_table(shapes: tuple[tuple[int, int], ...] = SPEED_SHAPES, repeat: int 
             import scipy.linalg as sl
 
             a64 = a.double().cpu().numpy()
-            cells.append(_timeit(lambda a64=a64: [sl.fractional_matrix_power(m_, -0.25) for m_ in a64], 1,
-                                 lambda: None))
+            cells.append(
+                _timeit(lambda a64=a64: [sl.fractional_matrix_power(m_, -0.25) for m_ in a64], 1, lambda: None)
+            )
         except ImportError:
             cells.append(math.nan)
         rows.append(f"| {batch} x {n} ({dev}) | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
     return "\n".join(rows)
 
 
-def report_section(n: int, *, shapes: tuple[tuple[int, int], ...] | None = SPEED_SHAPES, device: str | None = None,
-                   repeat: int = 3) -> str:
+def report_section(
+    n: int, *, shapes: tuple[tuple[int, int], ...] | None = SPEED_SHAPES, device: str | None = None, repeat: int = 3
+) -> str:
     """The family tables as one markdown section for ``python -m matfunc.bench --family``: accuracy (float64,
     ``n x n``, vs mpmath) and, with PyTorch, the ``A^{-1/4}`` speed table at ``shapes`` (None: no speed table)."""
-    lines = ["## Matrix functions: powm / logm / expm", "",
-             f"### Relative error vs an mpmath reference (float64, {n} x {n}; expm of 10 A)", "",
-             accuracy_table(n), ""]
+    lines = [
+        "## Matrix functions: powm / logm / expm",
+        "",
+        f"### Relative error vs an mpmath reference (float64, {n} x {n}; expm of 10 A)",
+        "",
+        accuracy_table(n),
+        "",
+    ]
     if not shapes:
         return "\n".join(lines)
     try:
         import torch  # noqa: F401
     except ImportError:
         return "\n".join([*lines, "PyTorch is not installed: no speed table.", ""])
-    lines += [f"### A^(-1/4) forward + backward, float32, ms (best of {repeat}; SciPy: forward only, float64, "
-              "one matrix at a time)", "", speed_table(tuple(shapes), repeat=repeat, device=device), ""]
+    lines += [
+        f"### A^(-1/4) forward + backward, float32, ms (best of {repeat}; SciPy: forward only, float64, "
+        "one matrix at a time)",
+        "",
+        speed_table(tuple(shapes), repeat=repeat, device=device),
+        "",
+    ]
     return "\n".join(lines)
 
 

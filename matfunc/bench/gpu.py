@@ -28,8 +28,19 @@ from dataclasses import asdict, dataclass, field
 
 from .cases import CONDS, GPU_DTYPES, GPU_METHODS, GPU_SHAPES
 
-__all__ = ["BUDGET_S", "GPU_BACKENDS", "TEST_FILES", "NoGPU", "Plan", "detect", "plan", "run_tests",
-           "parse_summary", "check_section", "config"]
+__all__ = [
+    "BUDGET_S",
+    "GPU_BACKENDS",
+    "TEST_FILES",
+    "NoGPU",
+    "Plan",
+    "detect",
+    "plan",
+    "run_tests",
+    "parse_summary",
+    "check_section",
+    "config",
+]
 
 BUDGET_S = 480.0  # the whole check: under 8 minutes
 REPORT_S = 30.0  # plots, report and margin
@@ -60,18 +71,27 @@ def detect() -> dict[str, str]:
         import torch
 
         version = f"torch {torch.__version__}"
-        found["torch:cuda"] = (f"{torch.cuda.get_device_name()} ({version})" if torch.cuda.is_available()
-                               else f"absent: {version} sees no CUDA device")
+        found["torch:cuda"] = (
+            f"{torch.cuda.get_device_name()} ({version})"
+            if torch.cuda.is_available()
+            else f"absent: {version} sees no CUDA device"
+        )
     except Exception as exc:
         found["torch:cuda"] = f"absent: {type(exc).__name__}: {exc}"
     try:
         import jax
 
         gpus = [d for d in jax.devices() if d.platform == "gpu"]
-        hint = ("JAX_PLATFORMS=cpu hides it: unset it" if os.environ.get("JAX_PLATFORMS") == "cpu"
-                else "is the jax-cuda plugin installed?")
-        found["jax:gpu"] = (f"{gpus[0].device_kind} (jax {jax.__version__})" if gpus
-                            else f"absent: jax {jax.__version__} has no GPU device ({hint})")
+        hint = (
+            "JAX_PLATFORMS=cpu hides it: unset it"
+            if os.environ.get("JAX_PLATFORMS") == "cpu"
+            else "is the jax-cuda plugin installed?"
+        )
+        found["jax:gpu"] = (
+            f"{gpus[0].device_kind} (jax {jax.__version__})"
+            if gpus
+            else f"absent: jax {jax.__version__} has no GPU device ({hint})"
+        )
     except Exception as exc:
         found["jax:gpu"] = f"absent: {type(exc).__name__}: {exc}"
     try:
@@ -113,13 +133,20 @@ def _marked_gpu(root: str) -> list[str]:
     return out
 
 
-def plan(devices: dict[str, str], *, budget_s: float = BUDGET_S, spent_s: float = 0.0, root: str | None = None,
-         tests: bool = True, bench: bool = True) -> Plan:
+def plan(
+    devices: dict[str, str],
+    *,
+    budget_s: float = BUDGET_S,
+    spent_s: float = 0.0,
+    root: str | None = None,
+    tests: bool = True,
+    bench: bool = True,
+) -> Plan:
     """Split what is left of ``budget_s`` (``spent_s`` already gone) between the tests, the benchmark and the
     report. Raises :class:`NoGPU` where no GPU backend was found."""
     backends = present(devices)
     if not backends:
-        raise NoGPU("no CUDA device found: " + "; ".join(f"{b}: {d[len('absent: '):]}" for b, d in devices.items()))
+        raise NoGPU("no CUDA device found: " + "; ".join(f"{b}: {d[len('absent: ') :]}" for b, d in devices.items()))
     left = budget_s - spent_s - REPORT_S
     skipped = []
     files: list[str] = []
@@ -127,8 +154,9 @@ def plan(devices: dict[str, str], *, budget_s: float = BUDGET_S, spent_s: float 
         if root is None or not os.path.isdir(os.path.join(root, "tests")):
             skipped.append("tests: no tests/ folder here (run from the repository root)")
         else:
-            files = [TEST_FILES[b] for b in TEST_ORDER
-                     if b in backends and os.path.exists(os.path.join(root, TEST_FILES[b]))]
+            files = [
+                TEST_FILES[b] for b in TEST_ORDER if b in backends and os.path.exists(os.path.join(root, TEST_FILES[b]))
+            ]
             files += [f for f in _marked_gpu(root) if f not in files]
     else:
         skipped.append("tests: not asked for (--no-tests)")
@@ -169,8 +197,9 @@ def parse_summary(text: str) -> dict[str, int]:
     return counts
 
 
-def run_tests(files: list[str], *, timeout_s: float, root: str, log: str, devices: dict[str, str],
-              python: str = sys.executable) -> dict:
+def run_tests(
+    files: list[str], *, timeout_s: float, root: str, log: str, devices: dict[str, str], python: str = sys.executable
+) -> dict:
     """Run ``pytest`` on ``files`` (GPU selections through the environment), stopped after ``timeout_s``."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -179,41 +208,90 @@ def run_tests(files: list[str], *, timeout_s: float, root: str, log: str, device
     env["JAX_PLATFORMS"] = "cuda" if "jax:gpu" in on else "cpu"  # tests/conftest.py keeps a value set here
     if "torch:cuda" in on:
         env["MATFUNC_TEST_TORCH_DEVICE"] = "cuda"  # read by tests/conftest.py: torch.set_default_device
-    cmd = [python, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", "-q", "-rf", "-m", "gpu or not slow",
-           *files]
+    cmd = [
+        python,
+        "-m",
+        "pytest",
+        "-p",
+        "no:xdist",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-rf",
+        "-m",
+        "gpu or not slow",
+        *files,
+    ]
     t0 = time.perf_counter()
     with open(log, "w", encoding="utf-8") as fh:
         fh.write(" ".join(cmd) + "\n\n")
         fh.flush()
         try:
-            proc = subprocess.run(cmd, cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout_s,
-                                  check=False)
+            proc = subprocess.run(
+                cmd, cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout_s, check=False
+            )
             rc: int | None = proc.returncode
         except subprocess.TimeoutExpired:
             rc = None
     with open(log, encoding="utf-8", errors="replace") as fh:
         text = fh.read()
     counts = parse_summary(text)
-    status = ("stopped at its time budget" if rc is None else "passed" if rc == 0
-              else "no tests collected" if rc == 5 else "failed")
+    status = (
+        "stopped at its time budget"
+        if rc is None
+        else "passed"
+        if rc == 0
+        else "no tests collected"
+        if rc == 5
+        else "failed"
+    )
     failures = [ln.strip() for ln in text.splitlines() if ln.startswith(("FAILED ", "ERROR "))][:20]
-    return {"status": status, "returncode": rc, "counts": counts, "seconds": round(time.perf_counter() - t0, 1),
-            "command": " ".join(["python -m pytest", *cmd[3:]]), "files": files, "failures": failures,
-            "log": os.path.basename(log)}
+    return {
+        "status": status,
+        "returncode": rc,
+        "counts": counts,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "command": " ".join(["python -m pytest", *cmd[3:]]),
+        "files": files,
+        "failures": failures,
+        "log": os.path.basename(log),
+    }
 
 
 def config(p: Plan, out: str, *, repeat: int = 10, max_time: float = 0.2):
     """The benchmark's :class:`~matfunc.bench.grid.Config` for a plan."""
     from .grid import Config
 
-    return Config(backends=list(p.backends), ns=sorted({n for _, n in GPU_SHAPES}),
-                  batches=sorted({b for b, _ in GPU_SHAPES}), dtypes=list(GPU_DTYPES), methods=list(GPU_METHODS),
-                  repeat=repeat, max_time=max_time, conds=list(CONDS), acc_n=64, acc_batch=4, acc_dtype="float64",
-                  max_work=float("inf"), out=out, threads=None, shapes=list(GPU_SHAPES), budget_s=p.bench_s)
+    return Config(
+        backends=list(p.backends),
+        ns=sorted({n for _, n in GPU_SHAPES}),
+        batches=sorted({b for b, _ in GPU_SHAPES}),
+        dtypes=list(GPU_DTYPES),
+        methods=list(GPU_METHODS),
+        repeat=repeat,
+        max_time=max_time,
+        conds=list(CONDS),
+        acc_n=64,
+        acc_batch=4,
+        acc_dtype="float64",
+        max_work=float("inf"),
+        out=out,
+        threads=None,
+        shapes=list(GPU_SHAPES),
+        budget_s=p.bench_s,
+    )
 
 
-def check(out: str, *, budget_s: float = BUDGET_S, root: str | None = None, tests: bool = True, bench: bool = True,
-          repeat: int = 10, max_time: float = 0.2) -> dict:
+def check(
+    out: str,
+    *,
+    budget_s: float = BUDGET_S,
+    root: str | None = None,
+    tests: bool = True,
+    bench: bool = True,
+    repeat: int = 10,
+    max_time: float = 0.2,
+) -> dict:
     """Run the whole check; return the results dict (the benchmark's, with ``"gpu_check"`` added).
     Raises :class:`NoGPU` where there is no GPU backend."""
     from .grid import run
@@ -225,16 +303,21 @@ def check(out: str, *, budget_s: float = BUDGET_S, root: str | None = None, test
     print(f"GPU check: {', '.join(p.backends)}; plan {asdict(p)}", file=sys.stderr, flush=True)
     test_result = None
     if p.test_files:
-        test_result = run_tests(p.test_files, timeout_s=p.tests_s, root=root, log=os.path.join(out, "pytest.log"),
-                                devices=devices)
+        test_result = run_tests(
+            p.test_files, timeout_s=p.tests_s, root=root, log=os.path.join(out, "pytest.log"), devices=devices
+        )
         print(f"tests: {test_result['status']} {test_result['counts']}", file=sys.stderr, flush=True)
     if p.bench_s:
         p.bench_s = max(budget_s - (time.perf_counter() - t0) - p.report_s, 0.0)  # what the tests left
         results = run(config(p, out, repeat=repeat, max_time=max_time))
     else:
         results = {"machine": {}, "config": {}, "methods": {}, "timings": [], "roofline": [], "accuracy": []}
-    results["gpu_check"] = {"devices": devices, "plan": asdict(p), "tests": test_result,
-                            "seconds": round(time.perf_counter() - t0, 1)}
+    results["gpu_check"] = {
+        "devices": devices,
+        "plan": asdict(p),
+        "tests": test_result,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     return results
 
 
@@ -244,13 +327,17 @@ def check_section(gc: dict) -> str:
     lines = ["## GPU check", ""]
     for be, desc in gc["devices"].items():
         lines.append(f"- {be}: {desc}")
-    lines.append(f"- time: {gc.get('seconds', '–')} s of a {p['budget_s']:.0f} s budget (tests up to "
-                 f"{p['tests_s']:.0f} s, benchmark up to {p['bench_s']:.0f} s, report {p['report_s']:.0f} s)")
+    lines.append(
+        f"- time: {gc.get('seconds', '–')} s of a {p['budget_s']:.0f} s budget (tests up to "
+        f"{p['tests_s']:.0f} s, benchmark up to {p['bench_s']:.0f} s, report {p['report_s']:.0f} s)"
+    )
     t = gc.get("tests")
     if t:
         counts = ", ".join(f"{v} {k}" for k, v in t["counts"].items()) or "no summary line"
-        lines.append(f"- tests ({', '.join(t['files'])}): **{t['status']}**: {counts} in {t['seconds']} s "
-                     f"(`{t['command']}`; full output in `{t['log']}`)")
+        lines.append(
+            f"- tests ({', '.join(t['files'])}): **{t['status']}**: {counts} in {t['seconds']} s "
+            f"(`{t['command']}`; full output in `{t['log']}`)"
+        )
         lines += [f"  - {f}" for f in t["failures"]]
     for s in p["skipped"]:
         lines.append(f"- skipped: {s}")

@@ -163,8 +163,10 @@ def run(cfg: Config) -> dict:
                 ms = [1e3 * t for t in times]
                 row.update(spread(ms), runs_ms=ms)
             timings.append(row)
-            prog.step(f"{be.label} {dt} b={b} n={n} {row['method']} {row['phase']}: {_fmt_ms(row['ms'])} ms "
-                      f"{row.get('error', '')}")
+            prog.step(
+                f"{be.label} {dt} b={b} n={n} {row['method']} {row['phase']}: {_fmt_ms(row['ms'])} ms "
+                f"{row.get('error', '')}"
+            )
 
     for be in backends:
         for m in methods:

@@ -58,8 +58,9 @@ def measure(fn: Callable[[], Any], sync: Callable[[], None], *, repeat: int, max
     return float(np.median(times))
 
 
-def measure_rounds(fns: list[Callable[[], Any] | None], sync: Callable[[], None], *, repeat: int,
-                   max_time: float) -> list[list[float] | None]:
+def measure_rounds(
+    fns: list[Callable[[], Any] | None], sync: Callable[[], None], *, repeat: int, max_time: float
+) -> list[list[float] | None]:
     """Seconds of every run of each (already warmed-up) function, timed in interleaved rounds in a shuffled
     order: ``repeat`` rounds, or fewer (but at least 3) once ``max_time`` seconds per function are spent; a
     single round when one round alone takes longer than that. None entries are skipped (None returned)."""

@@ -23,8 +23,18 @@ from ..core.scaling import SQUARINGS
 if TYPE_CHECKING:
     from .backends import Backend
 
-__all__ = ["Method", "METHODS", "BY_LABEL", "PAPER", "EIGH", "SCIPY", "JAX_SCIPY", "TORCH_SQRTH", "functions",
-           "matmul_counts"]
+__all__ = [
+    "Method",
+    "METHODS",
+    "BY_LABEL",
+    "PAPER",
+    "EIGH",
+    "SCIPY",
+    "JAX_SCIPY",
+    "TORCH_SQRTH",
+    "functions",
+    "matmul_counts",
+]
 
 PAPER = "paper-ref"
 EIGH = "eigh-ref"
@@ -157,6 +167,9 @@ def matmul_counts(method: Method, *, dtype: str, on_cpu: bool, n: int) -> tuple[
     else:
         steps = opts.ns_steps()  # None: the cubic scaled or the paper's plain steps
         fwd += ns_matmuls(opts.num_iters) if steps is None else root_matmuls(steps, "inv" if opts.inverse else "sqrt")
-    bwd = (sign_matmuls(opts.backward_iters, symmetric=True, scaled=not opts.paper_steps)
-           if opts.backward == "lyapunov" else -1)
+    bwd = (
+        sign_matmuls(opts.backward_iters, symmetric=True, scaled=not opts.paper_steps)
+        if opts.backward == "lyapunov"
+        else -1
+    )
     return fwd, solves, bwd, "spd"

@@ -21,8 +21,7 @@ def _legend(target: Any, axes: list[Any]) -> None:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(lab, h)
     if handles:
-        target.legend(list(handles.values()), list(handles), fontsize=7, loc="upper left",
-                      bbox_to_anchor=(1.01, 1.0))
+        target.legend(list(handles.values()), list(handles), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def _acc(results: dict, backend: str, method: str, cond: float, what: str) -> float | None:
@@ -60,13 +59,37 @@ def plots(results: dict, out: str) -> list[str]:
         for j, phase in enumerate(PHASES):
             ax = axes[i][j]
             for m in methods:
-                rows = sorted((t for t in timings if t["backend"] == be and t["method"] == m and t["phase"] == phase
-                               and t["dtype"] == dtype and t["batch"] == batch and t.get("ms")), key=lambda t: t["n"])
+                rows = sorted(
+                    (
+                        t
+                        for t in timings
+                        if t["backend"] == be
+                        and t["method"] == m
+                        and t["phase"] == phase
+                        and t["dtype"] == dtype
+                        and t["batch"] == batch
+                        and t.get("ms")
+                    ),
+                    key=lambda t: t["n"],
+                )
                 if rows:
-                    ax.errorbar([t["n"] for t in rows], [t["ms"] for t in rows], yerr=_yerr(rows), fmt=style(m),
-                                marker="o", ms=3, capsize=2, elinewidth=0.8, color=colors[m], label=m)
-            pts = sorted((r["n"], r["matmul_ms"]) for r in results["roofline"] if r["backend"] == be
-                         and r["dtype"] == dtype and r["batch"] == batch and r.get("matmul_ms"))
+                    ax.errorbar(
+                        [t["n"] for t in rows],
+                        [t["ms"] for t in rows],
+                        yerr=_yerr(rows),
+                        fmt=style(m),
+                        marker="o",
+                        ms=3,
+                        capsize=2,
+                        elinewidth=0.8,
+                        color=colors[m],
+                        label=m,
+                    )
+            pts = sorted(
+                (r["n"], r["matmul_ms"])
+                for r in results["roofline"]
+                if r["backend"] == be and r["dtype"] == dtype and r["batch"] == batch and r.get("matmul_ms")
+            )
             if pts:
                 ax.plot(*zip(*pts, strict=False), ":", color="k", label="one matmul")
             ax.set(xscale="log", yscale="log", xlabel="n", ylabel="ms", title=f"{be} {phase} ({dtype}, batch {batch})")
@@ -92,8 +115,13 @@ def plots(results: dict, out: str) -> list[str]:
             pts = sorted((a["cond"], a[what]) for a in acc if a["backend"] == be and a["method"] == m and a.get(what))
             if pts:
                 ax.plot(*zip(*pts, strict=False), style(m), marker="o", ms=3, color=colors[m], label=m)
-        ax.set(xscale="log", yscale="log", xlabel="condition number", ylabel="relative error",
-               title=f"{'value' if what == 'value_err' else 'gradient'} ({acc_be}, {acc[0]['dtype'] if acc else ''})")
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="condition number",
+            ylabel="relative error",
+            title=f"{'value' if what == 'value_err' else 'gradient'} ({acc_be}, {acc[0]['dtype'] if acc else ''})",
+        )
         ax.grid(True, which="both", alpha=0.3)
     _legend(axes[1], list(axes))
     fig.tight_layout()
@@ -107,19 +135,38 @@ def plots(results: dict, out: str) -> list[str]:
     markers = dict(zip(backends, "osD^v<>", strict=False))
     for be in backends:
         for m in methods:
-            tt = [t for t in timings if t["backend"] == be and t["method"] == m and t["n"] == n_p
-                  and t["batch"] == batch and t["dtype"] == dtype]
+            tt = [
+                t
+                for t in timings
+                if t["backend"] == be
+                and t["method"] == m
+                and t["n"] == n_p
+                and t["batch"] == batch
+                and t["dtype"] == dtype
+            ]
             row = next((t for t in tt if t["phase"] == "fwd+bwd" and t.get("ms")), None)
             phase = "fwd+bwd"
             if row is None:
                 row, phase = next((t for t in tt if t["phase"] == "fwd" and t.get("ms")), None), "fwd"
             err = _acc(results, be, m, 1e2, "grad_err" if phase == "fwd+bwd" else "value_err")
             if row and err:
-                ax.errorbar([row["ms"]], [err], xerr=_yerr([row]), fmt=markers.get(be, "o"), color=colors[m],
-                            capsize=2, elinewidth=0.8,
-                            label=f"{m} [{be}]" + (" (fwd only)" if phase == "fwd" else ""))
-    ax.set(xscale="log", yscale="log", xlabel=f"fwd+bwd time, ms ({dtype}, batch {batch}, n = {n_p})",
-           ylabel="gradient error at cond 1e2 (value error if no gradient)", title="error vs time (lower left wins)")
+                ax.errorbar(
+                    [row["ms"]],
+                    [err],
+                    xerr=_yerr([row]),
+                    fmt=markers.get(be, "o"),
+                    color=colors[m],
+                    capsize=2,
+                    elinewidth=0.8,
+                    label=f"{m} [{be}]" + (" (fwd only)" if phase == "fwd" else ""),
+                )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel=f"fwd+bwd time, ms ({dtype}, batch {batch}, n = {n_p})",
+        ylabel="gradient error at cond 1e2 (value error if no gradient)",
+        title="error vs time (lower left wins)",
+    )
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -47,21 +47,66 @@ def test_matrices(m: int, n: int, cond: float, batch: int = 4, seed: int = 0) ->
 def _opts(label: str, steps: int, cond: float, k: int) -> core_polar.PolarOptions:
     eps = float(np.finfo(np.float64).eps)
     if label == "matfunc newton-schulz (scaled)":
-        return _polar.resolve("newton-schulz", num_iters=steps, lower_bound=None, scale="spectral",
-                              matmul_dtype=None, backward="auto", backward_iters=None, eps=eps, on_cpu=True)
+        return _polar.resolve(
+            "newton-schulz",
+            num_iters=steps,
+            lower_bound=None,
+            scale="spectral",
+            matmul_dtype=None,
+            backward="auto",
+            backward_iters=None,
+            eps=eps,
+            on_cpu=True,
+        )
     if label == "matfunc polar-express (lower bound known)":
         lb = 1.0 / (cond * k ** (1 / 16))  # spectral scale: sigma_max / sqrt(c) >= k^(-1/16)
-        return _polar.resolve("polar-express", num_iters=steps, lower_bound=min(lb, 0.5), scale="spectral",
-                              matmul_dtype=None, backward="auto", backward_iters=None, eps=eps, on_cpu=True)
+        return _polar.resolve(
+            "polar-express",
+            num_iters=steps,
+            lower_bound=min(lb, 0.5),
+            scale="spectral",
+            matmul_dtype=None,
+            backward="auto",
+            backward_iters=None,
+            eps=eps,
+            on_cpu=True,
+        )
     if label == "matfunc polar-express (default bound)":
-        return _polar.resolve("polar-express", num_iters=steps, lower_bound=None, scale="spectral",
-                              matmul_dtype=None, backward="auto", backward_iters=None, eps=eps, on_cpu=True)
+        return _polar.resolve(
+            "polar-express",
+            num_iters=steps,
+            lower_bound=None,
+            scale="spectral",
+            matmul_dtype=None,
+            backward="auto",
+            backward_iters=None,
+            eps=eps,
+            on_cpu=True,
+        )
     if label == "plain Newton-Schulz (Frobenius)":
-        return _polar.resolve("newton-schulz", num_iters=steps, lower_bound=None, scale="frobenius",
-                              matmul_dtype=None, backward="auto", backward_iters=None, eps=eps, on_cpu=True)
+        return _polar.resolve(
+            "newton-schulz",
+            num_iters=steps,
+            lower_bound=None,
+            scale="frobenius",
+            matmul_dtype=None,
+            backward="auto",
+            backward_iters=None,
+            eps=eps,
+            on_cpu=True,
+        )
     if label == "Muon quintic (Frobenius)":
-        return _polar.resolve("muon", num_iters=steps, lower_bound=None, scale="frobenius",
-                              matmul_dtype=None, backward="auto", backward_iters=None, eps=eps, on_cpu=True)
+        return _polar.resolve(
+            "muon",
+            num_iters=steps,
+            lower_bound=None,
+            scale="frobenius",
+            matmul_dtype=None,
+            backward="auto",
+            backward_iters=None,
+            eps=eps,
+            on_cpu=True,
+        )
     raise ValueError(label)
 
 
@@ -114,8 +159,9 @@ def _median_time(fn: Callable[[], Any], sync: Callable[[], None], repeat: int) -
     return statistics.median(times)
 
 
-def timing_table(sizes: list[tuple[int, int, int]], device: str = "cpu", repeat: int = 3,
-                 scipy_batch: int | None = None) -> str:
+def timing_table(
+    sizes: list[tuple[int, int, int]], device: str = "cpu", repeat: int = 3, scipy_batch: int | None = None
+) -> str:
     import torch
 
     import matfunc
@@ -130,19 +176,37 @@ def timing_table(sizes: list[tuple[int, int, int]], device: str = "cpu", repeat:
             return float(torch.linalg.matrix_norm(u.mT.float() @ u.float() - eye, ord=2).max())
 
         cases: list[tuple[str, Callable[[], Any], str]] = []
-        for method, kw in (("newton-schulz", {}), ("polar-express", {}),
-                           ("polar-express", {"lower_bound": 1e-3, "num_iters": 5, "matmul_dtype": "bfloat16"}),
-                           ("muon", {"matmul_dtype": "bfloat16"})):
-            opts = _polar.resolve(method, num_iters=kw.get("num_iters"), lower_bound=kw.get("lower_bound"),
-                                  scale="frobenius" if method == "muon" else "spectral",
-                                  matmul_dtype=kw.get("matmul_dtype"), backward="auto", backward_iters=None,
-                                  eps=float(np.finfo(np.float32).eps), on_cpu=device == "cpu")
+        for method, kw in (
+            ("newton-schulz", {}),
+            ("polar-express", {}),
+            ("polar-express", {"lower_bound": 1e-3, "num_iters": 5, "matmul_dtype": "bfloat16"}),
+            ("muon", {"matmul_dtype": "bfloat16"}),
+        ):
+            opts = _polar.resolve(
+                method,
+                num_iters=kw.get("num_iters"),
+                lower_bound=kw.get("lower_bound"),
+                scale="frobenius" if method == "muon" else "spectral",
+                matmul_dtype=kw.get("matmul_dtype"),
+                backward="auto",
+                backward_iters=None,
+                eps=float(np.finfo(np.float32).eps),
+                on_cpu=device == "cpu",
+            )
             name = f"matfunc.orthogonalize {method}" + (f" {kw}" if kw else "")
             scale = "frobenius" if method == "muon" else "spectral"
-            cases.append((name, lambda method=method, kw=kw, scale=scale, a=a: matfunc.orthogonalize(
-                a, method, scale=scale, check=False, **kw), str(core_polar.polar_products(opts, m, n))))
-        cases.append(("matfunc.polar newton-schulz (u, p)",
-                      lambda a=a: matfunc.polar(a, "newton-schulz", check=False), "+1"))
+            cases.append(
+                (
+                    name,
+                    lambda method=method, kw=kw, scale=scale, a=a: matfunc.orthogonalize(
+                        a, method, scale=scale, check=False, **kw
+                    ),
+                    str(core_polar.polar_products(opts, m, n)),
+                )
+            )
+        cases.append(
+            ("matfunc.polar newton-schulz (u, p)", lambda a=a: matfunc.polar(a, "newton-schulz", check=False), "+1")
+        )
         cases.append(("matfunc.polar svd (u, p)", lambda a=a: matfunc.polar(a, "svd", check=False), "svd"))
 
         def torch_svd(a: Any = a) -> Any:
@@ -167,8 +231,9 @@ def timing_table(sizes: list[tuple[int, int, int]], device: str = "cpu", repeat:
                 a64 = a[:nb].double().numpy()
                 ms = 1e3 * _median_time(lambda a64=a64: [scipy.linalg.polar(x) for x in a64], lambda: None, 1)
                 ms *= batch / nb
-                rows.append(f"| {batch}x{m}x{n} | scipy.linalg.polar (float64, loop; x{batch}/{nb}) | {ms:.1f} "
-                            "| svd | |")
+                rows.append(
+                    f"| {batch}x{m}x{n} | scipy.linalg.polar (float64, loop; x{batch}/{nb}) | {ms:.1f} | svd | |"
+                )
             except ImportError:
                 pass
     return "\n".join(rows)
@@ -179,12 +244,27 @@ LOWPREC_STEPS = {"polar-express": (3, 4, 5, 6, 7, 8), "newton-schulz": (6, 8, 10
 
 
 def _lowprec_opts(method: str, steps: int | None, lb: float, matmul_dtype: str | None) -> core_polar.PolarOptions:
-    return _polar.resolve(method, num_iters=steps, lower_bound=lb, scale="spectral", matmul_dtype=matmul_dtype,
-                          backward="auto", backward_iters=None, eps=float(np.finfo(np.float32).eps), on_cpu=True)
+    return _polar.resolve(
+        method,
+        num_iters=steps,
+        lower_bound=lb,
+        scale="spectral",
+        matmul_dtype=matmul_dtype,
+        backward="auto",
+        backward_iters=None,
+        eps=float(np.finfo(np.float32).eps),
+        on_cpu=True,
+    )
 
 
-def lowprec_table(m: int = 256, n: int = 64, batch: int = 4, conds: tuple[float, ...] = LOWPREC_CONDS,
-                  steps: dict[str, tuple[int, ...]] | None = None, repeat: int = 3) -> str:
+def lowprec_table(
+    m: int = 256,
+    n: int = 64,
+    batch: int = 4,
+    conds: tuple[float, ...] = LOWPREC_CONDS,
+    steps: dict[str, tuple[int, ...]] | None = None,
+    repeat: int = 3,
+) -> str:
     """``||U^T U - I||_2`` (max over the batch) after each step count (its products in the header), per method,
     condition number and product dtype; the last column: median ms at the step count ``lower_bound`` gives."""
     import torch
@@ -197,9 +277,12 @@ def lowprec_table(m: int = 256, n: int = 64, batch: int = 4, conds: tuple[float,
     rows: list[str] = []
     for method, counts in steps.items():
         prods = [core_polar.polar_products(_lowprec_opts(method, c, 0.5, None), m, n) for c in counts]
-        rows += [f"| {method}: cond | products in | " + " | ".join(f"{c} steps ({p})" for c, p in
-                                                                    zip(counts, prods, strict=True))
-                 + " | default steps: ms |", "|---" * (len(counts) + 3) + "|"]
+        rows += [
+            f"| {method}: cond | products in | "
+            + " | ".join(f"{c} steps ({p})" for c, p in zip(counts, prods, strict=True))
+            + " | default steps: ms |",
+            "|---" * (len(counts) + 3) + "|",
+        ]
         for cond in conds:
             a = torch.asarray(test_matrices(m, n, cond, batch=batch).astype(np.float32))
             lb = min(0.5, 1.0 / (cond * k ** (1 / 16)))  # spectral scale: sigma_min / sqrt(c) >= this
@@ -209,35 +292,56 @@ def lowprec_table(m: int = 256, n: int = 64, batch: int = 4, conds: tuple[float,
                     u = matfunc.orthogonalize(a, method, num_iters=c, lower_bound=lb, matmul_dtype=mdt, check=False)
                     g = u.mT @ u if m >= n else u @ u.mT
                     cells.append(f"{float(torch.linalg.matrix_norm(g - eye, ord=2).max()):.1e}")
-                ms = 1e3 * _median_time(lambda mdt=mdt, lb=lb, a=a, method=method: matfunc.orthogonalize(
-                    a, method, lower_bound=lb, matmul_dtype=mdt, check=False), lambda: None, repeat)
+                ms = 1e3 * _median_time(
+                    lambda mdt=mdt, lb=lb, a=a, method=method: matfunc.orthogonalize(
+                        a, method, lower_bound=lb, matmul_dtype=mdt, check=False
+                    ),
+                    lambda: None,
+                    repeat,
+                )
                 default = _lowprec_opts(method, None, lb, mdt).num_iters
                 rows.append(f"| {cond:.0e} | {mdt or 'float32'} | " + " | ".join(cells) + f" | {default}: {ms:.1f} |")
         rows.append("")
     return "\n".join(rows).rstrip()
 
 
-def report_section(m: int, n: int, batch: int, *, timing_sizes: list[tuple[int, int, int]] | None,
-                   device: str = "cpu", repeat: int = 3) -> str:
+def report_section(
+    m: int, n: int, batch: int, *, timing_sizes: list[tuple[int, int, int]] | None, device: str = "cpu", repeat: int = 3
+) -> str:
     """The polar tables as one markdown section for ``python -m matfunc.bench --polar``: products to accuracy
     (NumPy, float64) and, with PyTorch, low precision and timing (``timing_sizes``; None: no timing table)."""
-    lines = ["## Polar decomposition", "", f"### Products to reach ||U^T U - I||_2 <= tol (float64, batch {batch} "
-             f"of {m} x {n})", "", products_table(m, n, batch), ""]
+    lines = [
+        "## Polar decomposition",
+        "",
+        f"### Products to reach ||U^T U - I||_2 <= tol (float64, batch {batch} of {m} x {n})",
+        "",
+        products_table(m, n, batch),
+        "",
+    ]
     try:
         import torch  # noqa: F401
     except ImportError:
         return "\n".join([*lines, "PyTorch is not installed: no low-precision or timing table.", ""])
-    lines += [f"### ||U^T U - I||_2 with bfloat16/float16 products (torch, float32, batch {batch} of {m} x {n})", "",
-              lowprec_table(m, n, batch, repeat=repeat), ""]
+    lines += [
+        f"### ||U^T U - I||_2 with bfloat16/float16 products (torch, float32, batch {batch} of {m} x {n})",
+        "",
+        lowprec_table(m, n, batch, repeat=repeat),
+        "",
+    ]
     if timing_sizes:
-        lines += [f"### Time, float32, device {device}", "", timing_table(timing_sizes, device=device, repeat=repeat,
-                                                                        scipy_batch=4), ""]
+        lines += [
+            f"### Time, float32, device {device}",
+            "",
+            timing_table(timing_sizes, device=device, repeat=repeat, scipy_batch=4),
+            "",
+        ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m matfunc.bench.polar", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m matfunc.bench.polar", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--products", action="store_true", help="products table only")
     ap.add_argument("--timing", action="store_true", help="timing table only")
     ap.add_argument("--lowprec", action="store_true", help="low-precision products table only (torch, CPU)")

@@ -10,8 +10,19 @@ from .cases import PHASES
 from .grid import SKIPPED
 from .methods import BY_LABEL, EIGH, JAX_SCIPY, METHODS, PAPER, matmul_counts
 
-__all__ = ["TIME_COLUMNS", "ROOF_COLUMNS", "TARGET_COLUMNS", "time_tables", "roofline_tables", "accuracy_tables",
-           "target_table", "claim_table", "contradictions", "gap_lines", "report"]
+__all__ = [
+    "TIME_COLUMNS",
+    "ROOF_COLUMNS",
+    "TARGET_COLUMNS",
+    "time_tables",
+    "roofline_tables",
+    "accuracy_tables",
+    "target_table",
+    "claim_table",
+    "contradictions",
+    "gap_lines",
+    "report",
+]
 
 TIME_COLUMNS = (
     "method",
@@ -97,22 +108,26 @@ def time_tables(results: dict) -> list[tuple[str, str]]:
                 continue
             bounds = {p: tab[(*key, m, p)].get("bound_ms") if (*key, m, p) in tab else None for p in PHASES}
             sp = _spread(tab, key, m)
-            rows.append([
-                m + (" (!)" if _contradicts(ms) else ""),
-                *(_fmt(ms[p]) for p in PHASES),
-                "–" if sp is None else f"{100 * sp:.0f}%",
-                _fmt(_ratio(ms["fwd"], bounds["fwd"])),
-                _fmt(_ratio(ms["bwd"], bounds["bwd"])),
-                _fmt(_ratio(ms["fwd+bwd"], _ms(tab, key, PAPER, "fwd+bwd"))),
-                _fmt(_ratio(ms["fwd"], _ms(tab, key, EIGH, "fwd"))),
-                _fmt(_ratio(ms["fwd+bwd"], _ms(tab, key, EIGH, "fwd+bwd"))),
-            ])
+            rows.append(
+                [
+                    m + (" (!)" if _contradicts(ms) else ""),
+                    *(_fmt(ms[p]) for p in PHASES),
+                    "–" if sp is None else f"{100 * sp:.0f}%",
+                    _fmt(_ratio(ms["fwd"], bounds["fwd"])),
+                    _fmt(_ratio(ms["bwd"], bounds["bwd"])),
+                    _fmt(_ratio(ms["fwd+bwd"], _ms(tab, key, PAPER, "fwd+bwd"))),
+                    _fmt(_ratio(ms["fwd"], _ms(tab, key, EIGH, "fwd"))),
+                    _fmt(_ratio(ms["fwd+bwd"], _ms(tab, key, EIGH, "fwd+bwd"))),
+                ]
+            )
         if not rows:
             continue
         r = roofs.get(key, {})
-        title = (f"{key[0]}, {key[1]}, batch {key[2]} of {key[3]}x{key[3]} (ms, median): one batched matmul "
-                 f"{_fmt(r.get('matmul_ms'))}, SPD solve {_fmt(r.get('spd_solve_ms'))}, "
-                 f"LU solve {_fmt(r.get('lu_solve_ms'))}")
+        title = (
+            f"{key[0]}, {key[1]}, batch {key[2]} of {key[3]}x{key[3]} (ms, median): one batched matmul "
+            f"{_fmt(r.get('matmul_ms'))}, SPD solve {_fmt(r.get('spd_solve_ms'))}, "
+            f"LU solve {_fmt(r.get('lu_solve_ms'))}"
+        )
         out.append((title, _table(TIME_COLUMNS, rows)))
     return out
 
@@ -132,18 +147,22 @@ def roofline_tables(results: dict) -> list[tuple[str, str]]:
             fwd_mm, solves, bwd_mm, kind = counts
             fb, bb = tab[(*key, label, "fwd")].get("bound_ms"), tab[(*key, label, "bwd")].get("bound_ms")
             solve = f" + {solves} {'SPD' if kind == 'spd' else 'LU'} solve" if solves else ""
-            rows.append([
-                label,
-                f"{fwd_mm}{solve}",
-                _fmt(fb),
-                _fmt(_ratio(_ms(tab, key, label, "fwd"), fb)),
-                str(bwd_mm) if bwd_mm >= 0 else "autodiff",
-                _fmt(bb),
-                _fmt(_ratio(_ms(tab, key, label, "bwd"), bb)),
-            ])
+            rows.append(
+                [
+                    label,
+                    f"{fwd_mm}{solve}",
+                    _fmt(fb),
+                    _fmt(_ratio(_ms(tab, key, label, "fwd"), fb)),
+                    str(bwd_mm) if bwd_mm >= 0 else "autodiff",
+                    _fmt(bb),
+                    _fmt(_ratio(_ms(tab, key, label, "bwd"), bb)),
+                ]
+            )
         if rows:
-            title = (f"{key[0]}, {key[1]}, batch {key[2]} of {key[3]}x{key[3]}: one matmul {_fmt(r.get('matmul_ms'))}"
-                     f" ms, SPD solve {_fmt(r.get('spd_solve_ms'))} ms, LU solve {_fmt(r.get('lu_solve_ms'))} ms")
+            title = (
+                f"{key[0]}, {key[1]}, batch {key[2]} of {key[3]}x{key[3]}: one matmul {_fmt(r.get('matmul_ms'))}"
+                f" ms, SPD solve {_fmt(r.get('spd_solve_ms'))} ms, LU solve {_fmt(r.get('lu_solve_ms'))} ms"
+            )
             out.append((title, _table(ROOF_COLUMNS, rows)))
     return out
 
@@ -157,11 +176,20 @@ def accuracy_tables(results: dict) -> list[tuple[str, str]]:
         rows = []
         for m in dict.fromkeys(a["method"] for a in rows_in):
             by = {a["cond"]: a for a in rows_in if a["method"] == m}
-            rows.append([m, *(_fmt(by.get(c, {}).get("value_err"), "e") for c in conds),
-                         *(_fmt(by.get(c, {}).get("grad_err"), "e") for c in conds)])
+            rows.append(
+                [
+                    m,
+                    *(_fmt(by.get(c, {}).get("value_err"), "e") for c in conds),
+                    *(_fmt(by.get(c, {}).get("grad_err"), "e") for c in conds),
+                ]
+            )
         a0 = rows_in[0]
-        out.append((f"{be}, {a0['dtype']}, n = {a0['n']}: relative error of value and gradient vs condition number",
-                    _table(head, rows)))
+        out.append(
+            (
+                f"{be}, {a0['dtype']}, n = {a0['n']}: relative error of value and gradient vs condition number",
+                _table(head, rows),
+            )
+        )
     return out
 
 
@@ -178,8 +206,11 @@ def _auto_floor_note(t) -> str:
     eigh = _ratio(t(EIGH, "fwd"), t(PAPER, "fwd+bwd"))
     if eigh is not None:
         parts.append(f"an eigh-based forward alone takes {_fmt(eigh)} of the paper's forward+backward")
-    others = {m.label: _ratio(t(m.label, "fwd+bwd"), t(PAPER, "fwd+bwd")) for m in METHODS
-              if m.kind == "matfunc" and m.label not in ("auto", "eig")}
+    others = {
+        m.label: _ratio(t(m.label, "fwd+bwd"), t(PAPER, "fwd+bwd"))
+        for m in METHODS
+        if m.kind == "matfunc" and m.label not in ("auto", "eig")
+    }
     others = {k: v for k, v in others.items() if v is not None}
     if others:
         best = min(others, key=others.get)
@@ -204,26 +235,68 @@ def target_table(results: dict, *, n: int = 64, batch: int = 256, dtype: str = "
             continue
         t = functools.partial(_ms, tab, key)
         bound = lambda m, p, key=key: tab.get((*key, m, p), {}).get("bound_ms")  # noqa: E731
-        add(be, "Padé forward vs its matrix-product bound (products + one SPD solve)", t("pade", "fwd"),
-            bound("pade", "fwd"), 1.3)
-        add(be, "Lyapunov backward (after Padé) vs its matrix-product bound", t("pade", "bwd"),
-            bound("pade", "bwd"), 1.3)
-        add(be, "matfunc's Lyapunov backward at the paper's settings vs the paper's backward",
-            t("paper-settings", "bwd"), t(PAPER, "bwd"), 0.7)
-        add(be, '"auto" forward+backward vs the paper\'s forward+backward', t("auto", "fwd+bwd"),
-            t(PAPER, "fwd+bwd"), 0.5, _auto_floor_note(t))
+        add(
+            be,
+            "Padé forward vs its matrix-product bound (products + one SPD solve)",
+            t("pade", "fwd"),
+            bound("pade", "fwd"),
+            1.3,
+        )
+        add(
+            be,
+            "Lyapunov backward (after Padé) vs its matrix-product bound",
+            t("pade", "bwd"),
+            bound("pade", "bwd"),
+            1.3,
+        )
+        add(
+            be,
+            "matfunc's Lyapunov backward at the paper's settings vs the paper's backward",
+            t("paper-settings", "bwd"),
+            t(PAPER, "bwd"),
+            0.7,
+        )
+        add(
+            be,
+            '"auto" forward+backward vs the paper\'s forward+backward',
+            t("auto", "fwd+bwd"),
+            t(PAPER, "fwd+bwd"),
+            0.5,
+            _auto_floor_note(t),
+        )
         for what, word in (("value_err", "value"), ("grad_err", "gradient")):
-            add(be, f'how much more accurate "auto"\'s {word} is than the paper\'s (condition number 1e2)',
-                _acc(results, be, PAPER, 1e2, what), _acc(results, be, "auto", 1e2, what), -1000)
+            add(
+                be,
+                f"how much more accurate \"auto\"'s {word} is than the paper's (condition number 1e2)",
+                _acc(results, be, PAPER, 1e2, what),
+                _acc(results, be, "auto", 1e2, what),
+                -1000,
+            )
         if be.startswith("torch"):
-            add(be, "matfunc at the paper's settings vs the paper's code, forward+backward",
-                t("paper-settings", "fwd+bwd"), t(PAPER, "fwd+bwd"), 0.8)
+            add(
+                be,
+                "matfunc at the paper's settings vs the paper's code, forward+backward",
+                t("paper-settings", "fwd+bwd"),
+                t(PAPER, "fwd+bwd"),
+                0.8,
+            )
             add(be, "Padé forward vs an eigh-based forward", t("pade", "fwd"), t(EIGH, "fwd"), 1.0)
         if be.startswith("jax"):
-            add(be, '"auto" value and gradient vs jax.scipy.linalg.sqrtm\'s value alone', t("auto", "fwd+bwd"),
-                t(JAX_SCIPY, "fwd"), 0.5, "jax.scipy.linalg.sqrtm has no gradient")
-            add(be, '"auto" value and gradient vs an eigh-based root\'s value and gradient', t("auto", "fwd+bwd"),
-                t(EIGH, "fwd+bwd"), 1.0)
+            add(
+                be,
+                '"auto" value and gradient vs jax.scipy.linalg.sqrtm\'s value alone',
+                t("auto", "fwd+bwd"),
+                t(JAX_SCIPY, "fwd"),
+                0.5,
+                "jax.scipy.linalg.sqrtm has no gradient",
+            )
+            add(
+                be,
+                '"auto" value and gradient vs an eigh-based root\'s value and gradient',
+                t("auto", "fwd+bwd"),
+                t(EIGH, "fwd+bwd"),
+                1.0,
+            )
     if not rows:
         return None
     return _table(TARGET_COLUMNS, rows)
@@ -267,9 +340,11 @@ def contradictions(results: dict) -> list[str]:
             ms = {p: _ms(tab, key, m, p) for p in PHASES}
             for part in _contradicts(ms):
                 word = "forward" if part == "fwd" else "backward alone"
-                out.append(f"- `{m}` on {key[0]}, {key[1]}, batch {key[2]} of {key[3]}x{key[3]}: the {word} "
-                           f"({_fmt(ms[part])} ms) took longer than forward+backward ({_fmt(ms['fwd+bwd'])} ms); "
-                           f"{BUSY}.")
+                out.append(
+                    f"- `{m}` on {key[0]}, {key[1]}, batch {key[2]} of {key[3]}x{key[3]}: the {word} "
+                    f"({_fmt(ms[part])} ms) took longer than forward+backward ({_fmt(ms['fwd+bwd'])} ms); "
+                    f"{BUSY}."
+                )
     return out
 
 
@@ -327,19 +402,33 @@ def report(results: dict, pngs: list[str]) -> str:
     lines += [f"- `{m}`: {note}" for m, note in results["methods"].items()]
     tt = target_table(results)
     if tt:
-        lines += ["", "## Targets (float32, batch 256 of 64x64; ratios from this run)", "",
-                  "Each row is a goal matfunc sets itself, measured in this run: `measured` is the first time (or "
-                  "error) divided by the second, `met` whether it is within the goal.", "", tt]
+        lines += [
+            "",
+            "## Targets (float32, batch 256 of 64x64; ratios from this run)",
+            "",
+            "Each row is a goal matfunc sets itself, measured in this run: `measured` is the first time (or "
+            "error) divided by the second, `met` whether it is within the goal.",
+            "",
+            tt,
+        ]
     ct = claim_table(results)
     if ct:
         lines += ["", "## The paper's claim on our terms (float32, batch 256, n = 64, ms)", "", ct]
     flags = contradictions(results)
     if flags:
-        lines += ["", "## Inconsistent measurements", "",
-                  "A part cannot take longer than the whole: these cells were disturbed by other work on the machine.",
-                  "", *flags]
-    for section, tables in (("Times", time_tables(results)), ("Roofline", roofline_tables(results)),
-                            ("Accuracy", accuracy_tables(results))):
+        lines += [
+            "",
+            "## Inconsistent measurements",
+            "",
+            "A part cannot take longer than the whole: these cells were disturbed by other work on the machine.",
+            "",
+            *flags,
+        ]
+    for section, tables in (
+        ("Times", time_tables(results)),
+        ("Roofline", roofline_tables(results)),
+        ("Accuracy", accuracy_tables(results)),
+    ):
         if not tables:
             continue
         lines += ["", f"## {section}", ""]

@@ -44,8 +44,17 @@ from ..core.options import default_ns_iters
 from ..core.polar_schedules import polar_express_iters, polar_express_schedule
 from ..core.scaling import normalize
 
-__all__ = ["test_matrices", "forward_row", "lyapunov_row", "table", "lowprec_row", "lowprec_table", "main",
-           "SCHEDULE_LABELS", "LOWPREC_CONDS"]
+__all__ = [
+    "test_matrices",
+    "forward_row",
+    "lyapunov_row",
+    "table",
+    "lowprec_row",
+    "lowprec_table",
+    "main",
+    "SCHEDULE_LABELS",
+    "LOWPREC_CONDS",
+]
 
 CONDS = {"float64": (1e1, 1e2, 1e4, 1e6, 1e8), "float32": (1e1, 1e2, 1e3, 1e4, 1e5, 1e6)}
 SCHEDULE_LABELS = {
@@ -82,8 +91,9 @@ def design_condition(cond: float, n: int) -> float:
     return cond * n ** (1.0 / 16.0)
 
 
-def forward_row(schedule: str, cond: float, *, dtype: str = "float64", n: int = 64, batch: int = 4,
-                default: bool = False) -> dict[str, Any]:
+def forward_row(
+    schedule: str, cond: float, *, dtype: str = "float64", n: int = 64, batch: int = 4, default: bool = False
+) -> dict[str, Any]:
     """Steps, products and errors of ``sqrtm``/``inv_sqrtm`` by the coupled iteration with ``schedule``."""
     xp = _xp()
     eps = float(np.finfo(dtype).eps)
@@ -103,8 +113,14 @@ def forward_row(schedule: str, cond: float, *, dtype: str = "float64", n: int = 
     y = newton_schulz_steps(a_n, steps=steps, want="sqrt", xp=xp)[0]
     z = newton_schulz_steps(a_n, steps=steps, want="inv", xp=xp)[1]
     rc = np.sqrt(np.asarray(c, dtype=np.float64))
-    return {"schedule": schedule, "cond": cond, "steps": k, "products": rs.root_matmuls(steps, "sqrt"),
-            "sqrtm": _err(y, root / rc), "inv_sqrtm": _err(z, inv_root * rc)}
+    return {
+        "schedule": schedule,
+        "cond": cond,
+        "steps": k,
+        "products": rs.root_matmuls(steps, "sqrt"),
+        "sqrtm": _err(y, root / rc),
+        "inv_sqrtm": _err(z, inv_root * rc),
+    }
 
 
 def eig_row(cond: float, *, dtype: str = "float64", n: int = 64, batch: int = 4) -> dict[str, Any]:
@@ -112,13 +128,19 @@ def eig_row(cond: float, *, dtype: str = "float64", n: int = 64, batch: int = 4)
     w, v = np.linalg.eigh(a.astype(dtype))
     w = np.maximum(w, 0)
     vt = np.swapaxes(v, -1, -2)
-    return {"schedule": "eig", "cond": cond, "steps": None, "products": None,
-            "sqrtm": _err((v * np.sqrt(w)[..., None, :]) @ vt, root),
-            "inv_sqrtm": _err((v / np.sqrt(w)[..., None, :]) @ vt, inv_root)}
+    return {
+        "schedule": "eig",
+        "cond": cond,
+        "steps": None,
+        "products": None,
+        "sqrtm": _err((v * np.sqrt(w)[..., None, :]) @ vt, root),
+        "inv_sqrtm": _err((v / np.sqrt(w)[..., None, :]) @ vt, inv_root),
+    }
 
 
-def lyapunov_row(schedule: str, cond: float, *, dtype: str = "float64", n: int = 64, batch: int = 4,
-                 default: bool = False) -> dict[str, Any]:
+def lyapunov_row(
+    schedule: str, cond: float, *, dtype: str = "float64", n: int = 64, batch: int = 4, default: bool = False
+) -> dict[str, Any]:
     """Steps, products and error of the backward's sign iteration for ``S = A^{1/2}``, ``cond(A) = cond``.
 
     ``"scaled"`` is matfunc's 4-product symmetric form with deflation (:func:`.lyapunov.sign_lyapunov`, as the
@@ -164,23 +186,27 @@ def table(dtype: str = "float64", n: int = 64, batch: int = 4, conds: tuple[floa
         for default in (False, True):
             if default and sch in ("eig", "plain"):
                 continue
-            label = ("numpy eigh" if sch == "eig" else SCHEDULE_LABELS[sch]) + (", default coverage" if default
-                                                                                  else "")
+            label = ("numpy eigh" if sch == "eig" else SCHEDULE_LABELS[sch]) + (", default coverage" if default else "")
             row = []
             for c in conds:
-                r = eig_row(c, dtype=dtype, n=n, batch=batch) if sch == "eig" else forward_row(
-                    sch, c, dtype=dtype, n=n, batch=batch, default=default)
+                r = (
+                    eig_row(c, dtype=dtype, n=n, batch=batch)
+                    if sch == "eig"
+                    else forward_row(sch, c, dtype=dtype, n=n, batch=batch, default=default)
+                )
                 cells[(sch, default, c)] = r
-                row.append(f"{_fmt(r['steps'])} / {_fmt(r['products'])} / {_fmt(r['sqrtm'])} / "
-                           f"{_fmt(r['inv_sqrtm'])}")
+                row.append(f"{_fmt(r['steps'])} / {_fmt(r['products'])} / {_fmt(r['sqrtm'])} / {_fmt(r['inv_sqrtm'])}")
             out.append(f"| {label} | " + " | ".join(row) + " |")
     out += ["", f"Backward (Lyapunov sign iteration), {dtype}: steps / products / error of X", "", head, sep]
     for sch in ("scaled", "polar-express", "minimax-cubic"):
         for default in (False, True):
             if default and sch != "scaled" and sch != "polar-express":
                 continue
-            label = SCHEDULE_LABELS[sch] + (" (4-product symmetric form + deflation)" if sch == "scaled" else
-                                            " (general-step form)") + (", default coverage" if default else "")
+            label = (
+                SCHEDULE_LABELS[sch]
+                + (" (4-product symmetric form + deflation)" if sch == "scaled" else " (general-step form)")
+                + (", default coverage" if default else "")
+            )
             row = []
             for c in conds:
                 r = lyapunov_row(sch, c, dtype=dtype, n=n, batch=batch, default=default)
@@ -205,8 +231,14 @@ def _tf32_mode() -> Any:
         i = (i + 0x0FFF + ((i >> 13) & 1)) & ~0x1FFF
         return i.view(torch.float32)
 
-    products = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.Tensor.__rmatmul__, torch.bmm,
-                torch.mm}
+    products = {
+        torch.matmul,
+        torch.Tensor.matmul,
+        torch.Tensor.__matmul__,
+        torch.Tensor.__rmatmul__,
+        torch.bmm,
+        torch.mm,
+    }
 
     class TF32(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
@@ -218,8 +250,16 @@ def _tf32_mode() -> Any:
     return TF32()
 
 
-def lowprec_row(cond: float, *, dtype: str, products: str | None, schedule: str | None = None, n: int = 64,
-                batch: int = 4, repeat: int = 5) -> dict[str, Any]:
+def lowprec_row(
+    cond: float,
+    *,
+    dtype: str,
+    products: str | None,
+    schedule: str | None = None,
+    n: int = 64,
+    batch: int = 4,
+    repeat: int = 5,
+) -> dict[str, Any]:
     """Errors of ``sqrtm``/``inv_sqrtm(method="newton-schulz")`` (torch, CPU) with ``products`` None (working
     precision), ``"bfloat16"``/``"float16"`` (``matmul_dtype``) or ``"tf32"`` (every product emulated in TF32);
     whether ``check=True`` raises; the median time of ``sqrtm`` in seconds."""
@@ -261,12 +301,23 @@ def lowprec_table(n: int = 64, batch: int = 4, conds: tuple[float, ...] = LOWPRE
     """The ``--lowprec`` markdown table: per working dtype and product precision, the larger relative error of
     ``sqrtm`` and ``inv_sqrtm`` per condition (``*``: ``check=True`` raises), and the median ``sqrtm`` time."""
     head = "| working dtype | products | schedule | " + " | ".join(f"cond {c:.0e}" for c in conds) + " | ms |"
-    out = [f"Newton–Schulz roots with low-precision products, n = {n}, batch {batch}, PyTorch on CPU: the larger "
-           "relative error of sqrtm and inv_sqrtm (* where check=True raises); time: sqrtm median", "", head,
-           "|---|---|---|" + "---|" * len(conds) + "---|"]
-    cases = [("float32", None, None), ("float32", "tf32", None), ("float32", "bfloat16", None),
-             ("float32", "bfloat16", "polar-express"), ("float32", "float16", None),
-             ("float64", None, None), ("float64", "bfloat16", None), ("float64", "float16", None)]
+    out = [
+        f"Newton–Schulz roots with low-precision products, n = {n}, batch {batch}, PyTorch on CPU: the larger "
+        "relative error of sqrtm and inv_sqrtm (* where check=True raises); time: sqrtm median",
+        "",
+        head,
+        "|---|---|---|" + "---|" * len(conds) + "---|",
+    ]
+    cases = [
+        ("float32", None, None),
+        ("float32", "tf32", None),
+        ("float32", "bfloat16", None),
+        ("float32", "bfloat16", "polar-express"),
+        ("float32", "float16", None),
+        ("float64", None, None),
+        ("float64", "bfloat16", None),
+        ("float64", "float16", None),
+    ]
     for dtype, products, schedule in cases:
         cells, ms = [], None
         for c in conds:

@@ -117,8 +117,9 @@ def _clock(fn: Callable[[], Any]) -> tuple[float, float]:
     return time.perf_counter() - w, time.process_time() - c
 
 
-def run(cases: list[tuple[str, str, int, int, str]], *, rounds: int = 3, threads: int | None = None,
-        check: bool = False) -> list[dict[str, Any]]:
+def run(
+    cases: list[tuple[str, str, int, int, str]], *, rounds: int = 3, threads: int | None = None, check: bool = False
+) -> list[dict[str, Any]]:
     """Measure every case: plain root, matfunc before, matfunc after, interleaved over ``rounds`` (matfunc with
     ``check``: the default ``check=True`` adds the input and result checks to its time)."""
     import matfunc
@@ -142,8 +143,11 @@ def run(cases: list[tuple[str, str, int, int, str]], *, rounds: int = 3, threads
             with before_fix():
                 return matfunc.sqrtm(a, method=method, check=check)
 
-        variants: dict[str, Callable[[], Any]] = {"plain eigh root": lambda a=a, plain=plain: plain(a),
-                                                  "matfunc before": old, "matfunc after": ours}
+        variants: dict[str, Callable[[], Any]] = {
+            "plain eigh root": lambda a=a, plain=plain: plain(a),
+            "matfunc before": old,
+            "matfunc after": ours,
+        }
         if method != "auto":
             del variants["plain eigh root"]
         for fn in variants.values():  # warm-up: imports, thread pools, allocator
@@ -153,10 +157,15 @@ def run(cases: list[tuple[str, str, int, int, str]], *, rounds: int = 3, threads
             order = list(variants) if r % 2 == 0 else list(reversed(variants))
             for k in order:
                 times[k].append(_clock(variants[k]))
-        med = {k: (float(np.median([t[0] for t in v])), float(np.median([t[1] for t in v])),
-                   max(t[0] for t in v) / max(min(t[0] for t in v), 1e-12)) for k, v in times.items()}
-        rows.append({"framework": framework, "method": method, "batch": batch, "n": n, "dtype": dtype,
-                     "times": med})
+        med = {
+            k: (
+                float(np.median([t[0] for t in v])),
+                float(np.median([t[1] for t in v])),
+                max(t[0] for t in v) / max(min(t[0] for t in v), 1e-12),
+            )
+            for k, v in times.items()
+        }
+        rows.append({"framework": framework, "method": method, "batch": batch, "n": n, "dtype": dtype, "times": med})
         print(_line(rows[-1]), flush=True)
     return rows
 
@@ -174,13 +183,11 @@ def _line(row: dict[str, Any]) -> str:
     case = f"{row['framework']} `{row['method']}` {row['batch']} x {row['n']}x{row['n']} {row['dtype']}"
     before, after = t["matfunc before"], t["matfunc after"]
     speedup = before[0] / after[0] if after[0] > 0 else math.nan
-    return (f"| {case} | {_fmt(t.get('plain eigh root'))} | {_fmt(before)} | {_fmt(after)} | "
-            f"{speedup:.2f}x |")
+    return f"| {case} | {_fmt(t.get('plain eigh root'))} | {_fmt(before)} | {_fmt(after)} | {speedup:.2f}x |"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ("| case | plain eigh root | matfunc before | matfunc after | before / after (wall) |\n"
-            "|---|---|---|---|---|")
+    head = "| case | plain eigh root | matfunc before | matfunc after | before / after (wall) |\n|---|---|---|---|---|"
     return "\n".join([head, *(_line(r) for r in rows)])
 
 
@@ -194,8 +201,10 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--check", action="store_true", help="matfunc with check=True (its default), not check=False")
     args = p.parse_args(argv)
     cases = QUICK if args.quick else CASES
-    header = (f"CPU: {os.cpu_count()} cores, {args.load} busy-looping processes; wall time (CPU time of all "
-              f"threads), medians of {args.rounds} interleaved rounds; matfunc with check={args.check}\n")
+    header = (
+        f"CPU: {os.cpu_count()} cores, {args.load} busy-looping processes; wall time (CPU time of all "
+        f"threads), medians of {args.rounds} interleaved rounds; matfunc with check={args.check}\n"
+    )
     print(header + table([]).split("\n", 2)[0] + "\n|---|---|---|---|---|", flush=True)
     with load(args.load):
         rows = run(cases, rounds=args.rounds, threads=args.threads, check=args.check)

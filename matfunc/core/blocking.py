@@ -59,8 +59,15 @@ def _concat(parts: list[Any], xp: ModuleType) -> Any:
     return xp.concat(parts, axis=0)
 
 
-def over_batch(fn: Callable[..., Any], args: tuple[Any, ...], batch: tuple[int, ...], rows: int | None, *,
-               xp: ModuleType, map_: Callable[..., Any] = map) -> Any:
+def over_batch(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    batch: tuple[int, ...],
+    rows: int | None,
+    *,
+    xp: ModuleType,
+    map_: Callable[..., Any] = map,
+) -> Any:
     """``fn(*args)`` evaluated on blocks of ``rows`` matrices of the flattened batch ``batch``.
 
     ``args`` and the result are arrays, None, or (named) tuples of them, all with the batch ``batch`` in

@@ -85,9 +85,7 @@ def _solve_exact(m: list[list[Fraction]], rhs: list[Fraction]) -> list[Fraction]
 
 
 @cache
-def pade_coefficients(
-    m: int, n: int, power: Fraction = SQRT
-) -> tuple[tuple[Fraction, ...], tuple[Fraction, ...]]:
+def pade_coefficients(m: int, n: int, power: Fraction = SQRT) -> tuple[tuple[Fraction, ...], tuple[Fraction, ...]]:
     """Exact ``[m/n]`` Padé approximant ``p(z) / q(z)`` of ``(1 - z)**power`` at ``z = 0``.
 
     Returns ``(p, q)``, ascending coefficients, normalised by ``q_0 = 1``. The denominator solves the
@@ -382,6 +380,7 @@ def _root_converged(lo: float, eps: float) -> bool:
 def newton_root_covered(q: int, num_iters: int, eps: float) -> float:
     """Largest ``K`` such that ``num_iters`` scaled coupled-Newton steps for ``A^{-1/q}`` converge for every
     condition number up to ``K`` (scanned upwards in steps of 0.1 decade from 1, then bisected)."""
+
     def ok(log_cond: float) -> bool:
         return _root_converged(_run_root_schedule(10.0**-log_cond, num_iters, q)[1], eps)
 

@@ -30,7 +30,7 @@ def eig_factor(a: Any, /, *, eager: bool, xp: ModuleType) -> Any:
     w = xp.where(keep, w, xp.zeros_like(w))
     if eager and n > 1 and bool(xp.all(w[..., 1:] >= w[..., :-1])):
         rank = max(int(xp.max(xp.sum(xp.astype(keep, xp.int32), axis=-1))), 1)
-        w, v = w[..., n - rank:], v[..., n - rank:]
+        w, v = w[..., n - rank :], v[..., n - rank :]
     return v * xp.astype(xp.sqrt(w), v.dtype)[..., None, :]
 
 

@@ -29,8 +29,15 @@ from typing import Any
 from . import primitives
 from .coefficients import gauss_legendre, newton_root_schedule
 
-__all__ = ["newton_inv_root", "newton_root_matmuls", "matrix_power", "log_pade", "log_pade_vjp", "expm1_taylor",
-           "expm1_squaring"]
+__all__ = [
+    "newton_inv_root",
+    "newton_root_matmuls",
+    "matrix_power",
+    "log_pade",
+    "log_pade_vjp",
+    "expm1_taylor",
+    "expm1_squaring",
+]
 
 
 def matrix_power(x: Any, k: int, /) -> Any:

@@ -39,8 +39,14 @@ def normalized_forward(a_n: Any, /, *, opts: Options, xp: ModuleType) -> Any:
     if opts.method == "pade":
         return pade_sqrt(a_n, degree=opts.degree, inverse=opts.inverse, xp=xp)
     if opts.method == "newton-schulz" and opts.matmul_dtype is not None:
-        y, z = newton_schulz_mixed(a_n, steps=opts.all_ns_steps(), want="inv" if opts.inverse else "sqrt",
-                                   low=getattr(xp, opts.matmul_dtype), eps=opts.eps, xp=xp)
+        y, z = newton_schulz_mixed(
+            a_n,
+            steps=opts.all_ns_steps(),
+            want="inv" if opts.inverse else "sqrt",
+            low=getattr(xp, opts.matmul_dtype),
+            eps=opts.eps,
+            xp=xp,
+        )
         return z if opts.inverse else y
     if opts.method == "newton-schulz":
         # The paper's plain steps with its Frobenius scaling; the accelerated schedule otherwise.

@@ -47,8 +47,9 @@ __all__ = ["eig_parts", "exact_options", "root", "tangent", "solve", "operator",
 def exact_options(opts: Options, *, inverse: bool | None = None) -> Options:
     """``opts`` for the exact path: the eig forward and backward (``inverse`` overrides ``opts.inverse``)."""
     inv = opts.inverse if inverse is None else inverse
-    return dataclasses.replace(opts, inverse=inv, method="eig", degree=None, num_iters=None, backward="eig",
-                               backward_iters=0)
+    return dataclasses.replace(
+        opts, inverse=inv, method="eig", degree=None, num_iters=None, backward="eig", backward_iters=0
+    )
 
 
 def root(v: Any, s: Any, /, *, inverse: bool, eps: float, xp: ModuleType) -> Any:

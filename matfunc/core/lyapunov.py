@@ -46,7 +46,12 @@ from . import primitives
 from .coefficients import ns_schedule
 
 __all__ = [
-    "sign_lyapunov", "sign_lyapunov_steps", "eig_lyapunov", "loewner_solve", "sign_matmuls", "sign_poly_matmuls",
+    "sign_lyapunov",
+    "sign_lyapunov_steps",
+    "eig_lyapunov",
+    "loewner_solve",
+    "sign_matmuls",
+    "sign_poly_matmuls",
 ]
 
 
@@ -150,16 +155,13 @@ def eig_lyapunov(s: Any, g: Any, /, *, xp: ModuleType) -> Any:
     return loewner_solve(v, xp.maximum(denom, floor), g)
 
 
-
 def sign_poly_matmuls(steps: tuple[tuple[float, float, float], ...]) -> int:
     """Matrix products of :func:`sign_lyapunov_steps`: ``B^2``, ``P = B C``, ``B R``, ``C Q``, ``B Q`` a cubic step
     (5), plus ``B^2 E`` and ``B^4`` a quintic one (7); the last step skips ``B Q``."""
     return sum(7 if gamma != 0.0 else 5 for _, _, gamma in steps) - (1 if steps else 0)
 
 
-def sign_lyapunov_steps(
-    s_n: Any, g_n: Any, /, *, steps: tuple[tuple[float, float, float], ...], xp: ModuleType
-) -> Any:
+def sign_lyapunov_steps(s_n: Any, g_n: Any, /, *, steps: tuple[tuple[float, float, float], ...], xp: ModuleType) -> Any:
     r"""Sign iteration with general odd-polynomial steps ``p(m) = m q(m^2)``, ``q(x) = alpha + beta x + gamma x^2``
     (:mod:`.root_schedules`), for a symmetric right-hand side; no deflation (nonsingular ``s_n``).
 

@@ -25,8 +25,15 @@ from . import primitives
 from .coefficients import ns_schedule
 from .polar_schedules import REFINE_STEPS, refine_steps
 
-__all__ = ["newton_schulz", "newton_schulz_steps", "newton_schulz_mixed", "ns_matmuls", "LOW_EPS", "LOW_COVERED",
-           "REFINE_STEPS"]
+__all__ = [
+    "newton_schulz",
+    "newton_schulz_steps",
+    "newton_schulz_mixed",
+    "ns_matmuls",
+    "LOW_EPS",
+    "LOW_COVERED",
+    "REFINE_STEPS",
+]
 
 #: Machine epsilon of the ``matmul_dtype`` choices (products rounded to it; PyTorch and JAX accumulate in float32).
 LOW_EPS = {"bfloat16": 2.0**-7, "float16": 2.0**-10}
@@ -41,8 +48,15 @@ def ns_matmuls(num_iters: int) -> int:
 
 
 def newton_schulz(
-    a_n: Any, /, *, num_iters: int, eps: float, want: str, scaled: bool = True,
-    steps: tuple[tuple[float, float, float], ...] | None = None, xp: ModuleType
+    a_n: Any,
+    /,
+    *,
+    num_iters: int,
+    eps: float,
+    want: str,
+    scaled: bool = True,
+    steps: tuple[tuple[float, float, float], ...] | None = None,
+    xp: ModuleType,
 ) -> tuple[Any | None, Any | None]:
     """Run ``num_iters`` scaled coupled NS steps; return ``(Y, Z)`` ~ ``(A_n^{1/2}, A_n^{-1/2})``.
 

@@ -14,8 +14,18 @@ from .newton_schulz import LOW_EPS, REFINE_STEPS
 from .root_schedules import root_covered, root_iters, root_steps, schedule_name
 from .scaling import SCALES
 
-__all__ = ["Options", "resolve", "METHODS", "BACKWARDS", "DEFAULT_TAYLOR_DEGREE", "DEFAULT_PADE_DEGREE",
-           "DEFAULT_SCHEDULE", "default_ns_iters", "default_forward_iters", "default_coverage"]
+__all__ = [
+    "Options",
+    "resolve",
+    "METHODS",
+    "BACKWARDS",
+    "DEFAULT_TAYLOR_DEGREE",
+    "DEFAULT_PADE_DEGREE",
+    "DEFAULT_SCHEDULE",
+    "default_ns_iters",
+    "default_forward_iters",
+    "default_coverage",
+]
 
 METHODS = ("eig", "taylor", "pade", "newton-schulz")
 ALIASES = {"mtp": "taylor", "mpa": "pade", "ns": "newton-schulz", "eigh": "eig"}  # "_" and "-" alike

@@ -39,8 +39,17 @@ from . import primitives
 from .lyapunov import sign_lyapunov
 from .polar_schedules import REFINE_STEPS, Step, refine_steps
 
-__all__ = ["PolarOptions", "PolarSaved", "polar_forward", "polar_vjp", "polar_jvp", "gram_scale", "polar_products",
-           "REFINE_STEPS", "ITERATIVE"]
+__all__ = [
+    "PolarOptions",
+    "PolarSaved",
+    "polar_forward",
+    "polar_vjp",
+    "polar_jvp",
+    "gram_scale",
+    "polar_products",
+    "REFINE_STEPS",
+    "ITERATIVE",
+]
 
 ITERATIVE = ("newton-schulz", "polar-express", "muon")
 
@@ -198,16 +207,18 @@ def _solver(saved: PolarSaved, /, *, opts: PolarOptions, xp: ModuleType) -> tupl
         # L is self-adjoint: a framework that transposes programs (JAX) transposes the solve by calling it again
         return primitives.self_adjoint_solve(
             lambda x: p_n @ x + x @ p_n,
-            lambda q: sign_lyapunov(p_n, q, num_iters=opts.backward_iters, eps=opts.eps, scaled=True,
-                                    symmetric=False, xp=xp),
+            lambda q: sign_lyapunov(
+                p_n, q, num_iters=opts.backward_iters, eps=opts.eps, scaled=True, symmetric=False, xp=xp
+            ),
             r / rt,
             xp=xp,
         )
 
     def pinv() -> Any:
         eye = primitives.eye_like(p, xp=xp) / rt
-        return 2.0 * sign_lyapunov(p_n, eye, num_iters=opts.backward_iters, eps=opts.eps, scaled=True,
-                                   symmetric=not cx, xp=xp)
+        return 2.0 * sign_lyapunov(
+            p_n, eye, num_iters=opts.backward_iters, eps=opts.eps, scaled=True, symmetric=not cx, xp=xp
+        )
 
     return solve, pinv
 

@@ -12,8 +12,22 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-__all__ = ["register", "matmul_add", "matmul_in", "sum_to", "solve", "spd_solve", "self_adjoint_solve", "eye_like",
-           "sym", "mT", "mH", "is_complex", "real", "abs2"]
+__all__ = [
+    "register",
+    "matmul_add",
+    "matmul_in",
+    "sum_to",
+    "solve",
+    "spd_solve",
+    "self_adjoint_solve",
+    "eye_like",
+    "sym",
+    "mT",
+    "mH",
+    "is_complex",
+    "real",
+    "abs2",
+]
 
 _OVERRIDES: dict[tuple[str, str], Callable[..., Any]] = {}
 

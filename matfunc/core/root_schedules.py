@@ -56,8 +56,13 @@ Step = _ps.Step
 #: designed for cond 1.5e8); with the cushion 10 the accuracy is the scaled cubic's and the step count the same.
 CUSHION = 10.0
 SCHEDULES = ("scaled", "plain", "minimax-cubic", "polar-express")
-_ALIASES = {"minimax": "polar-express", "quintic": "polar-express", "polar-express-quintic": "polar-express",
-            "chen-chow": "scaled", "newton-schulz": "plain"}
+_ALIASES = {
+    "minimax": "polar-express",
+    "quintic": "polar-express",
+    "polar-express-quintic": "polar-express",
+    "chen-chow": "scaled",
+    "newton-schulz": "plain",
+}
 
 
 def schedule_name(value: object) -> str:

@@ -40,9 +40,23 @@ from typing import Any
 
 from . import primitives
 
-__all__ = ["Spectral", "POWER", "LOG", "EXP", "power", "eigh", "compose", "values", "divided_differences",
-           "spectral_forward", "spectral_vjp", "spectral_jvp", "floor_eigenvalues",
-           "second_divided_differences", "spectral_second"]
+__all__ = [
+    "Spectral",
+    "POWER",
+    "LOG",
+    "EXP",
+    "power",
+    "eigh",
+    "compose",
+    "values",
+    "divided_differences",
+    "spectral_forward",
+    "spectral_vjp",
+    "spectral_jvp",
+    "floor_eigenvalues",
+    "second_divided_differences",
+    "spectral_second",
+]
 
 
 @dataclass(frozen=True)
