@@ -32,11 +32,22 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "sphinx-mathjax-offline",  # copies MathJax 3 into _static and points mathjax_path at it: no CDN
+    "matplotlib.sphinxext.plot_directive",  # figures computed by matfunc at build time (docs/_plots/*.py)
 ]
+
+# Figures: ```{plot} _plots/name.py``` on a page runs that script at build time (Agg backend, offline); the
+# images land in the build folder only, never in the repository.
+plot_basedir = os.path.abspath(os.path.dirname(__file__))
+plot_include_source = False
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 110)]
+plot_rcparams = {"figure.figsize": (6.4, 3.6), "axes.grid": True, "grid.alpha": 0.3, "savefig.bbox": "tight"}
+plot_pre_code = "import numpy as np\nimport matplotlib.pyplot as plt\nimport matfunc\n"
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
-exclude_patterns = ["_build", "_intersphinx", "benchmarks/report.md"]
+exclude_patterns = ["_build", "_intersphinx", "_plots", "benchmarks/report.md"]
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 
