@@ -551,3 +551,63 @@ def test_gpu_check_path_without_measuring(tmp_path, monkeypatch):
     assert "## GPU check" in text and "- torch:cuda: NVIDIA H200 (torch)" in text and "of a 100 s budget" in text
     assert "- skipped: tests: not asked for (--no-tests)" in text and "- skipped: benchmark: not asked for" in text
     assert json.loads((tmp_path / "results.json").read_text())["gpu_check"]["plan"]["backends"] == ["torch:cuda"]
+
+
+# --- matfunc.bench.vs_eigh: the default call against the plain eigh code ------------------------------------
+
+from matfunc.bench import vs_eigh  # noqa: E402
+
+
+def test_vs_eigh_smoke(tmp_path, capsys):
+    # Tiny sizes, two rounds: every (backend, function, size, phase) row is measured, the table printed and saved,
+    # and the default call computes what the plain eigh code computes (both backward-stable eigh evaluations:
+    # they differ by rounding amplified by the conditioning, n * eps * cond at most).
+    backends = ["numpy:float64"] + (["torch:float32"] if _has("torch") else [])
+    funcs = ["sqrtm", "inv_sqrtm", "powm", "logm", "expm"]
+    out = tmp_path / "vs.json"
+    argv = ["--sizes", "2x8,1x12", "--rounds", "2", "--threads", "1", "--functions", ",".join(funcs)]
+    result = vs_eigh.main([*argv, "--backend", *backends, "--out", str(out)])
+    rows = result["rows"]
+    assert len(rows) == len(backends) * len(funcs) * 2 * len(vs_eigh.PHASES)
+    saved = json.loads(out.read_text())
+    assert saved["table"] == result["table"] == vs_eigh.table(rows) and "cores" in saved["machine"]
+    printed = capsys.readouterr().out
+    assert vs_eigh.HEAD in printed and "interquartile" in printed
+    for r in rows:
+        assert all(r["ms"][v] > 0 for v in vs_eigh.VARIANTS), r
+        assert r["default/eigh"] > 0 and r["check/nocheck"] > 0 and r["rounds"] >= 2
+        eps = float(np.finfo(r["backend"].partition(":")[2]).eps)
+        assert r["rel_diff"] <= r["n"] * eps * vs_eigh.COND, r
+        line = f"| {r['backend']} | {r['label']} | {r['batch']}x{r['n']} | {r['phase']} |"
+        assert line in result["table"] and line in printed
+
+
+def _has(name):
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+def test_vs_eigh_stats_pairs_rounds_and_flags_disturbed():
+    # Ratios are taken within a round (both variants saw the same load), then the median over rounds.
+    steady = {"default": [2.0, 4.0, 2.0], "check=False": [1.0, 2.0, 1.0], "eigh": [1.0, 2.0, 1.0]}
+    s = vs_eigh._stats(steady)
+    assert s["default/eigh"] == 2.0 and s["check/nocheck"] == 2.0 and s["spread"]["default/eigh"] == 0.0
+    assert s["ms"]["default"] == 2000.0 and s["disturbed"]  # the load doubled in round 2: the times spread
+    quiet = {k: [1.0, 1.01, 0.99, 1.0] for k in vs_eigh.VARIANTS}
+    assert not vs_eigh._stats(quiet)["disturbed"]
+    with pytest.raises(SystemExit):
+        vs_eigh.main(["--sizes", "8"])  # BATCHxN
+
+
+def test_vs_eigh_memory_jax():
+    # Second-order memory from the compiled programs: a Hessian-vector product needs more than a gradient.
+    pytest.importorskip("jax")
+    first = vs_eigh.memory_case("jax", "logm", 1, 2, 8)
+    second = vs_eigh.memory_case("jax", "logm", 2, 2, 8)
+    assert 0 < first["mib"] < second["mib"]
+    row = {"framework": "jax", "variant": "matfunc", "function": "logm", "batch": 2, "n": 8, "input_mib": 0.0}
+    row.update(first_mib=first["mib"], second_mib=second["mib"], ratio=second["mib"] / first["mib"], how="x")
+    assert "| jax | matfunc eig | logm(A) | 2x8 |" in vs_eigh.memory_table([row])
