@@ -515,7 +515,7 @@ def _polar_forward(x: Any, /, *, opts: Any, check: bool, name: str, offset: tupl
     with _compat.quiet(bxp, x):  # a non-finite result is reported by the checks, not by an overflow warning
         u, saved = polar_core.polar_forward(x, opts=opts, low=low, xp=bxp)
         if check:
-            _named_check(functools.partial(_polar._check_result, name=name, opts=opts, xp=bxp), (u,), offset=offset)
+            _named_check(functools.partial(_polar._check_result, name=name, opts=opts, xp=bxp), (u, x), offset=offset)
     return u, saved
 
 

@@ -125,6 +125,13 @@ def gram_scale(t: Any, gram: Any, /, *, scale: str, xp: ModuleType) -> Any:
     return c * (mx * mx)
 
 
+def _pow2_scale(t: Any, /, *, xp: ModuleType) -> Any:
+    """The power of two nearest below ``max |t_ij|`` per matrix, ``(..., 1, 1)`` real (1 for a zero matrix):
+    dividing by it is exact, and ``T^H T`` of the result neither underflows nor overflows."""
+    mx = _positive(xp.max(xp.abs(t), axis=(-2, -1), keepdims=True), xp=xp)
+    return xp.pow(2.0 * xp.ones_like(mx), xp.floor(xp.log2(mx)))
+
+
 def _real(x: Any, /, *, xp: ModuleType) -> Any:
     return xp.real(x) if primitives.is_complex(x) else x
 
@@ -143,19 +150,26 @@ def polar_forward(a: Any, /, *, opts: PolarOptions, low: Any = None, xp: ModuleT
         p = primitives.sym((v * xp.astype(s, v.dtype)[..., None, :]) @ vh)
         saved = PolarSaved(u, p, None, v, s)
     elif opts.method == "eig":
-        lam, v = xp.linalg.eigh(primitives.sym(primitives.mH(t) @ t))
-        s = xp.sqrt(xp.maximum(lam, xp.zeros_like(lam)))
-        floor = _floor(s, opts.eps, xp=xp)
-        inv = xp.where(s > floor, 1.0 / xp.where(s > floor, s, xp.ones_like(s)), xp.zeros_like(s))
+        # on T / max|t_ij| (U is scale-invariant): the Gram matrix of a tiny (huge) T underflows (overflows)
+        mx = _pow2_scale(t, xp=xp)
+        tn = t / xp.astype(mx, t.dtype)
+        lam, v = xp.linalg.eigh(primitives.sym(primitives.mH(tn) @ tn))
+        sn = xp.sqrt(xp.maximum(lam, xp.zeros_like(lam)))
+        floor = _floor(sn, opts.eps, xp=xp)
+        inv = xp.where(sn > floor, 1.0 / xp.where(sn > floor, sn, xp.ones_like(sn)), xp.zeros_like(sn))
         vh = primitives.mH(v)
-        u = (t @ (v * xp.astype(inv, v.dtype)[..., None, :])) @ vh
+        u = (tn @ (v * xp.astype(inv, v.dtype)[..., None, :])) @ vh
+        s = sn * mx[..., 0]
         p = primitives.sym((v * xp.astype(s, v.dtype)[..., None, :]) @ vh)
         saved = PolarSaved(u, p, None, v, s)
     else:
-        gram = primitives.mH(t) @ t if low is None else primitives.matmul_in(primitives.mH(t), t, low, xp=xp)
-        c = gram_scale(t, gram, scale=opts.scale, xp=xp)
-        root = xp.sqrt(c)
-        x = t / xp.astype(root, t.dtype)
+        # on T / max|t_ij| first: the Gram matrix of a tiny (huge) T underflows (overflows)
+        mx = _pow2_scale(t, xp=xp)
+        tn = t / xp.astype(mx, t.dtype)
+        gram = primitives.mH(tn) @ tn if low is None else primitives.matmul_in(primitives.mH(tn), tn, low, xp=xp)
+        c = gram_scale(tn, gram, scale=opts.scale, xp=xp)
+        x = tn / xp.astype(xp.sqrt(c), t.dtype)
+        root = xp.sqrt(c) * mx
         g = gram / xp.astype(c, gram.dtype)
         refine = refine_steps(opts.steps, opts.eps)
         for k, (al, be, ga) in enumerate(opts.steps):
