@@ -1,4 +1,4 @@
-"""matfunc: fast differentiable matrix square root and inverse square root on any array-API backend."""
+"""matfunc: differentiable matrix functions of batched symmetric/Hermitian matrices on any array-API backend."""
 
 from ._api import inv_sqrtm, inv_sqrtm_vjp, solve_lyapunov, sqrtm, sqrtm_vjp
 from ._errors import SingularMatrixError
@@ -13,7 +13,7 @@ __all__ = [
     "newton_schulz_iters",
     "SingularMatrixError",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 if "torch" in __import__("sys").modules:
     # PyTorch is already loaded: load its glue now, so that a first call under torch.compile(fullgraph=True)
