@@ -15,6 +15,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.abspath("_ext"))  # matfunc_eval: numbers about the code computed at build time
 
 import matfunc  # noqa: E402
 
@@ -33,6 +34,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx-mathjax-offline",  # copies MathJax 3 into _static and points mathjax_path at it: no CDN
     "matplotlib.sphinxext.plot_directive",  # figures computed by matfunc at build time (docs/_plots/*.py)
+    "matfunc_eval",  # {matfunc-eval}`expr` / {matfunc-math}`tex(expr)`: values computed at build time (_ext/)
 ]
 
 # Figures: ```{plot} _plots/name.py``` on a page runs that script at build time (Agg backend, offline); the
