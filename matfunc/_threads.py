@@ -18,7 +18,14 @@ On a busy machine the spinning threads wait for the scheduler on every call, and
 re-entrant; the user's setting is restored when the call returns, also on errors) and, when the work is worth a
 thread hand-off, runs the batch's blocks on as many worker threads as BLAS had (NumPy releases the GIL inside
 its linear algebra). Calls from other threads (a Dask worker, a user's pool) leave BLAS alone: threadpoolctl
-lets only one thread control OpenBLAS's process-wide pool. A user's own limit (``OPENBLAS_NUM_THREADS=1``,
+lets only one thread control OpenBLAS's process-wide pool. BLAS's thread count is process-wide, and another
+thread that enters and leaves its own ``threadpool_limits`` while matfunc's limit is on (scikit-learn's KMeans
+does) would restore matfunc's value on leaving and leave the process on one BLAS thread for good: so BLAS is
+limited only while no other Python thread runs (matfunc's own workers aside); with other threads alive (a
+Jupyter kernel's, an idle Dask or user pool's) the call runs on the calling thread with BLAS as it is, and the
+outermost exit restores the user's value only when nobody else changed it meanwhile. A ``fork``ed child
+(``multiprocessing``, ``DataLoader(num_workers>0)``) starts with fresh pools and lock: the parent's worker
+threads do not exist there. A user's own limit (``OPENBLAS_NUM_THREADS=1``,
 ``threadpoolctl.threadpool_limits(1)``) is respected: one BLAS thread means one worker. Without ``threadpoolctl``
 installed nothing changes. Only NumPy-backed host arrays (NumPy, array-api-strict) are concerned: PyTorch's and
 JAX's CPU kernels parallelise over the batch themselves.
@@ -33,7 +40,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["MAX_N", "MIN_WORK", "batch_plan", "single_blas", "split_rows"]
+__all__ = ["MAX_N", "MIN_WORK", "alone", "batch_plan", "single_blas", "split_rows"]
 
 MAX_N = 512  # larger matrices keep BLAS's threads (one 1024x1024 eigh: 149 ms with 2 threads, 233 ms with 1)
 MIN_WORK = 1 << 21  # batch * n^3 below which the thread hand-off (~0.1 ms) costs more than it saves
@@ -41,6 +48,19 @@ MIN_WORK = 1 << 21  # batch * n^3 below which the thread hand-off (~0.1 ms) cost
 _lock = threading.Lock()
 _state: dict[str, Any] = {"controller": None, "loaded": False, "depth": 0, "limiter": None}
 _pools: dict[int, Any] = {}  # worker count -> ThreadPoolExecutor, made on first use
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has only the forking thread: the parent's pool threads (and a lock one of them may have
+    held) are gone, and submitting to the inherited executors would wait forever. Start afresh."""
+    global _lock
+    _lock = threading.Lock()
+    _pools.clear()
+    _state.update(depth=0, limiter=None)
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _controller() -> Any:
@@ -65,27 +85,60 @@ def blas_threads() -> int:
     return max([1, *(lib.num_threads for lib in ctl.lib_controllers)])
 
 
+def _own_threads() -> set[Any]:
+    return {t for pool in list(_pools.values()) for t in list(getattr(pool, "_threads", ()))}
+
+
+def alone() -> bool:
+    """Whether the calling thread is the main thread and no other Python thread is alive but matfunc's own pool
+    workers: only then can a process-wide BLAS setting be changed and restored without racing another
+    thread's ``threadpool_limits`` (threads started from C code that never ran Python are not seen, and they
+    do not call threadpoolctl)."""
+    me = threading.current_thread()
+    if me is not threading.main_thread():
+        return False
+    own = _own_threads()
+    return all(t is me or t in own for t in threading.enumerate())
+
+
+def _current(ctl: Any) -> list[int]:
+    return [lib.num_threads for lib in ctl.lib_controllers]
+
+
 @contextlib.contextmanager
-def single_blas() -> Iterator[None]:
-    """BLAS on one thread inside the block, from the main thread (re-entrant); the user's setting is restored
-    when the outermost block exits, also on errors. Elsewhere a no-op: threadpoolctl lets only one thread
-    control OpenBLAS's process-wide pool, and that is the main thread's job."""
+def single_blas() -> Iterator[bool]:
+    """BLAS on one thread inside the block when :func:`alone` (re-entrant); yields whether it did. The user's
+    setting is restored when the outermost block exits, also on errors, unless BLAS no longer has the one
+    thread set here (then someone else owns the setting now, and it is left to them). Otherwise a no-op:
+    BLAS's thread count is process-wide, and changing it while another thread may enter and leave its own
+    limit would leave the process with a value that is not the user's."""
     ctl = _controller()
-    if ctl is None or threading.current_thread() is not threading.main_thread():
-        yield
+    if ctl is None:
+        yield False
         return
     with _lock:
         if _state["depth"] == 0:
-            _state["limiter"] = ctl.limit(limits=1).__enter__()
-        _state["depth"] += 1
+            if not alone():
+                limited = False
+            else:
+                _state["limiter"] = ctl.limit(limits=1).__enter__()
+                limited = True
+        else:
+            limited = _state["limiter"] is not None and threading.current_thread() is threading.main_thread()
+        if limited:
+            _state["depth"] += 1
+    if not limited:
+        yield False
+        return
     try:
-        yield
+        yield True
     finally:
         with _lock:
             _state["depth"] -= 1
             if _state["depth"] == 0:
                 limiter, _state["limiter"] = _state["limiter"], None
-                limiter.__exit__(None, None, None)
+                if set(_current(ctl)) == {1}:  # still ours: restore the user's value
+                    limiter.__exit__(None, None, None)
 
 
 def _pool(workers: int) -> Any:
@@ -110,8 +163,8 @@ def batch_plan(shape: tuple[int, ...], *, host_numpy: bool) -> Iterator[tuple[in
         yield 1, map
         return
     workers = min(blas_threads(), os.cpu_count() or 1)  # read before single_blas() sets BLAS to one thread
-    with single_blas():
-        if workers < 2 or batch * n**3 < MIN_WORK:
+    with single_blas() as limited:
+        if not limited or workers < 2 or batch * n**3 < MIN_WORK:  # other threads alive: BLAS as it is
             yield 1, map
         else:
             yield workers, _pool(workers).map

@@ -164,3 +164,134 @@ def test_thread_benchmark_runs_and_restores_the_fixes():
     assert all(t[0] > 0 and t[1] >= 0 for r in rows for t in r["times"].values())
     assert "| numpy `auto` 8 x 16x16 float64 |" in bench_threads.table(rows)
     assert blocking.MIN_N == 8 and _threads._state == state  # "before" was measured inside a restored context
+
+
+_FORK_CHILD = """
+import multiprocessing as mp, sys
+import numpy as np
+import matfunc
+from matfunc import _threads
+
+_threads.blas_threads = lambda: 2  # a pooled call even where BLAS has one thread (CI)
+_threads.os.cpu_count = lambda: 2
+rng = np.random.default_rng(0)
+q = np.linalg.qr(rng.standard_normal((64, 32, 32)))[0]
+a = q @ (np.linspace(1.0, 10.0, 32)[:, None] * q.mT)
+y = matfunc.sqrtm(a)
+assert _threads._pools, "the parent did not use the pool"
+
+def child(out):
+    out.put(float(np.abs(matfunc.sqrtm(a) - y).max()))
+
+if __name__ == "__main__":
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    p = ctx.Process(target=child, args=(out,))
+    p.start()
+    p.join(timeout=float(sys.argv[1]))
+    if p.is_alive():
+        p.kill()
+        print("hung")
+    else:
+        print("ok", p.exitcode, out.get(timeout=5))
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork is POSIX")
+def test_a_forked_child_does_not_hang_on_the_parents_pool(tmp_path):
+    """Issue 25 item 9: a ``fork``ed child (multiprocessing, DataLoader workers) of a process that used the
+    pool inherits executors whose threads do not exist there; it must make its own."""
+    if _threads._controller() is None:
+        pytest.skip("no BLAS library found by threadpoolctl")
+    script = tmp_path / "fork_child.py"
+    script.write_text(_FORK_CHILD)
+    out = subprocess.run([sys.executable, str(script), "30"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    words = out.stdout.split()
+    assert words[:2] == ["ok", "0"], out.stdout + out.stderr
+    assert float(words[2]) == 0.0  # the child's pooled result is the parent's, bit for bit
+
+
+@pytest.fixture
+def users_blas():
+    """The user's BLAS setting, at least 2 threads (also on 1-core CI), made the way an environment variable or
+    a bare ``openblas_set_num_threads`` would (no threadpoolctl ownership), restored afterwards."""
+    if _threads._controller() is None:
+        pytest.skip("no BLAS library found by threadpoolctl")
+    libs = _threads._controller().lib_controllers
+    before = _blas_threads()
+    if min(before) < 2:
+        for lib in libs:
+            getattr(lib, "_real_set_num_threads", lib.set_num_threads)(2)
+        if min(_blas_threads()) < 2:
+            pytest.skip("BLAS cannot run 2 threads here")
+    yield _blas_threads()
+    for lib, n in zip(libs, before, strict=True):
+        getattr(lib, "_real_set_num_threads", lib.set_num_threads)(n)
+
+
+@pytest.mark.parametrize("order", ["enters inside, leaves after", "enters before, leaves inside"])
+def test_another_threads_limit_does_not_leave_blas_changed(users_blas, monkeypatch, order):
+    """Issue 25 item 10: BLAS's thread count is process-wide. A thread that enters its own threadpool_limits and
+    leaves it while a matfunc call is running, or just after it (scikit-learn's KMeans does that on its own
+    thread), restores what it found on entering while matfunc restores what *it* found: with the two
+    interleaved, one of them puts back the other's temporary value, and the process stays on it for good."""
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 2)
+    monkeypatch.setattr(_threads.os, "cpu_count", lambda: 2)
+    go_in, is_in, go_out, is_out = (threading.Event() for _ in range(4))
+    inside = order.startswith("enters inside")
+
+    def other():  # scikit-learn's pattern, on another thread
+        go_in.wait(30)
+        with threadpoolctl.threadpool_limits(1, user_api="blas"):
+            is_in.set()
+            go_out.wait(30)
+        is_out.set()
+
+    split_rows, hooked = _threads.split_rows, []
+
+    def inside_the_call(*args):  # runs inside matfunc's thread plan (in every version of it)
+        if not hooked:
+            hooked.append(True)
+            (go_in if inside else go_out).set()
+            assert (is_in if inside else is_out).wait(30)
+        return split_rows(*args)
+
+    monkeypatch.setattr(_threads, "split_rows", inside_the_call)
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        if not inside:
+            go_in.set()
+            assert is_in.wait(30)
+        a = spd(32, batch=(64,), seed=0)
+        y = matfunc.sqrtm(a)
+    finally:
+        go_in.set()
+        go_out.set()
+        t.join(30)
+    assert hooked and is_out.is_set()
+    assert _blas_threads() == users_blas, f"BLAS left at {_blas_threads()}, the user's setting is {users_blas}"
+    np.testing.assert_allclose(y @ y, a, rtol=0, atol=64 * np.finfo(a.dtype).eps * np.abs(a).max())
+    assert _threads._state["depth"] == 0
+
+
+def test_blas_is_limited_only_when_no_other_thread_runs(two_workers):
+    a = spd(32, batch=(64,), seed=0)
+    assert _threads.alone()
+    matfunc.sqrtm(a)
+    assert two_workers == [2]  # alone: BLAS on one thread, the batch on the pool
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, args=(30,))
+    t.start()
+    try:
+        assert not _threads.alone()
+        with _threads.single_blas() as limited:
+            inside = _blas_threads()
+        y = matfunc.sqrtm(a)
+    finally:
+        stop.set()
+        t.join()
+    assert not limited and inside == _blas_threads()  # another thread alive: BLAS left as the user set it
+    assert two_workers == [2]  # ... and no pool (its workers would each run BLAS's threads)
+    np.testing.assert_array_equal(y, matfunc.sqrtm(a))
