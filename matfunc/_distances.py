@@ -55,11 +55,14 @@ def _method(method: object) -> str:
 
     m = option_name(method, "method")
     m = {"eigh": "eig", "ns": "newton-schulz", "mpa": "pade", "mtp": "taylor"}.get(m, m)
-    if m not in ("auto", "eig", "newton-schulz", "pade", "taylor"):
+    if m in ("pade", "taylor"):
         raise ValueError(
-            f"unknown method {method!r}; expected one of ('auto', 'eig', 'newton-schulz', 'pade', 'taylor'), the "
-            "methods of matfunc.sqrtm"
+            f"method={method!r} cannot give the distances' accuracy: its truncated series leaves errors of 1-10% "
+            "on well-conditioned covariances and more on rank-deficient ones, and the distance composes two square "
+            "roots; use method='eig' (exact, the default on CPU) or 'newton-schulz' (matrix products, GPUs)"
         )
+    if m not in ("auto", "eig", "newton-schulz"):
+        raise ValueError(f"unknown method {method!r}; expected one of ('auto', 'eig', 'newton-schulz')")
     return m
 
 
@@ -79,7 +82,8 @@ def _prepare(covs: dict[str, Any], means: dict[str, Any], /, *, name: str) -> tu
     """Arrays as arrays, the namespace, static checks (shapes, dtypes, matching sizes); returns the compute dtype
     (the promoted input dtype, half precision as float32)."""
     covs = {k: _validation.as_array(v) for k, v in covs.items()}
-    means = {k: _validation.as_array(v) for k, v in means.items()}
+    xp = _compat.array_namespace(*covs.values())
+    means = {k: _mean_array(v, covs, name=name, what=k, xp=xp) for k, v in means.items()}
     xp = _compat.array_namespace(*covs.values(), *means.values())
     for k, v in covs.items():
         _validation.check_static(v, name=f"{name} ({k})", xp=xp)
@@ -98,6 +102,50 @@ def _prepare(covs: dict[str, Any], means: dict[str, Any], /, *, name: str) -> tu
     _batch_shape(shapes, name, "the arguments")
     dtype = xp.result_type(*(v.dtype for v in (*covs.values(), *means.values())))
     return xp, covs, means, _validation.compute_dtype(dtype, xp=xp)
+
+
+def _mean_array(v: Any, covs: dict[str, Any], /, *, name: str, what: str, xp: ModuleType) -> Any:
+    """A mean as an array of shape (..., n); a scalar (Python or NumPy number, 0-d array) is the same value in
+    every component (broadcast to ``(n,)``), a Python number in the covariances' dtype."""
+    if isinstance(v, bool) or isinstance(v, str):
+        raise TypeError(f"{name} expects {what} as an array of shape (..., n) or a number, got {v!r}")
+    scalar = isinstance(v, (int, float, complex)) or (hasattr(v, "shape") and tuple(v.shape) == ())
+    if not scalar:
+        v = _validation.as_array(v)
+        if not hasattr(v, "shape"):
+            raise TypeError(
+                f"{name} expects {what} as an array of shape (..., n) or a number, got {type(v).__name__} {v!r}"
+            )
+        return v
+    cov = next(iter(covs.values()))
+    n = cov.shape[-1] if cov.ndim >= 1 else 0
+    dtype = cov.dtype
+    if hasattr(v, "shape") and _same_namespace(v, xp):  # a 0-d array of the covariances' framework (or tracer)
+        if not xp.isdtype(v.dtype, ("real floating", "complex floating")):
+            v = xp.astype(v, dtype)
+        return xp.broadcast_to(v, (n,))
+    if not isinstance(v, (int, float, complex)):  # a NumPy scalar or a 0-d array keeps its (floating) dtype
+        own = getattr(xp, str(getattr(v, "dtype", "")).rsplit(".", 1)[-1], None)
+        if own is not None and xp.isdtype(own, ("real floating", "complex floating")):
+            dtype = own
+        v = _as_number(v)
+    if isinstance(v, complex) and not xp.isdtype(dtype, "complex floating"):
+        dtype = xp.complex128 if dtype == xp.float64 else xp.complex64
+    return xp.full((n,), v, dtype=dtype, device=_compat.device(cov))
+
+
+def _same_namespace(v: Any, xp: ModuleType) -> bool:
+    try:
+        return _compat.array_namespace(v) is xp
+    except TypeError:
+        return False
+
+
+def _as_number(v: Any) -> Any:
+    x = v.item() if hasattr(v, "item") else v
+    if not isinstance(x, (int, float, complex)) or isinstance(x, bool):
+        raise TypeError(f"expected a number, got {type(v).__name__} {v!r}")
+    return x
 
 
 def _real_dtype(dtype: Any, xp: ModuleType) -> Any:
@@ -168,17 +216,20 @@ def _sqrtm(x: Any, /, *, method: str, check: bool, name: str, what: str) -> Any:
         raise type(exc)(f"{name}, {what}: {exc}") from exc
 
 
-def _fidelity(a: Any, b: Any, /, *, method: str, check: bool, name: str, xp: ModuleType) -> Any:
-    """``tr (A^{1/2} B A^{1/2})^{1/2}`` for checked, ridged input in the compute dtype (eager, non-Dask)."""
+def _fidelity(
+    a: Any, b: Any, /, *, method: str, check: bool, name: str, xp: ModuleType, eps: float | None = None
+) -> Any:
+    """``tr (A^{1/2} B A^{1/2})^{1/2}`` for checked, ridged input in the compute dtype (eager, non-Dask); ``eps``:
+    the precision of the input (when it was widened), for the rank decisions of the exact route."""
     eig = method == "eig" or (method == "auto" and _compat.is_cpu(a))
     grad = _wants_grad((a, b), xp)
     if eig:
         with _compat.quiet(xp, a):
             eager = not (_traced(a, xp) or _traced(b, xp))
             av, bv = _compat.values(a), _compat.values(b)
-            eps = float(xp.finfo(av.dtype).eps)
+            eps = float(xp.finfo(av.dtype).eps) if eps is None else eps
             definite = eager and _validation._definite(av, eps=eps, xp=xp) and _validation._definite(bv, eps=eps, xp=xp)
-            t = core_distances.eig_fidelity(av, bv, eager=eager, definite=definite, xp=xp)
+            t = core_distances.eig_fidelity(av, bv, eager=eager, definite=definite, xp=xp, eps=eps)
         if not grad:
             return t
     # Gradients (and the matrix-product methods): through matfunc.sqrtm twice, whose backward is finite at
@@ -213,25 +264,89 @@ def _dask_fidelity(a: Any, b: Any, /, *, fn: Any, rdtype: Any) -> Any:
 
 
 def _root_fidelity(
-    a: Any, b: Any, /, *, method: object, ridge: object, check: bool, name: str, names: tuple[str, str] = ("a", "b")
+    a: Any,
+    b: Any,
+    /,
+    *,
+    method: object,
+    ridge: object,
+    check: bool,
+    name: str,
+    names: tuple[str, str] = ("a", "b"),
+    cast: bool = True,
 ) -> Any:
+    """The root fidelity, in the output's real dtype (``cast=False``: in the dtype it was computed in, float64 for
+    float32 input where :func:`_accurate_dtype` finds it, so that callers subtract it from the traces there)."""
     xp, covs, _, ctype = _prepare(dict(zip(names, (a, b), strict=True)), {}, name=name)
     method, ridge = _method(method), _positive_number(ridge, "ridge")
     a, b = covs.values()
     rdtype = _real_dtype(xp.result_type(a.dtype, b.dtype), xp)
     if _compat.backend_name(xp) == "dask":
+        hi = _real_dtype(_wider(ctype, xp), xp) if not cast and (method == "eig" or method == "auto") else rdtype
         return _dask_fidelity(
             a,
             b,
-            rdtype=rdtype,
-            fn=lambda x, y: _root_fidelity(x, y, method=method, ridge=ridge, check=check, name=name, names=names),
+            rdtype=hi,
+            fn=lambda x, y: _cast(
+                _root_fidelity(x, y, method=method, ridge=ridge, check=check, name=name, names=names, cast=False),
+                hi,
+                _compat.array_namespace(x),
+            ),
         )
     batch = _batch_shape([tuple(a.shape[:-2]), tuple(b.shape[:-2])], name, "a and b")
     if 0 in batch or a.shape[-1] == 0:  # nothing to compute (the trace of a 0 x 0 matrix is 0)
         return xp.zeros(batch, dtype=rdtype, device=_compat.device(a))
     c, _, check = _checked(covs, {}, name=name, ctype=ctype, ridge=ridge, check=check, xp=xp)
-    t = _fidelity(*c.values(), method=method, check=check, name=name, xp=xp)
-    return _cast(t, rdtype, xp)
+    t = _scaled_fidelity(*c.values(), method=method, check=check, name=name, xp=xp)
+    return _cast(t, rdtype, xp) if cast else t
+
+
+def _pow2_diag(x: Any, /, *, xp: ModuleType) -> Any:
+    """The power of two at or below the largest diagonal entry per matrix, ``(..., 1, 1)`` real (1 where it is
+    not positive): for a PSD matrix it bounds every entry, and dividing by it is exact."""
+    d = xp.max(primitives.real(xp.linalg.diagonal(x), xp=xp), axis=-1, keepdims=True)[..., None]
+    d = xp.where(d > 0, d, xp.ones_like(d))
+    return xp.pow(2.0 * xp.ones_like(d), xp.floor(xp.log2(d)))
+
+
+def _wider(dtype: Any, xp: ModuleType) -> Any:
+    if dtype == xp.float32:
+        return xp.float64
+    return xp.complex128 if dtype == xp.complex64 else dtype
+
+
+def _accurate_dtype(x: Any, xp: ModuleType) -> Any:
+    """float64 (complex128) for float32 (complex64) ``x`` where its framework and device compute in float64
+    (not Apple MPS, not JAX without ``jax_enable_x64``); else ``x``'s dtype."""
+    wide = _wider(x.dtype, xp)
+    if wide == x.dtype:
+        return wide
+    backend = _compat.backend_name(xp)
+    if backend == "jax":
+        import jax
+
+        return wide if jax.config.read("jax_enable_x64") else x.dtype
+    if backend == "torch" and getattr(getattr(x, "device", None), "type", "") == "mps":
+        return x.dtype
+    return wide
+
+
+def _scaled_fidelity(a: Any, b: Any, /, *, method: str, check: bool, name: str, xp: ModuleType) -> Any:
+    """:func:`_fidelity` of ``A / s_a`` and ``B / s_b`` (``s`` :func:`_pow2_diag`) times ``sqrt(s_a s_b)``: ``F`` is
+    homogeneous of degree 1/2 in each argument, and unscaled ``L^H B L`` underflows for covariances of size
+    ``1e-25`` (float32) / ``1e-200`` (float64). The exact-eigenvalue route without gradients runs in float64 for
+    float32 input where available (the distances subtract ``2 F`` from the traces: float32 rounding of ``F`` is
+    amplified by ``tr / d^2``); the result is then in that dtype."""
+    sa, sb = _pow2_diag(a, xp=xp), _pow2_diag(b, xp=xp)
+    x, y = a / xp.astype(sa, a.dtype), b / xp.astype(sb, b.dtype)
+    eig = method == "eig" or (method == "auto" and _compat.is_cpu(a))
+    eps = float(xp.finfo(a.dtype).eps)
+    if eig and not _wants_grad((a, b), xp):
+        wide = _accurate_dtype(x, xp)
+        x, y = _cast(x, wide, xp), _cast(y, wide, xp)
+    t = _fidelity(x, y, method=method, check=check, name=name, xp=xp, eps=eps)
+    scale = xp.sqrt(sa[..., 0, 0]) * xp.sqrt(sb[..., 0, 0])
+    return t * xp.astype(scale, t.dtype)
 
 
 def _clip0(x: Any, xp: ModuleType) -> Any:
@@ -350,8 +465,17 @@ def bures_wasserstein(
     >>> float(matfunc.bures_wasserstein(np.eye(3), 4 * np.eye(3)))   # sqrt(3 (1 - 2)^2)
     1.7320508075688772
     """
+    squared = _flag(squared, "squared")
     sq = _bures_squared(a, b, method=method, ridge=ridge, check=check, name="bures_wasserstein")
-    return sq if _flag(squared, "squared") else _safe_sqrt(sq, _compat.array_namespace(sq))
+    xp = _compat.array_namespace(sq)
+    out = _out_dtype(tuple(_validation.as_array(v) for v in (a, b)), xp)
+    return _cast(sq if squared else _safe_sqrt(sq, xp), out, xp)
+
+
+def _out_dtype(args: tuple[Any, ...], xp: ModuleType) -> Any:
+    """The real dtype of the promoted input dtype, for the result (half precision is computed in float32 and
+    returned in its own dtype)."""
+    return _real_dtype(xp.result_type(*(v.dtype for v in args)), xp)
 
 
 def _flag(value: object, what: str) -> bool:
@@ -363,12 +487,15 @@ def _flag(value: object, what: str) -> bool:
 def _bures_squared(
     a: Any, b: Any, /, *, method: object, ridge: object, check: bool, name: str, names: tuple[str, str] = ("a", "b")
 ) -> Any:
+    """``d^2`` in the dtype the fidelity was computed in (float64 for float32 input on the exact route where
+    available: the traces are summed there too)."""
     xp, covs, _, ctype = _prepare(dict(zip(names, (a, b), strict=True)), {}, name=name)
     ridge = _positive_number(ridge, "ridge")
-    t = _root_fidelity(a, b, method=method, ridge=ridge, check=check, name=name, names=names)
+    t = _root_fidelity(a, b, method=method, ridge=ridge, check=check, name=name, names=names, cast=False)
     a, b = covs.values()
     n = a.shape[-1]
-    tr = _trace(_cast(a, ctype, xp), xp) + _trace(_cast(b, ctype, xp), xp) + 2.0 * n * ridge
+    wide = _wider(ctype, xp) if _real_dtype(_wider(ctype, xp), xp) == t.dtype else ctype
+    tr = _trace(_cast(a, wide, xp), xp) + _trace(_cast(b, wide, xp), xp) + 2.0 * n * ridge
     return _clip0(_cast(tr, t.dtype, xp) - 2.0 * t, xp)
 
 
@@ -423,9 +550,12 @@ def frechet_distance(
     sq = _bures_squared(
         covs["sigma1"], covs["sigma2"], method=method, ridge=ridge, check=check, name=name, names=("sigma1", "sigma2")
     )
-    d = _cast(means["mu1"], ctype, xp) - _cast(means["mu2"], ctype, xp)
+    wide = _wider(ctype, xp) if _real_dtype(_wider(ctype, xp), xp) == sq.dtype else ctype
+    d = _cast(means["mu1"], wide, xp) - _cast(means["mu2"], wide, xp)
     dm = xp.sum(primitives.real(d * xp.conj(d) if primitives.is_complex(d) else d * d, xp=xp), axis=-1)
-    return _clip0(_cast(dm, sq.dtype, xp) + sq, xp)
+    out = _out_dtype((*covs.values(), *means.values()), xp)  # the promoted dtype of all four arguments
+    hi = xp.result_type(sq.dtype, dm.dtype)
+    return _cast(_clip0(_cast(dm, hi, xp) + _cast(sq, hi, xp), xp), out, xp)
 
 
 # --- manual VJPs -------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from . import primitives
 __all__ = ["eig_factor", "eig_fidelity"]
 
 
-def eig_factor(a: Any, /, *, eager: bool, xp: ModuleType) -> Any:
+def eig_factor(a: Any, /, *, eager: bool, xp: ModuleType, eps: float | None = None) -> Any:
     """``C = V diag(w)^{1/2}`` (``C C^H = A``) from ``A = V diag(w) V^H``, with the eigenvalues below
     ``sqrt(n) eps max(w)`` set to zero: computed zero eigenvalues come out within about ``eps max(w)`` (measured
     at most ``0.92 eps max(w)``, NumPy and PyTorch, n up to 2048), and each would put ``sqrt(eps max(w))`` of
@@ -21,10 +21,13 @@ def eig_factor(a: Any, /, *, eager: bool, xp: ModuleType) -> Any:
     genuine eigenvalues of float32 FID statistics at n = 2048 (the smallest nonzero one there: 1650 eps max(w)).
 
     Eager arrays: the columns of zeros (the smallest eigenvalues, ``eigh`` sorting them first) are dropped, all
-    but the batch's largest rank, so that the product and the SVD that follow are of rank size, not ``n``."""
+    but the batch's largest rank, so that the product and the SVD that follow are of rank size, not ``n``.
+
+    ``eps``: the precision the input was known to (default: its dtype's); float32 statistics computed in float64
+    keep float32's threshold, their eigenvalues below it being rounding of the input, not data."""
     w, v = xp.linalg.eigh(primitives.sym(a))
     n = a.shape[-1]
-    eps = float(xp.finfo(w.dtype).eps)
+    eps = float(xp.finfo(w.dtype).eps) if eps is None else eps
     tol = (math.sqrt(n) * eps) * xp.max(w, axis=-1, keepdims=True)
     keep = w > tol
     w = xp.where(keep, w, xp.zeros_like(w))
@@ -34,7 +37,7 @@ def eig_factor(a: Any, /, *, eager: bool, xp: ModuleType) -> Any:
     return v * xp.astype(xp.sqrt(w), v.dtype)[..., None, :]
 
 
-def eig_fidelity(a: Any, b: Any, /, *, eager: bool, definite: bool, xp: ModuleType) -> Any:
+def eig_fidelity(a: Any, b: Any, /, *, eager: bool, definite: bool, xp: ModuleType, eps: float | None = None) -> Any:
     """The value by ``"eig"``, through factors ``C C^H = A``, ``D D^H = B`` (never ``A^{1/2}`` itself):
 
     - ``definite`` (the caller found both positive definite to working precision, ``lambda_min > n eps max a_ii``): the
@@ -50,5 +53,5 @@ def eig_fidelity(a: Any, b: Any, /, *, eager: bool, definite: bool, xp: ModuleTy
         c = xp.linalg.cholesky(a)
         lm = xp.linalg.eigvalsh(primitives.sym(primitives.mH(c) @ b @ c))
         return xp.sum(xp.sqrt(xp.maximum(lm, xp.zeros_like(lm))), axis=-1)
-    c, d = eig_factor(a, eager=eager, xp=xp), eig_factor(b, eager=eager, xp=xp)
+    c, d = eig_factor(a, eager=eager, xp=xp, eps=eps), eig_factor(b, eager=eager, xp=xp, eps=eps)
     return xp.sum(xp.linalg.svdvals(primitives.mH(c) @ d), axis=-1)
