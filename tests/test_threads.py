@@ -31,6 +31,21 @@ def _blas_threads() -> list[int]:
     return [lib.num_threads for lib in _threads._controller().lib_controllers]
 
 
+@pytest.fixture(autouse=True)
+def _threads_of_earlier_tests(monkeypatch):
+    """Threads left alive by earlier tests (Dask's idle scheduler pool, ...) would keep matfunc from limiting
+    BLAS in every test below: count only the threads started during the test, as a fresh process would."""
+    earlier, alone = set(threading.enumerate()), _threads.alone
+
+    def alone_since_the_test_began():
+        me = threading.current_thread()
+        own = _threads._own_threads()
+        fresh = me is threading.main_thread() and all(t in earlier or t in own for t in threading.enumerate())
+        return alone() or fresh
+
+    monkeypatch.setattr(_threads, "alone", alone_since_the_test_began)
+
+
 @pytest.fixture
 def two_workers(monkeypatch):
     """Pretend BLAS has two threads (CI machines may have one core), and record the pools used."""
