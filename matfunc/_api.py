@@ -29,19 +29,13 @@ def _prepare(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, *
     if opts.matmul_dtype is not None:
         _validation.low_dtype(a, opts.matmul_dtype, name=name, xp=xp)
     check = check and 0 not in a.shape  # what the glue is told (Dask checks lazily, chunk by chunk)
-    if check and _concrete(a, glue):
+    if check and _compat.is_concrete(a):
         v = _compat.values(a)
         with _compat.quiet(xp, v):
             _validation.check_values(v, name=name, eps=eps, xp=xp)
             if inverse:
                 _validation.check_nonsingular(_cast(v, ctype, xp), name=name, eps=eps, xp=xp)
     return xp, glue, ctype, opts, check
-
-
-def _concrete(a: Any, glue: Any) -> bool:
-    """Whether ``a`` has values to check: not a tracer (jit, vmap, torch.func, torch.compile), not lazy
-    (Dask checks chunk by chunk itself), not a torch meta tensor."""
-    return not (glue is not None and glue.is_traced(a)) and _compat.has_values(a)
 
 
 def _check_result(x: Any, y: Any, /, *, name: str, opts: Any, xp: Any) -> None:
@@ -69,7 +63,7 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
                 y = _over_batch(
                     lambda t: _forward(sym(t), opts=opts, xp=xp)[0], (x,), *_blocks(x, xp, workers), xp=xp, map_=map_
                 )
-            if check and _concrete(y, glue):
+            if check and _compat.is_concrete(y):
                 _check_result(x, y, name=name, opts=opts, xp=xp)
         return _cast(y, a.dtype, xp)
 
@@ -120,7 +114,7 @@ def _apply_vjp(a: Any, /, *, name: str, inverse: bool, method: str, check: bool,
 
     with _compat.quiet(xp, x), _host_threads(x) as (workers, map_):
         y, saved = _over_batch(fwd, (x,), *_blocks(x, xp, workers), xp=xp, map_=map_)
-        if check and _concrete(y, glue):
+        if check and _compat.is_concrete(y):
             _check_result(x, y, name=name, opts=opts, xp=xp)
     if saved.y is not None:  # the closure owns its copy: the caller may write into the returned array
         saved = saved._replace(y=xp.asarray(saved.y, copy=True))
@@ -475,7 +469,7 @@ def solve_lyapunov(
     if 0 in s_c.shape:
         return xp.zeros(s_c.shape, dtype=out_dtype, device=_compat.device(s))
     eps = float(xp.finfo(ctype).eps)
-    check = check and _concrete(s, glue) and _concrete(g, glue)
+    check = check and _compat.is_concrete(s, g)
     if check:
         _validation.check_values(_compat.values(s), name="solve_lyapunov (s)", eps=eps, xp=xp)
         _validation.check_finite(_compat.values(g), name="solve_lyapunov (g)", xp=xp)

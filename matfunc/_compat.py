@@ -14,7 +14,17 @@ from typing import Any
 import array_api_compat
 from array_api_compat import device, is_array_api_strict_namespace  # noqa: F401  (re-exported)
 
-__all__ = ["array_namespace", "device", "backend_module", "is_cpu", "backend_name", "values", "has_values", "quiet"]
+__all__ = [
+    "array_namespace",
+    "device",
+    "backend_module",
+    "is_cpu",
+    "backend_name",
+    "values",
+    "has_values",
+    "is_concrete",
+    "quiet",
+]
 
 
 def array_namespace(*arrays: Any) -> ModuleType:
@@ -75,6 +85,23 @@ def values(x: Any) -> Any:
 def has_values(x: Any) -> bool:
     """False for arrays that only carry a shape (torch ``device="meta"``): nothing to check there."""
     return getattr(getattr(x, "device", None), "type", None) != "meta"
+
+
+def is_concrete(*arrays: Any) -> bool:
+    """Whether every array has values that can be read now, so that ``check=True``'s value checks can run: not a
+    JAX tracer and no JAX trace active at all (inside ``jax.jit(lambda x: f(T) + x)`` with ``T`` concrete, values
+    computed from ``T`` are tracers), not a torch meta tensor, not ``torch.func``-wrapped or under
+    ``torch.compile``/``torch.jit.trace``, not a lazy Dask array. Each framework's rule is its glue's
+    ``is_traced`` (``matfunc.backends``); non-arrays (Python scalars, None) count as concrete."""
+    for x in arrays:
+        if x is None or isinstance(x, (bool, int, float, complex)):
+            continue
+        if not has_values(x):
+            return False
+        glue = backend_module(array_namespace(x))
+        if glue is not None and glue.is_traced(x):
+            return False
+    return True
 
 
 def jax_precision() -> Any:

@@ -466,3 +466,46 @@ def test_eig_first_order_is_the_eigenbasis_solve_under_jit():
     for fn in FUNCS.values():
         grad = jax.jit(jax.grad(lambda x, fn=fn: jnp.sum(g * fn(x, "eig"))))
         assert grad.lower(a).compile().as_text().count(" dot(") == 4
+
+
+_CONSTANT_CALLS = {
+    "sqrtm": lambda t: matfunc.sqrtm(t),
+    "inv_sqrtm": lambda t: matfunc.inv_sqrtm(t),
+    "sqrtm-newton-schulz": lambda t: matfunc.sqrtm(t, "newton-schulz"),
+    "inv_sqrtm-pade": lambda t: matfunc.inv_sqrtm(t, "pade", degree=8),
+    "solve_lyapunov": lambda t: matfunc.solve_lyapunov(t, t),
+}
+
+
+@pytest.mark.parametrize("call", list(_CONSTANT_CALLS))
+def test_check_skipped_on_a_constant_inside_jit(call):
+    """Regression (issue 25 item 8): inside ``jax.jit`` what is computed from a concrete constant is a tracer, so
+    ``check=True`` (the default) must not read it (it raised TracerBoolConversionError). The jitted value matches
+    the eager one (a closed form for solve_lyapunov: S X + X S = S gives X = I / 2)."""
+    t = jnp.asarray(spd(5, 10.0, seed=3)[0])
+    fn = _CONSTANT_CALLS[call]
+    got = jax.jit(lambda x: fn(t) + x)(1.0)
+    want = fn(t) + 1.0
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=0, atol=100 * 5 * 10.0 * EPS64)
+    if call == "solve_lyapunov":
+        np.testing.assert_allclose(np.asarray(got), 0.5 * np.eye(5) + 1.0, atol=100 * 5 * 10.0 * EPS64)
+
+
+def test_is_concrete_sees_an_active_trace():
+    """``_compat.is_concrete`` is False for tracers and for concrete arrays while any JAX trace is active (jit,
+    vmap, grad); True for eager arrays and for non-JAX arrays inside a trace."""
+    t = jnp.ones((2, 2))
+    seen = {}
+
+    def probe(x, key):
+        seen[key] = (_compat.is_concrete(t), _compat.is_concrete(x), _compat.is_concrete(np.ones((2, 2))))
+        return x
+
+    jax.jit(lambda x: probe(x, "jit"))(1.0)
+    jax.vmap(lambda x: probe(x, "vmap"))(jnp.ones(2))
+    jax.grad(lambda x: probe(x, "grad"))(1.0)
+    assert _compat.is_concrete(t)
+    for key in ("jit", "vmap", "grad"):
+        assert seen[key] == (False, False, True), key
+    with pytest.raises(ValueError, match="symmetric"):  # and the eager check still runs
+        matfunc.sqrtm(jnp.asarray([[1.0, 2.0], [0.0, 1.0]]))

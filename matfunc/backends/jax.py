@@ -23,7 +23,8 @@ What each backward mode supports (float64; tested in ``tests/test_jax.py``):
   ``method="eig"`` there are none (``eigh``'s derivative is NaN at repeated eigenvalues): the ``"eig"`` rule.
 
 Value checks (``check=True``) are done by the public entry on concrete arrays only; under ``jit``,
-``vmap`` and the derivative transforms the input is a tracer (:func:`is_traced`) and they are skipped.
+``vmap`` and the derivative transforms, and whenever any JAX trace is active (values computed from a constant
+inside ``jit`` are tracers too), they are skipped (:func:`is_traced`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from types import ModuleType
 from typing import Any
 
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 
 from .. import _compat
@@ -47,8 +49,19 @@ _XP = _compat.array_namespace(jnp.zeros(()))
 
 
 def is_traced(a: Any) -> bool:
-    """True for tracers (``jit``, ``vmap``, ``grad``): value checks are skipped there."""
-    return isinstance(a, jax.core.Tracer)
+    """True for tracers (``jit``, ``vmap``, ``grad``) and whenever a JAX trace is active at all: inside
+    ``jax.jit(lambda x: matfunc.sqrtm(T) + x)`` with ``T`` a concrete array, what is computed from ``T`` is a
+    tracer too, so no value can be read there. Value checks are skipped (``matfunc._compat.is_concrete``)."""
+    return isinstance(a, jax.core.Tracer) or not _top_level()
+
+
+def _top_level() -> bool:
+    """Whether no JAX transformation is tracing (the current trace is JAX's eager evaluation), asked through
+    ``jax.extend.core.find_top_trace``; where a JAX version lacks it, whether a new constant is a tracer."""
+    find = getattr(jax.extend.core, "find_top_trace", None)
+    if find is not None:
+        return type(find(())).__name__ == "EvalTrace"
+    return not isinstance(jnp.zeros(()), jax.core.Tracer)
 
 
 # --- primitives -------------------------------------------------------------------------------------

@@ -41,10 +41,11 @@ _XP = _compat.array_namespace(torch.zeros(()))
 
 
 def is_traced(a: Any) -> bool:
-    """True under ``torch.compile`` / ``torch.func`` transforms, where values cannot be read back."""
-    if torch.compiler.is_compiling():
+    """True where values cannot be read back: under ``torch.compile``/``torch.export`` (dynamo), ``torch.jit.trace``
+    (a value read there would be baked into the trace), for ``torch.func``-wrapped tensors and meta tensors."""
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
         return True
-    return bool(torch._C._functorch.is_functorch_wrapped_tensor(a))
+    return a.device.type == "meta" or bool(torch._C._functorch.is_functorch_wrapped_tensor(a))
 
 
 # --- primitives -------------------------------------------------------------------------------------
