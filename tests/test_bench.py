@@ -565,7 +565,7 @@ def test_vs_eigh_smoke(tmp_path, capsys):
     backends = ["numpy:float64"] + (["torch:float32"] if _has("torch") else [])
     funcs = ["sqrtm", "inv_sqrtm", "powm", "logm", "expm"]
     out = tmp_path / "vs.json"
-    argv = ["--sizes", "2x8,1x12", "--rounds", "2", "--threads", "1", "--functions", ",".join(funcs)]
+    argv = ["--sizes", "2x8,1x12", "--rounds", "2", "--retry", "0", "--threads", "1", "--functions", ",".join(funcs)]
     result = vs_eigh.main([*argv, "--backend", *backends, "--out", str(out)])
     rows = result["rows"]
     assert len(rows) == len(backends) * len(funcs) * 2 * len(vs_eigh.PHASES)
