@@ -35,6 +35,7 @@ extensions = [
     "sphinx-mathjax-offline",  # copies MathJax 3 into _static and points mathjax_path at it: no CDN
     "matplotlib.sphinxext.plot_directive",  # figures computed by matfunc at build time (docs/_plots/*.py)
     "matfunc_eval",  # {matfunc-eval}`expr` / {matfunc-math}`tex(expr)`: values computed at build time (_ext/)
+    "matfunc_tables",  # short table cells (numbers) never break on narrow screens (_ext/, _static/matfunc.css)
 ]
 
 # Figures: ```{plot} _plots/name.py``` on a page runs that script at build time (Agg backend, offline); the
@@ -55,7 +56,8 @@ myst_heading_anchors = 3
 
 html_theme = "furo"
 html_title = f"matfunc {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["matfunc.css"]
 
 # Offline MathJax: sphinx-mathjax-offline sets mathjax_path to the bundled "mathjax/tex-chtml.js"; its
 # CommonHTML output uses the woff fonts shipped next to it.

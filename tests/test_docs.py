@@ -11,7 +11,9 @@ import os
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -100,3 +102,77 @@ def test_intersphinx_links_resolve_offline(html: Path) -> None:
         assert f'href="https://{url}' in quick, url
     lyap = (html / "derivations" / "sign_lyapunov.html").read_text()
     assert 'href="https://docs.scipy.org/doc/scipy/reference/generated/scipy.linalg.solve_continuous_lyapunov' in lyap
+
+
+class _Links(HTMLParser):
+    """The ids, the internal link targets and the image sources of one HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+        self.images: list[dict[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        for key in ("id", "name"):
+            if a.get(key):
+                self.ids.add(a[key])
+        if tag == "a" and "href" in a:
+            self.hrefs.append(a["href"])
+        if tag == "img":
+            self.images.append(a)
+
+
+def _parse(page: Path) -> _Links:
+    parser = _Links()
+    parser.feed(page.read_text(errors="replace"))
+    return parser
+
+
+def test_internal_links_resolve(html: Path) -> None:
+    """Every relative link of every built page names a file that exists and, with a #fragment, an id in it."""
+    parsed: dict[Path, _Links] = {}
+
+    def links(page: Path) -> _Links:
+        if page not in parsed:
+            parsed[page] = _parse(page)
+        return parsed[page]
+
+    pages = sorted(html.rglob("*.html"))
+    assert len(pages) > 10
+    broken = []
+    checked = 0
+    for page in pages:
+        for href in links(page).hrefs:
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:")):
+                continue  # external: the intersphinx test covers those that matter
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            rel = page.relative_to(html)
+            if not target.is_file():
+                broken.append(f"{rel}: {href} (no file {target})")
+                continue
+            checked += 1
+            fragment = unquote(parts.fragment)
+            if fragment and target.suffix == ".html" and fragment not in links(target).ids:
+                broken.append(f"{rel}: {href} (no id {fragment!r} in {target.relative_to(html)})")
+    assert checked > 500, checked
+    assert not broken, "\n".join(broken)
+
+
+def test_every_derivation_page_has_a_figure_computed_at_build_time(html: Path) -> None:
+    """Each derivation page shows at least one image made by the plot directive (docs/_plots), present on disk."""
+    pages = sorted((html / "derivations").glob("*.html"))
+    assert len(pages) >= 15
+    missing = []
+    for page in pages:
+        made = [
+            img for img in _parse(page).images if "plot-directive" in img.get("class", "").split() and img.get("src")
+        ]
+        files = [(page.parent / unquote(img["src"])).resolve() for img in made]
+        if not made or not all(f.is_file() and f.stat().st_size > 1000 for f in files):
+            missing.append(f"{page.name}: {[img.get('src') for img in made]}")
+    assert not missing, "derivation pages without a figure computed at build time: " + ", ".join(missing)
