@@ -430,3 +430,173 @@ def test_jax_check_grads_forward_and_reverse(method, complex_):
     rev = jax.vmap(jax.jacrev(f))(a)
     assert fwd.shape == (2, 5, 3, 5, 3)
     assert float(jnp.abs(fwd - rev).max()) < 10 * 5 * EPS64 * 5.0**2
+
+
+# --- check=True certifies the polar factor (issue 25: items 3, 4, 8, 17) ----------------------------------
+
+_PRODUCT_EPS = {None: None, "float16": 2.0**-10, "bfloat16": 2.0**-7}
+
+
+def _target(dtype_eps, matmul_dtype):
+    """What check=True promises for ||U - U_polar||_F / sqrt(k): sqrt(eps) of the product precision."""
+    return math.sqrt(_PRODUCT_EPS[matmul_dtype] or dtype_eps)
+
+
+def _svd_polar(a):
+    w, _, vh = np.linalg.svd(a, full_matrices=False)
+    return w @ vh
+
+
+def _distance(u, a):
+    """``||U - U_polar||_F / sqrt(k)`` against the float64 SVD of the same (rounded) input, and
+    ``||U P - A||_F / ||A||_F`` with ``P = sym(U^H A)`` (what polar returns), both in float64."""
+    u, a = np.asarray(u, dtype=np.float64), np.asarray(a, dtype=np.float64)
+    k = min(a.shape[-2:])
+    fe = np.linalg.norm(u - _svd_polar(a), axis=(-2, -1)).max() / math.sqrt(k)
+    h = np.swapaxes(u, -1, -2) @ a
+    p = (h + np.swapaxes(h, -1, -2)) / 2
+    res = (np.linalg.norm(u @ p - a, axis=(-2, -1)) / np.linalg.norm(a, axis=(-2, -1))).max()
+    return fe, res
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "method,matmul_dtype",
+    [
+        ("newton-schulz", None),
+        ("newton-schulz", "float16"),
+        ("newton-schulz", "bfloat16"),
+        ("polar-express", None),
+        ("polar-express", "float16"),
+        ("polar-express", "bfloat16"),
+        ("eig", None),
+    ],
+)
+def test_check_bounds_the_distance_to_the_polar_factor(dtype, method, matmul_dtype):
+    """Conditions from 2 to past every method's cover (default schedules: cond 430 float32, 1.2e4 float64;
+    eig: eps cond^2), every product precision: either check=True raises, or U is within the documented
+    sqrt(eps_products) of the SVD's polar factor and ``||U P - A||_F / ||A||_F <= 2 (1 + eps) sqrt(k)`` times
+    that (``||U P - A||_F <= 2 ||U - U_polar||_2 ||A||_F`` to first order). Before issue 25 Polar Express with
+    bfloat16 products returned U 5-40% off (orthonormal, so its orthogonality check passed) and eig was never
+    checked (17% off at cond 1e8). The well-conditioned cases must pass (the check is not always raising)."""
+    torch = pytest.importorskip("torch")
+    tdt = getattr(torch, dtype)
+    eps = float(torch.finfo(tdt).eps)
+    target = _target(eps, matmul_dtype)
+    m, n = 24, 12
+    passed = {}
+    for cond in (2.0, 1e1, 1e2, 1e3, 1e4, 1e6, 1e8):
+        a = torch.asarray(rect(m, n, cond, batch=(2,), seed=int(math.log10(cond)) + 40)).to(tdt)
+        try:
+            u, p = matfunc.polar(a, method, matmul_dtype=matmul_dtype)
+        except ValueError as exc:
+            assert "matmul_dtype" in str(exc) or "method='svd'" in str(exc)  # names a fix
+            passed[cond] = False
+            continue
+        passed[cond] = True
+        fe, res = _distance(u.double().numpy(), a.double().numpy())
+        assert fe <= target, (cond, fe, target)
+        assert res <= 2 * (1 + eps) * math.sqrt(n) * target
+        assert float(torch.linalg.matrix_norm(u.double() @ p.double() - a.double()).max()) < math.inf
+    if matmul_dtype is None or method == "newton-schulz":
+        assert passed[2.0] and passed[1e1], passed  # these configurations are accurate on well-conditioned input
+    if method != "eig":
+        assert not passed[1e8]  # past every schedule's cover
+
+
+def test_polar_express_bfloat16_is_not_the_polar_factor():
+    """The issue's case: float32 randn(256, 64), Polar Express with bfloat16 products is 12% from W V^T."""
+    torch = pytest.importorskip("torch")
+    a = torch.asarray(np.random.default_rng(0).standard_normal((256, 64)).astype(np.float32))
+    with pytest.raises(ValueError, match=r"not the polar factor.*0\.0884.*newton-schulz.*check=False"):
+        matfunc.polar(a, "polar-express", matmul_dtype="bfloat16")
+    u = matfunc.orthogonalize(a, "polar-express", matmul_dtype="bfloat16", check=False)
+    fe, _ = _distance(u.numpy(), a.numpy())
+    assert fe > _target(EPS32, "bfloat16")  # what the check saw: orthonormal but far from W V^T
+    u = matfunc.orthogonalize(a, "newton-schulz", matmul_dtype="bfloat16")  # the fix it names passes
+    assert _distance(u.numpy(), a.numpy())[0] <= _target(EPS32, "bfloat16")
+
+
+def test_error_estimate_bounds_the_true_distance():
+    """The certificate behind the check (first order): at least the true distance and at most 10 times it,
+    measured 1-4x (float64 input; float32 and low-precision products give larger distances to measure)."""
+    torch = pytest.importorskip("torch")
+    from matfunc import _polar
+    from matfunc.core.polar import polar_forward
+
+    xp = matfunc._compat.array_namespace(torch.zeros(1))
+    for cond, mdt in ((1e1, "bfloat16"), (1e2, "float16"), (1e3, "bfloat16"), (1e2, None)):
+        a = torch.asarray(rect(40, 16, cond, batch=(3,), seed=50))
+        opts = _polar.resolve(
+            "newton-schulz",
+            num_iters=None,
+            lower_bound=None,
+            scale="spectral",
+            matmul_dtype=mdt,
+            backward="auto",
+            backward_iters=None,
+            eps=EPS64 if mdt is None else EPS32,  # float32's schedule: a visible distance with None too
+            on_cpu=True,
+        )
+        low = None if mdt is None else getattr(torch, mdt)
+        u = polar_forward(a.float() if mdt is None else a, opts=opts, low=low, xp=xp)[0].double()
+        est = _polar.polar_error_estimate(a, u, xp=xp).numpy()
+        true = np.linalg.norm(u.numpy() - _svd_polar(a.numpy()), axis=(-2, -1)) / 4.0
+        assert np.all(est >= true) and np.all(est <= 10 * true), (cond, mdt, est, true)
+
+
+@pytest.mark.parametrize("method", ["svd", "eig", "newton-schulz", "polar-express"])
+@pytest.mark.parametrize(
+    "scale,dtype", [(1e-300, np.float64), (1e300, np.float64), (1e-22, np.float32), (1e30, np.float32)]
+)
+def test_tiny_and_huge_scales(method, scale, dtype):
+    """U is scale-invariant: the input is divided by a power of two first. Before issue 25 eig's Gram matrix
+    underflowed at 1e-300 / 1e-22 (garbage U, unchecked) and the iterative methods returned NaN."""
+    a0 = rect(8, 5, 10.0, seed=60)
+    a = (a0 * scale).astype(dtype)
+    eps = float(np.finfo(dtype).eps)
+    u, p = matfunc.polar(a, method)
+    fe, _ = _distance(u, a0)
+    assert fe <= 10 * 5 * eps * 10.0
+    np.testing.assert_allclose(p / scale, _svd_polar(a0).T @ a0, atol=50 * eps * 10.0)
+
+
+def test_eig_rank_deficient_raises_and_check_false_gives_the_partial_isometry():
+    """polar's notes promise that check=True reports eig's partial isometry (never ran before issue 25)."""
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((8, 3)) @ rng.standard_normal((3, 5))
+    with pytest.raises(ValueError, match=r"not positive definite.*rank-deficient.*method='svd'"):
+        matfunc.polar(a, "eig")
+    u, p = matfunc.polar(a, "eig", check=False)
+    assert np.allclose(u @ p, a) and np.linalg.matrix_rank(u) == 3
+
+
+def test_eig_past_its_cover_raises_naming_svd():
+    a = rect(20, 10, 1e9, seed=61)
+    with pytest.raises(ValueError, match=r"polar\(method='eig'.*not the polar factor.*method='svd'"):
+        matfunc.polar(a, "eig")
+    u = matfunc.orthogonalize(a, "eig", check=False)
+    assert _distance(u, a)[0] > 1e-2  # what it catches: 40% off
+
+
+def test_dask_certificate_names_the_global_batch_index():
+    da = pytest.importorskip("dask.array")
+    a = rect(20, 10, 10.0, batch=(3,), seed=62)
+    a[1] = rect(20, 10, 1e9, seed=63)
+    x = da.from_array(a, chunks=(1, 20, 10))
+    with pytest.raises(ValueError, match=r"batch index \(1,\) of the Dask array.*not the polar factor"):
+        matfunc.orthogonalize(x, "eig").compute()
+
+
+@pytest.mark.parametrize("method", ["auto", "eig", "newton-schulz", "polar-express"])
+def test_jax_jit_of_a_constant_with_the_default_check(method):
+    """``jax.jit(lambda x: polar(T)[0].sum() + x)`` with a concrete T: values computed from T inside the trace are
+    tracers; the checks are skipped there (TracerBoolConversionError before issue 25)."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    t = jax.numpy.asarray(rect(6, 4, 5.0, seed=64))
+    ref = float(np.sum(_svd_polar(np.asarray(t))))
+    got = jax.jit(lambda x: matfunc.polar(t, method)[0].sum() + x)(1.0)
+    assert abs(float(got) - 1.0 - ref) < 100 * EPS64 * 5.0
+    got = jax.jit(lambda x: matfunc.orthogonalize(t, method).sum() * x)(2.0)
+    assert abs(float(got) - 2.0 * ref) < 200 * EPS64 * 5.0
