@@ -36,6 +36,7 @@ extensions = [
     "matplotlib.sphinxext.plot_directive",  # figures computed by matfunc at build time (docs/_plots/*.py)
     "matfunc_eval",  # {matfunc-eval}`expr` / {matfunc-math}`tex(expr)`: values computed at build time (_ext/)
     "matfunc_tables",  # short table cells (numbers) never break on narrow screens (_ext/, _static/matfunc.css)
+    "accuracy_tables",  # {accuracy-table}: the accuracy tables of accuracy.md, computed at build time (_ext/)
 ]
 
 # Figures: ```{plot} _plots/name.py``` on a page runs that script at build time (Agg backend, offline); the

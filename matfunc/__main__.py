@@ -84,6 +84,20 @@ def _backends(names):
     return usable, unusable
 
 
+def table_matrices(
+    batch: int, n: int, cond: float, dtype: str = "float64", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(A, A^{1/2}, A^{-1/2})``: ``A = Q diag(w) Q^T`` with ``Q`` random orthogonal and ``w`` log-spaced from 1
+    down to ``1/cond``, in ``dtype``; the roots exact (built from ``Q`` and ``w`` in float64). The matrices of the
+    table, and of the accuracy tables of the documentation (docs/accuracy.md)."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((batch, n, n)))
+    w = np.logspace(0, -math.log10(cond), n)
+    a = ((q * w) @ q.mT).astype(dtype)
+    a = (a + a.mT) / 2
+    return a, (q * np.sqrt(w)) @ q.mT, (q / np.sqrt(w)) @ q.mT
+
+
 def _time(fn, sync, repeat):
     fn()
     sync()
@@ -155,12 +169,8 @@ def main(argv=None) -> int:
     if args.backend is not None and unusable:  # asked for by name: a usage error, not a shorter table
         p.error("; ".join(unusable.values()) + " (leave out --backend to run every backend usable here)")
 
-    rng = np.random.default_rng(0)
-    q, _ = np.linalg.qr(rng.standard_normal((args.batch, args.n, args.n)))
-    w = np.logspace(0, -math.log10(args.cond), args.n)
-    a = ((q * w) @ q.mT).astype(args.dtype)
-    a = (a + a.mT) / 2
-    refs = {False: (q * np.sqrt(w)) @ q.mT, True: (q / np.sqrt(w)) @ q.mT}
+    a, root, inv_root = table_matrices(args.batch, args.n, args.cond, args.dtype)
+    refs = {False: root, True: inv_root}
     print(f"matfunc {matfunc.__version__}: batch {args.batch} of {args.n}x{args.n}, cond {args.cond:g}, {args.dtype}")
     print(
         "relative error ||Y - Y_exact||_F / ||Y_exact||_F against the constructed root; median time of "
