@@ -125,3 +125,8 @@ __all__ += [
     "bures_wasserstein_vjp",
     "frechet_distance_vjp",
 ]
+
+# The environment report for bug reports.
+from ._show_versions import show_versions  # noqa: E402
+
+__all__ += ["show_versions"]
