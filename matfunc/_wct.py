@@ -37,9 +37,15 @@ def _check_features(x: Any, /, *, what: str, xp: Any) -> None:
         )
 
 
-def _concrete(x: Any, glue: Any) -> bool:
-    """Whether ``x`` has values to check: not a tracer (jit, vmap, torch.compile), not lazy, not a meta tensor."""
-    return not (glue is not None and glue.is_traced(x)) and _compat.has_values(x)
+def _full_precision(xp: Any, x: Any) -> Any:
+    """The covariances and products in the compute dtype whatever the caller's context: torch autocast off (it
+    would form the covariances in bfloat16: a ZCA whiteness 1e-2 off), JAX's products at HIGHEST (its default is
+    TF32 on recent GPUs). NumPy-backed arrays keep their floating-point warnings."""
+    import contextlib
+
+    if _compat.backend_name(xp) in ("numpy", "array_api_strict"):
+        return contextlib.nullcontext()
+    return _compat.quiet(xp, x)
 
 
 def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
@@ -166,27 +172,27 @@ def whitening_coloring(
     ctype = _validation.compute_dtype(dtype, xp=xp)
     fc = xp.astype(content, ctype) if content.dtype != ctype else content
     fs = xp.astype(style, ctype) if style.dtype != ctype else style
-    glue = _compat.backend_module(xp)
     if check:
         for x, what in ((fc, "content"), (fs, "style")):
-            if _concrete(x, glue) and 0 not in x.shape:
+            if _compat.is_concrete(x) and 0 not in x.shape:
                 v = _compat.values(x)
                 if not bool(xp.all(xp.isfinite(v))):
                     raise ValueError(f"{_NAME}: the {what} features contain NaN or Inf")
-    _, fc_c, cc = _centred_cov(fc, xp=xp)
-    mu_s, _, cs = _centred_cov(fs, xp=xp)
-    opts = {"num_iters": num_iters, "backward": backward, "check": check}
-    if eps > 0:
-        cc = cc + float(eps) * xp.eye(cc.shape[-1], dtype=ctype, device=_compat.device(cc))
-    try:
-        whiten = inv_sqrtm(cc, method, **opts)
-    except ValueError as err:  # includes SingularMatrixError
-        raise type(err)(
-            f"{_NAME}: cannot whiten by the content covariance + eps I (eps={eps}); rank-deficient content "
-            f"(fewer positions than channels, constant channels) needs eps > 0. {err}"
-        ) from err
-    colour = sqrtm(cs, method, **opts)
-    out = (colour @ whiten) @ fc_c + mu_s
-    if alpha != 1.0:
-        out = float(alpha) * out + (1.0 - float(alpha)) * fc
+    with _full_precision(xp, fc):
+        _, fc_c, cc = _centred_cov(fc, xp=xp)
+        mu_s, _, cs = _centred_cov(fs, xp=xp)
+        opts = {"num_iters": num_iters, "backward": backward, "check": check}
+        if eps > 0:
+            cc = cc + float(eps) * xp.eye(cc.shape[-1], dtype=ctype, device=_compat.device(cc))
+        try:
+            whiten = inv_sqrtm(cc, method, **opts)
+        except ValueError as err:  # includes SingularMatrixError
+            raise type(err)(
+                f"{_NAME}: cannot whiten by the content covariance + eps I (eps={eps}); rank-deficient content "
+                f"(fewer positions than channels, constant channels) needs eps > 0. {err}"
+            ) from err
+        colour = sqrtm(cs, method, **opts)
+        out = (colour @ whiten) @ fc_c + mu_s
+        if alpha != 1.0:
+            out = float(alpha) * out + (1.0 - float(alpha)) * fc
     return xp.astype(out, dtype) if out.dtype != dtype else out

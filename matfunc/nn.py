@@ -9,6 +9,11 @@ Importing this module imports torch.
 
 from __future__ import annotations
 
+import contextlib
+import math
+import numbers
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 
@@ -93,6 +98,7 @@ class CovariancePooling(nn.Module):
                 "multiplication by sqrt(tr Sigma)); pass normalize='trace' too"
             )
         _check_options(sqrtm, method, backward, kwargs)
+        eps = _real_option(eps, "CovariancePooling", "eps")
         self.method, self.backward, self.eps, self.triu, self.kwargs = method, backward, eps, triu, kwargs
         self.check, self.normalize, self.compensate = check, normalize, bool(compensate)
 
@@ -109,18 +115,20 @@ class CovariancePooling(nn.Module):
             raise ValueError(
                 f"CovariancePooling expects (B, C, H, W) or (B, C, L) features, got shape {tuple(x.shape)}"
             )
-        feats = x.flatten(2)  # (B, C, M)
-        m = feats.shape[-1]
-        centred = feats - feats.mean(dim=-1, keepdim=True)
-        cov = centred @ centred.mT / m
-        cov = cov + self.eps * torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
-        if self.normalize == "trace":
-            tr = torch.diagonal(cov, dim1=-2, dim2=-1).sum(-1)[..., None, None]
-            tr = torch.where(tr > 0, tr, torch.ones_like(tr))  # the zero matrix (eps=0, constant features): root 0
-            cov = cov / tr
-        y = sqrtm(cov, self.method, backward=self.backward, check=self.check, **self.kwargs)
-        if self.normalize == "trace" and self.compensate:
-            y = y * torch.sqrt(tr)
+        with _at_least_float32(x) as feats:
+            feats = feats.flatten(2)  # (B, C, M)
+            m = feats.shape[-1]
+            centred = feats - feats.mean(dim=-1, keepdim=True)
+            cov = centred @ centred.mT / m
+            cov = cov + self.eps * torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
+            if self.normalize == "trace":
+                tr = torch.diagonal(cov, dim1=-2, dim2=-1).sum(-1)[..., None, None]
+                tr = torch.where(tr > 0, tr, torch.ones_like(tr))  # the zero matrix (eps=0, constant features): 0
+                cov = cov / tr
+            y = sqrtm(cov, self.method, backward=self.backward, check=self.check, **self.kwargs)
+            if self.normalize == "trace" and self.compensate:
+                y = y * torch.sqrt(tr)
+        y = y.to(x.dtype)
         if not self.triu:
             return y
         rows, cols = torch.triu_indices(y.shape[-1], y.shape[-1], device=y.device)
@@ -135,6 +143,32 @@ def _real_features(x: torch.Tensor, name: str) -> None:
             f"{name} takes real features, got {x.dtype}; for complex data call matfunc.sqrtm / "
             "matfunc.inv_sqrtm on its Hermitian covariance directly"
         )
+
+
+@contextlib.contextmanager
+def _at_least_float32(x: torch.Tensor) -> Iterator[torch.Tensor]:
+    """``x`` in float32 at least (half-precision feature maps are promoted), with torch autocast off inside: the
+    covariances, their roots and the products with them run in that dtype, not in autocast's bfloat16/float16
+    (bfloat16 covariances leave a ZCA-whitened batch's covariance 1e-2 away from the identity). The layers
+    return the input's dtype."""
+    with torch.autocast(x.device.type, enabled=False):
+        yield x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def _integer_option(value: object, layer: str, name: str) -> int:
+    """A positive integer option (NumPy integer scalars too), as a Python int, or ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _real_option(value: object, layer: str, name: str, *, upper: float = math.inf) -> float:
+    """A finite real option in [0, upper] (NumPy floating scalars too), as a Python float, or ``ValueError``."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and 0.0 <= float(value) <= upper
+    if not ok or not math.isfinite(float(value)):
+        bound = "a finite number >= 0" if upper == math.inf else f"a number in [0, {upper:g}]"
+        raise ValueError(f"{layer}: {name} must be {bound}, got {value!r}")
+    return float(value)
 
 
 def _check_options(fn, method: str, backward: str, kwargs: dict) -> None:
@@ -226,10 +260,11 @@ class ZCAWhitening(nn.Module):
         **kwargs: object,
     ):
         super().__init__()
-        if not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"num_features must be a positive integer, got {num_features!r}")
-        if not isinstance(num_groups, int) or isinstance(num_groups, bool) or num_groups < 1:
-            raise ValueError(f"num_groups must be a positive integer, got {num_groups!r}")
+        num_features = _integer_option(num_features, "ZCAWhitening", "num_features")
+        num_groups = _integer_option(num_groups, "ZCAWhitening", "num_groups")
+        eps = _real_option(eps, "ZCAWhitening", "eps")
+        if momentum is not None:
+            momentum = _real_option(momentum, "ZCAWhitening", "momentum (None: the cumulative average)", upper=1.0)
         if num_features % num_groups:
             raise ValueError(
                 f"ZCAWhitening: num_features={num_features} is not divisible by num_groups={num_groups} (the "
@@ -287,6 +322,11 @@ class ZCAWhitening(nn.Module):
                 f"ZCAWhitening({self.num_features}) expects (N, {self.num_features}, ...) input such as "
                 f"(N, {self.num_features}) or (N, {self.num_features}, H, W), got shape {tuple(x.shape)}"
             )
+        with _at_least_float32(x) as xf:
+            out = self._whiten(xf)
+        return out.to(x.dtype)
+
+    def _whiten(self, x: torch.Tensor) -> torch.Tensor:
         flat = x if x.ndim == 2 else x.transpose(0, 1).flatten(1).T  # (samples, C)
         use_batch = self.training or not self.track_running_stats
         if use_batch:
@@ -339,11 +379,16 @@ class ZCAWhitening(nn.Module):
         # check=False its output is NaN, but the running statistics stay as they were.
         finite = torch.isfinite(mean).all() & torch.isfinite(cov).all()
         count = self.num_batches_tracked + finite.to(self.num_batches_tracked.dtype)
-        # momentum=None: the cumulative average, as in BatchNorm
-        factor = 1.0 / float(max(int(count), 1)) if self.momentum is None else self.momentum
+        # momentum=None: the cumulative average, as in BatchNorm, its factor 1 / count kept on the device (no
+        # host synchronisation through int(count))
+        if self.momentum is None:
+            factor = 1.0 / count.clamp(min=1).to(self.running_mean.dtype)
+            factor_cov = factor.to(self.running_cov.dtype)
+        else:
+            factor = factor_cov = self.momentum
         new_mean = torch.lerp(self.running_mean, mean.detach().to(self.running_mean.dtype), factor)
         unbiased = cov.detach() * (m / (m - 1))
-        new_cov = torch.lerp(self.running_cov, unbiased.to(self.running_cov.dtype), factor)
+        new_cov = torch.lerp(self.running_cov, unbiased.to(self.running_cov.dtype), factor_cov)
         self.running_mean.copy_(torch.where(finite, new_mean, self.running_mean))
         self.running_cov.copy_(torch.where(finite, new_cov, self.running_cov))
         self.num_batches_tracked.copy_(count)
@@ -388,8 +433,7 @@ class WhiteningColoring(nn.Module):
         check: bool = False,
     ):
         super().__init__()
-        if isinstance(spatial_dims, bool) or not isinstance(spatial_dims, int) or spatial_dims < 1:
-            raise ValueError(f"WhiteningColoring: spatial_dims must be a positive integer, got {spatial_dims!r}")
+        spatial_dims = _integer_option(spatial_dims, "WhiteningColoring", "spatial_dims")
         x = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 1.0]], dtype=torch.float64)
         # bad options fail when the layer is built, not at its first forward (a 2 x 3 call)
         whitening_coloring(

@@ -390,3 +390,110 @@ def test_zca_groups_failed_step_leaves_running_stats_untouched():
     with pytest.raises(ValueError, match="running statistics were not updated"):
         layer(bad)
     _assert_same_state(_state(layer), before)
+
+
+# --- issue 25 items 16, 17: autocast, NumPy scalars as options, no host synchronisation ------------------------
+
+
+def _mixed(m, c, seed, dtype=torch.float32):
+    """``m`` samples of ``c`` correlated channels (mixing matrix with condition number ~10)."""
+    rng = np.random.default_rng(seed)
+    q = np.linalg.qr(rng.standard_normal((c, c)))[0]
+    mix = q * np.geomspace(1.0, 10.0, c)
+    return torch.tensor(rng.standard_normal((m, c)) @ mix.T, dtype=dtype)
+
+
+def test_layers_under_autocast_compute_covariances_in_float32():
+    """torch.autocast runs matmuls in bfloat16: the layers' covariances (and their roots) must not be, or a
+    ZCA-whitened batch is ~1e-2 from white. Under autocast the layers give the float32 result bit for bit."""
+    from matfunc.nn import WhiteningColoring
+
+    x = _mixed(512, 8, 0)
+    zca = ZCAWhitening(8, eps=0.0)
+    plain = zca(x)
+    cov_x = torch.cov(x.T, correction=0).double()
+    w = torch.linalg.eigvalsh(cov_x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        zca_auto = ZCAWhitening(8, eps=0.0)
+        y = zca_auto(x)
+        pooled = CovariancePooling(triu=False)(x.T.reshape(2, 8, 256))
+        content, style = x.T.reshape(1, 8, 512), _mixed(300, 8, 1).T
+        wct = WhiteningColoring(eps=0.0)(content, style[None])
+    assert y.dtype == torch.float32 and torch.equal(y, plain)
+    torch.testing.assert_close(zca_auto.running_cov, zca.running_cov, rtol=0, atol=0)
+    # whiteness in float32: the batch covariance to ~ C eps32 relative, amplified by cond(Sigma)^(1/2) on each side
+    cov_y = (y.double().T @ y.double()) / y.shape[0]
+    tol = 8 * 8 * EPS32 * float(w[-1] / w[0])
+    assert float((cov_y - torch.eye(8, dtype=torch.float64)).abs().max()) < tol
+    assert pooled.dtype == torch.float32
+    assert torch.equal(pooled, CovariancePooling(triu=False)(x.T.reshape(2, 8, 256)))
+    assert wct.dtype == torch.float32
+    assert torch.equal(wct, WhiteningColoring(eps=0.0)(content, style[None]))
+
+
+def test_layers_on_bfloat16_features_compute_in_float32():
+    x = _mixed(256, 4, 2).to(torch.bfloat16)
+    y = ZCAWhitening(4)(x)
+    assert y.dtype == torch.bfloat16
+    assert torch.equal(y, ZCAWhitening(4)(x.float()).to(torch.bfloat16))
+    feats = x.T.reshape(2, 4, 128)
+    p = CovariancePooling()(feats)
+    assert p.dtype == torch.bfloat16 and torch.equal(p, CovariancePooling()(feats.float()).to(torch.bfloat16))
+
+
+def test_numpy_scalars_as_layer_options():
+    from matfunc.nn import WhiteningColoring
+
+    x = _feats((32, 8, 3), seed=3)
+    ref = ZCAWhitening(8, eps=1e-3, momentum=0.25, num_groups=2)
+    layer = ZCAWhitening(np.int64(8), eps=np.float32(1e-3), momentum=np.float32(0.25), num_groups=np.int64(2))
+    assert layer.num_groups == 2 and type(layer.num_groups) is int and type(layer.num_features) is int
+    assert layer.eps == float(np.float32(1e-3)) and layer.momentum == 0.25
+    assert tuple(layer.running_cov.shape) == (2, 4, 4)
+    ref.eps = layer.eps  # the same float32-rounded ridge
+    torch.testing.assert_close(layer(x), ref(x), rtol=0, atol=0)
+    torch.testing.assert_close(layer.running_cov, ref.running_cov, rtol=0, atol=0)
+    pool = CovariancePooling(eps=np.float32(1e-2))
+    assert type(pool.eps) is float
+    torch.testing.assert_close(pool(x), CovariancePooling(eps=float(np.float32(1e-2)))(x), rtol=0, atol=0)
+    c = _feats((2, 4, 3, 3), seed=4)
+    wct = WhiteningColoring(alpha=np.float32(0.5), eps=np.float64(1e-3), spatial_dims=np.int64(2))
+    torch.testing.assert_close(wct(c, c + 1.0), WhiteningColoring(0.5, 1e-3)(c, c + 1.0), rtol=0, atol=0)
+    for kwargs, match in [
+        ({"num_groups": np.int64(0)}, r"num_groups must be a positive integer, got np.int64\(0\)"),
+        ({"num_groups": 2.0}, "num_groups must be a positive integer, got 2.0"),
+        ({"momentum": np.float32(1.5)}, r"momentum \(None: the cumulative average\) must be a number in \[0, 1\]"),
+        ({"eps": -1e-3}, "eps must be a finite number >= 0, got -0.001"),
+        ({"eps": float("nan")}, "eps must be a finite number >= 0"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            ZCAWhitening(8, **kwargs)
+    with pytest.raises(ValueError, match="num_features must be a positive integer"):
+        ZCAWhitening(np.float64(8))
+    with pytest.raises(ValueError, match="spatial_dims must be a positive integer"):
+        WhiteningColoring(spatial_dims=True)
+
+
+def test_zca_cumulative_average_does_not_synchronise():
+    """momentum=None (the cumulative average) keeps 1 / count on the device: no ``.item()``/``int()`` of a
+    tensor in forward (each is a GPU synchronisation), seen as aten._local_scalar_dense by a dispatch mode."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Record(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops.append(func.name())
+            return func(*args, **(kwargs or {}))
+
+    layer = ZCAWhitening(4, momentum=None)
+    batches = [_feats((16, 4), seed=s, dtype=torch.float32) for s in range(3)]
+    with Record() as rec:
+        for b in batches:
+            layer(b)
+    assert rec.ops and not [op for op in rec.ops if "_local_scalar_dense" in op or op.endswith("item")]
+    # still the cumulative average: the running mean is the mean of the batch means
+    torch.testing.assert_close(layer.running_mean, torch.stack([b.mean(0) for b in batches]).mean(0))
+    assert int(layer.num_batches_tracked) == 3

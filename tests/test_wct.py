@@ -283,3 +283,77 @@ def test_empty_batch_and_no_channels(xp):
     assert tuple(out.shape) == (0, 3, 10)
     out = matfunc.whitening_coloring(xp.asarray(np.zeros((2, 0, 10))), xp.asarray(np.zeros((2, 0, 5))))
     assert tuple(out.shape) == (2, 0, 10)
+
+
+# --- issue 25 items 8, 16: traced constants, JAX product precision, torch autocast -------------------------------
+
+
+def _dot_precisions(jaxpr) -> list:
+    """``precision`` of every dot_general in a (closed) jaxpr, sub-jaxprs included (jit, custom_jvp, cond...)."""
+    out = []
+    inner = getattr(jaxpr, "jaxpr", jaxpr)
+    for eqn in inner.eqns:
+        if eqn.primitive.name == "dot_general":
+            out.append(eqn.params["precision"])
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                if hasattr(sub, "eqns") or hasattr(getattr(sub, "jaxpr", None), "eqns"):
+                    out += _dot_precisions(sub)
+    return out
+
+
+@pytest.mark.parametrize("method", ["eig", "newton-schulz"])
+def test_jax_products_full_precision(method):
+    """JAX's default matmul precision is TF32 on recent GPUs: every product of the transform (the covariances,
+    the roots, the whitening and colouring products), value and gradient, under jit, is traced at HIGHEST;
+    a precision the user chose is kept."""
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    highest = jax.lax.Precision.HIGHEST
+    content = jnp.asarray(_features((2, 4, 30), 40), dtype=jnp.float32)
+    style = jnp.asarray(_features((2, 4, 20), 41, shift=1.0), dtype=jnp.float32)
+
+    def loss(c, s):
+        return jnp.sum(jax.jit(lambda u, v: matfunc.whitening_coloring(u, v, eps=0.01, method=method))(c, s) ** 2)
+
+    for fn in (loss, jax.grad(loss, argnums=(0, 1)), jax.jit(jax.grad(loss, argnums=(0, 1)))):
+        precisions = _dot_precisions(jax.make_jaxpr(fn)(content, style))
+        assert len(precisions) >= 5, precisions  # two covariances, the roots' products, the transform
+        assert all(p == (highest, highest) for p in precisions), precisions
+    with jax.default_matmul_precision("tensorfloat32"):
+        precisions = _dot_precisions(jax.make_jaxpr(loss)(content, style))
+    assert precisions and all(p != (highest, highest) for p in precisions)
+
+
+def test_jax_constants_inside_jit_with_default_check():
+    """Inside jax.jit, values computed from concrete constants are tracers: the default check must not read them
+    (TracerBoolConversionError), and the result is the eager one."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    c = jnp.asarray(_features((3, 40), 42))
+    s = jnp.asarray(_features((3, 30), 43, shift=2.0))
+    eager = float(jnp.sum(matfunc.whitening_coloring(c, s)))
+    for method in ("eig", "newton-schulz"):
+        out = jax.jit(lambda x, m=method: jnp.sum(matfunc.whitening_coloring(c, s, method=m)) + x)(1.0)
+        ref = _reference(np.asarray(c), np.asarray(s), 1.0, 1e-5).sum()
+        tol = (
+            100 * EPS64 * _cond(_cov(np.asarray(c))) * np.abs(_reference(np.asarray(c), np.asarray(s), 1.0, 1e-5)).sum()
+        )
+        assert abs(float(out) - 1.0 - ref) <= tol and abs(float(out) - 1.0 - eager) <= tol
+
+
+def test_torch_autocast_does_not_lower_the_covariances():
+    """Under torch.autocast(bfloat16) the covariances, roots and products run in the features' float32 (the
+    result is the one without autocast, bit for bit): bfloat16 covariances would move the output's covariance
+    1e-2 away from the style's."""
+    torch = pytest.importorskip("torch")
+    content = torch.tensor(_features((2, 6, 300), 44), dtype=torch.float32)
+    style = torch.tensor(_features((2, 6, 200), 45, shift=1.0), dtype=torch.float32)
+    plain = matfunc.whitening_coloring(content, style, eps=0.0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        auto = matfunc.whitening_coloring(content, style, eps=0.0)
+    assert auto.dtype == torch.float32 and torch.equal(auto, plain)
+    cs = _cov(style.double().numpy())
+    err = np.abs(_cov(auto.double().numpy()) - cs).max() / np.abs(cs).max()
+    assert err < 10 * 6 * EPS32 * _cond(_cov(content.double().numpy())), err
