@@ -104,10 +104,32 @@ def _backward(backward: object, method: str) -> str:
     return "eig" if method == "eig" else b
 
 
-def _positive_number(value: object, what: str, *, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+def static_real(value: object, what: str) -> float:
+    """A static real option as a Python float: ints, floats, fractions, NumPy scalars and 0-d arrays (what
+    ``float()`` takes). A number that carries a derivative (a torch tensor requiring grad, a JAX tracer) is
+    refused: the options are constants of the computation, and ``float()`` would silently cut its gradient."""
+    if isinstance(value, (bool, str, bytes)) or (
+        not isinstance(value, (int, float, Fraction)) and not hasattr(value, "__float__")
+    ):
         raise TypeError(f"{what} must be a real number, got {type(value).__name__} {value!r}")
-    v = float(value)  # type: ignore[arg-type]
+    if getattr(value, "requires_grad", False):
+        raise TypeError(
+            f"{what} is a tensor that requires grad; it is a constant of the computation (matfunc differentiates "
+            "in the matrix only) and float() would silently drop its gradient. Pass float(value.detach()), or for a "
+            "gradient in the exponent write matfunc.expm(p * matfunc.logm(a))."
+        )
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except Exception as exc:  # a JAX tracer, a multi-element array
+        raise TypeError(
+            f"{what} must be a concrete real number (a static constant, not a traced or multi-element array), got "
+            f"{type(value).__name__}: {exc}"
+        ) from None
+    return v
+
+
+def _positive_number(value: object, what: str, *, minimum: float) -> float:
+    v = static_real(value, what)
     if not math.isfinite(v) or v < minimum:
         raise ValueError(f"{what} must be a finite number >= {minimum:g}, got {value!r}")
     return v
@@ -162,10 +184,10 @@ def _check_symmetric(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> Non
         )
 
 
-def _check_semidefinite(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
+def _check_semidefinite(a: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
     """No eigenvalue below ``-rtol * max_i a_ii`` (one Cholesky of ``a + rtol max(a_ii) I``)."""
     n = a.shape[-1]
-    rtol = _validation.symmetry_rtol(n, eps)
+    rtol = _validation.symmetry_rtol(n, plan.eps)
     dmax = xp.max(primitives.real(xp.linalg.diagonal(a), xp=xp), axis=-1, keepdims=True)[..., None]
     shift = rtol * xp.where(dmax > 0, dmax, xp.ones_like(dmax))
     eye = xp.eye(n, dtype=a.dtype, device=_compat.device(a))
@@ -174,10 +196,38 @@ def _check_semidefinite(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> 
     bad = xp.min(xp.linalg.eigvalsh(a), axis=-1) < -shift[..., 0, 0]
     where = _first_bad(bad, tuple(a.shape[:-2]), xp) if bool(xp.any(bad)) else "a matrix of the batch"
     raise ValueError(
-        f"{name} expects positive semidefinite matrices; {where} has a negative eigenvalue (below -{rtol:.3g} * "
-        "max a_ii), so its function is not defined. Project it onto the PSD cone (clip negative eigenvalues) "
-        "or add a ridge."
+        f"{_domain(plan)}; {where} has a negative eigenvalue (below -{rtol:.3g} * max a_ii). Project it onto "
+        "the PSD cone (clip negative eigenvalues) or add a ridge."
     )
+
+
+def _domain(plan: _Plan) -> str:
+    """What the function needs of the input, and why, for the messages."""
+    if plan.fn.kind == "log":
+        return "logm expects positive definite matrices (the real logarithm needs positive eigenvalues)"
+    p = plan.fn.p
+    what = "positive definite" if p < 0 else "positive semidefinite"
+    why = "negative powers need positive eigenvalues" if p < 0 else "w^p of a negative eigenvalue w is not real"
+    if p == int(p):
+        why = (
+            "powm is defined on the PSD cone for every p, the same spectral map for all; for an integer power of an "
+            "indefinite symmetric matrix use repeated products (a @ a; numpy.linalg.matrix_power, also for "
+            "negative integers)"
+        )
+    return f"powm(p={p:g}) expects {what} matrices ({why})"
+
+
+def _check_diagonal(v: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
+    """A negative diagonal entry (below rounding of the largest one) proves a negative eigenvalue: ``n`` reads."""
+    d = primitives.real(xp.linalg.diagonal(v), xp=xp)
+    top = xp.max(xp.abs(d), axis=-1)
+    bad = xp.min(d, axis=-1) < -_validation.symmetry_rtol(v.shape[-1], plan.eps) * top
+    if bool(xp.any(bad)):
+        where = _first_bad(bad, tuple(v.shape[:-2]), xp)
+        raise ValueError(
+            f"{_domain(plan)}; {where} has a negative diagonal entry, so it has a negative eigenvalue. Project it "
+            "onto the PSD cone (clip negative eigenvalues) or add a ridge."
+        )
 
 
 def _check_input(x: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
@@ -186,6 +236,7 @@ def _check_input(x: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
         if plan.name == "expm":
             _check_symmetric(v, name=plan.name, eps=plan.eps, xp=xp)
             return
+        _check_diagonal(v, plan=plan, xp=xp)
         _validation.check_values(v, name=plan.name, eps=plan.eps, xp=xp)
         if plan.fn.singular:
             try:
@@ -198,7 +249,7 @@ def _check_input(x: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
                     .replace("Add a ridge (a + eps * I)", f"Pass ridge=eps to {plan.name} (a + eps * I)")
                 ) from None
         elif plan.fn.kind == "power" and plan.fn.p != 0:
-            _check_semidefinite(v, name=plan.name, eps=plan.eps, xp=xp)
+            _check_semidefinite(v, plan=plan, xp=xp)
 
 
 def _check_spread(x: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
@@ -623,9 +674,7 @@ def _dask_map(a: Any, fn: Any, *more: Any) -> Any:
 
 
 def _power(p: object) -> spectral.Spectral:
-    if isinstance(p, bool) or not isinstance(p, (int, float, Fraction)) and not hasattr(p, "__float__"):
-        raise TypeError(f"powm: p must be a real number, got {type(p).__name__} {p!r}")
-    pf = float(p)  # type: ignore[arg-type]
+    pf = static_real(p, "powm: p")
     if not math.isfinite(pf):
         raise ValueError(f"powm: p must be finite, got {p!r}")
     return spectral.power(pf)

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import _compat, _validation
 from ._errors import SingularMatrixError
+from ._family import static_real
 from .core import coefficients
 from .core.options import DEFAULT_SCHEDULE, default_ns_iters, option_name
 from .core.primitives import abs2, sum_to, sym
@@ -80,6 +81,15 @@ def _check_spd(x: Any, /, *, name: str, eps: float, xp: Any) -> None:
     """Finite, symmetric (Hermitian) and positive definite to working precision, naming the argument."""
     v = _compat.values(x)
     with _compat.quiet(xp, v):
+        d = _compat_real_diagonal(v, xp)
+        bad = xp.min(d, axis=-1) < -_validation.symmetry_rtol(v.shape[-1], eps) * xp.max(xp.abs(d), axis=-1)
+        if bool(xp.any(bad)):  # n reads: a negative diagonal entry proves a negative eigenvalue
+            raise ValueError(
+                f"{name} expects positive definite matrices (the affine-invariant geometry and the logarithm need "
+                f"positive eigenvalues); {_validation._first_bad(bad, xp=xp, shape=tuple(v.shape[:-2]))} has a "
+                "negative diagonal entry, so it has a negative eigenvalue. Project it onto the cone (clip "
+                "eigenvalues to a small positive floor) or add a ridge."
+            )
         _validation.check_values(v, name=name, eps=eps, xp=xp)
         try:
             _validation.check_nonsingular(v, name=name, eps=eps, xp=xp)
@@ -92,15 +102,19 @@ def _check_spd(x: Any, /, *, name: str, eps: float, xp: Any) -> None:
             ) from None
 
 
+def _compat_real_diagonal(v: Any, xp: Any) -> Any:
+    from .core.primitives import real
+
+    return real(xp.linalg.diagonal(v), xp=xp)
+
+
 def _max_cond(max_cond: object, method: str, eps: float) -> float:
     covered = coefficients.ns_condition_covered(default_ns_iters(eps), eps)  # logm/sqrtm's defaults
     if max_cond is None:
         return covered
     if method != "newton-schulz":
         raise ValueError(f"max_cond applies to method='newton-schulz' (matrix products), not {method!r}")
-    if isinstance(max_cond, bool) or not isinstance(max_cond, (int, float)) and not hasattr(max_cond, "__float__"):
-        raise TypeError(f"max_cond must be a real number, got {type(max_cond).__name__} {max_cond!r}")
-    v = float(max_cond)  # type: ignore[arg-type]
+    v = static_real(max_cond, "max_cond")
     if not (math.isfinite(v) and v >= 1.0):
         raise ValueError(f"max_cond must be a finite number >= 1, got {max_cond!r}")
     return v
@@ -230,9 +244,7 @@ def _piece(fn: Callable[..., Any], *args: Any, name: str, what: str, **kw: Any) 
 
 
 def _alpha(alpha: object) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) and not hasattr(alpha, "__float__"):
-        raise TypeError(f"geodesic_riemann: alpha must be a real number, got {type(alpha).__name__} {alpha!r}")
-    v = float(alpha)  # type: ignore[arg-type]
+    v = static_real(alpha, "geodesic_riemann: alpha")
     if not math.isfinite(v):
         raise ValueError(f"geodesic_riemann: alpha must be finite, got {alpha!r}")
     return v
@@ -755,6 +767,17 @@ def _step(logs: Any, w: Any, xp: Any) -> Any:
     return 2.0 / (1.0 + lip)
 
 
+def _tangent_norm(m: Any, xs: Any, w: Any, c: _Call, *, name: str, log_kw: dict[str, Any]) -> float:
+    """``max ||T||_F``, the Karcher criterion, at the mean ``m`` (the gradient of the objective there)."""
+    from ._family import logm
+
+    xp = c.xp
+    (wi,) = _roots(_Call(**{**c._asdict(), "a": m}), name=name, inverse_only=True, vjp=False)
+    y = sym(wi[..., None, :, :] @ xs @ wi[..., None, :, :])
+    logs = _piece(logm, y, name=name, what="logm(M^(-1/2) x_i M^(-1/2))", check=c.check, **log_kw)
+    return float(xp.max(xp.sqrt(_sqnorm(_compat.values(xp.sum(w * logs, axis=-3)), xp))))
+
+
 def _dask_mean(x: Any, weights: Any, /, *, name: str, **kw: Any) -> Any:
     """Dask: the mean of every chunk of whole ``(N, n, n)`` stacks, lazily (the batch axes may be chunked)."""
     import dask.array as da
@@ -868,9 +891,11 @@ def mean_riemann(
     count, n = xs.shape[-3], xs.shape[-1]
     if count == 0:
         raise ValueError(f"{name}: the mean of zero matrices is not defined (shape {tuple(xs.shape)})")
-    if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 0:
+    if isinstance(maxiter, (bool, np.bool_)) or not isinstance(maxiter, (int, np.integer)) or maxiter < 0:
         raise ValueError(f"{name}: maxiter must be an integer >= 0, got {maxiter!r}")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (math.isfinite(tol) and tol >= 0):
+    maxiter = int(maxiter)
+    tol = static_real(tol, f"{name}: tol")
+    if not (math.isfinite(tol) and tol >= 0):
         raise ValueError(f"{name}: tol must be a finite number >= 0, got {tol!r}")
     out_shape = (*xs.shape[:-3], n, n)
     if _compat.backend_name(xp) == "dask":  # chunk by chunk of whole stacks, each eager on NumPy
@@ -907,10 +932,13 @@ def mean_riemann(
                 if crit <= tol or crit == 0.0 or (crit <= floor and crit >= prev):
                     break
                 prev = crit
-        if eager and check and maxiter and crit > max(tol, floor):
+        if c.mine and maxiter == 0:  # the log-Euclidean start as it is: its tangent mean says how far it is
+            crit = _tangent_norm(m, xs, w, c, name=name, log_kw=log_kw)
+        if c.mine and crit > max(tol, floor):
             raise ValueError(
                 f"{name}: the Karcher flow did not converge in maxiter={maxiter} steps (tangent mean norm "
-                f"{crit:.3g} > {max(tol, floor):.3g}); pass a larger maxiter, or "
-                f"tol={10 ** math.ceil(math.log10(crit)):.0e} to accept this accuracy."
+                f"{crit:.3g} > max(tol={tol:g}, sqrt(eps)={floor:.3g})); pass a larger maxiter, or "
+                f"tol={10 ** math.ceil(math.log10(crit)):.0e} to accept this accuracy (check=False returns the "
+                "last iterate silently)."
             )
     return _cast(m, c.dtype, xp)

@@ -334,7 +334,7 @@ def test_errors_name_the_matrix():
     a = spd(4, 10.0, batch=(3,), seed=10)[0]
     bad = a.copy()
     bad[1] = np.diag([1.0, 1.0, 1.0, -1e-3])
-    with pytest.raises(ValueError, match=r"powm .*batch index \(1,\).*negative eigenvalue"):
+    with pytest.raises(ValueError, match=r"powm\(p=0.25\) .*batch index \(1,\).*negative eigenvalue"):
         matfunc.powm(bad, 0.25)
     sing = a.copy()
     sing[2] = np.diag([1.0, 1.0, 1.0, 0.0])
@@ -565,3 +565,58 @@ def test_product_chains_within_bound_or_raise(dtype, kind, p, method):
         err = rel_err(y, ref)
         assert err <= _forward_bound(kind, p, w, n, eps), (cond, err, _forward_bound(kind, p, w, n, eps))
     assert raised >= 2  # the sweep went past the cover
+
+
+@pytest.mark.parametrize("dtype,t", [(np.float64, 710.0), (np.float32, 89.0)])
+def test_expm_eig_no_spurious_overflow(xp, dtype, t):
+    """Issue 25 item 13: e^t overflows the dtype but cosh(t), sinh(t) do not: "eig" returns them (to the eigh's
+    rounding, a few eps relative); one step further the result itself overflows and check=True says so."""
+    a = np.array([[0.0, t], [t, 0.0]], dtype=dtype)
+    arr = xp.asarray(a)
+    y = to_numpy(matfunc.expm(arr, method="eig")).astype(np.float64)
+    with np.errstate(over="ignore"):
+        ref = np.array([[np.cosh(t), np.sinh(t)], [np.sinh(t), np.cosh(t)]], dtype=np.float64)
+    assert np.all(np.isfinite(y))
+    eps = float(np.finfo(dtype).eps)
+    # eigenvalues +-t to eps * t absolute: e^{t(1 +- eps)} is relatively t * eps off
+    assert np.max(np.abs(y - ref) / ref) <= 8 * t * eps
+    with pytest.raises(ValueError, match="overflows"):
+        matfunc.expm(xp.asarray(np.array([[0.0, 2 * t], [2 * t, 0.0]], dtype=dtype)), method="eig")
+
+
+def test_messages_name_function_and_reason():
+    """Issue 25 item 14: an indefinite input is reported by the function that needs its eigenvalues positive,
+    with the real reason (not "no real square root"), for an integer power too."""
+    a = np.diag([1.0, -1.0])
+    with pytest.raises(ValueError, match=r"powm\(p=2\) expects positive semidefinite.*integer power.*matrix_power"):
+        matfunc.powm(a, 2.0)
+    with pytest.raises(ValueError, match=r"powm\(p=0.3\) expects positive semidefinite.*not real"):
+        matfunc.powm(a, 0.3)
+    with pytest.raises(ValueError, match=r"powm\(p=-0.5\) expects positive definite"):
+        matfunc.powm(a, -0.5)
+    with pytest.raises(ValueError, match=r"logm expects positive definite.*logarithm"):
+        matfunc.logm(a)
+    for f in (lambda: matfunc.powm(a, 2.0), lambda: matfunc.logm(a)):
+        with pytest.raises(ValueError) as info:
+            f()
+        assert "square root" not in str(info.value)
+    # negative eigenvalue with a positive diagonal: the eigenvalue test, same wording
+    with pytest.raises(ValueError, match=r"powm\(p=0.3\) expects positive semidefinite.*negative eigenvalue"):
+        matfunc.powm(np.array([[1.0, 2.0], [2.0, 1.0]]), 0.3)
+
+
+def test_numpy_scalars_and_grad_requiring_p():
+    """Issue 25 items 14/17: NumPy scalars are accepted wherever Python numbers are; a torch ``p`` that requires
+    grad is refused (``float()`` would silently cut its gradient) with the way to differentiate in ``p``."""
+    a = spd(4, 10.0, seed=5)[0]
+    ref = matfunc.powm(a, -0.25)
+    for p in (np.float32(-0.25), np.float64(-0.25), np.array(-0.25)):
+        np.testing.assert_array_equal(matfunc.powm(a, p), ref)
+    np.testing.assert_array_equal(matfunc.powm(a, -0.25, ridge=np.float32(0.0)), ref)
+    np.testing.assert_array_equal(matfunc.powm(a, 2, method="eig"), matfunc.powm(a, np.int64(2)))
+    np.testing.assert_allclose(matfunc.logm(a, "iss", max_cond=np.float32(1e3)), matfunc.logm(a), atol=1e-12)
+    torch = pytest.importorskip("torch")
+    p = torch.tensor(-0.25, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(TypeError, match=r"p is a tensor that requires grad.*expm\(p \* matfunc.logm\(a\)\)"):
+        matfunc.powm(torch.tensor(a), p)
+    np.testing.assert_array_equal(matfunc.powm(a, p.detach()), ref)

@@ -595,7 +595,7 @@ def test_mean_riemann_errors_and_convergence():
         matfunc.mean_riemann(x[:0])
     bad = x.copy()
     bad[1] = np.diag([1.0, 1.0, 1.0, -1.0])
-    with pytest.raises(ValueError, match=r"mean_riemann expects positive semidefinite.*batch index \(1,\)"):
+    with pytest.raises(ValueError, match=r"mean_riemann expects positive definite.*batch index \(1,\)"):
         matfunc.mean_riemann(bad)
     spread = _stack(4, 4, 1e6, seed=23)
     with pytest.raises(ValueError, match=r"did not converge in maxiter=1 steps.*larger maxiter"):
@@ -631,3 +631,20 @@ def test_mean_riemann_gradients():
     # under jit all maxiter steps run (no data-dependent stop): the same mean once converged
     f = jax.jit(lambda a: matfunc.mean_riemann(a, maxiter=10))
     np.testing.assert_allclose(np.asarray(f(xj)), matfunc.mean_riemann(np.asarray(xj)), rtol=1e-12, atol=1e-13)
+
+
+def test_mean_riemann_maxiter_zero_and_numpy_tol():
+    """Issue 25 item 18: maxiter=0 (the log-Euclidean start as it is) or too few steps raise with check=True,
+    naming maxiter, tol and the fix; check=False returns silently; commuting input is converged at the start.
+    Item 17: tol may be a NumPy scalar."""
+    spread = _stack(4, 4, 1e6, seed=23)
+    for k in (0, 1):
+        with pytest.raises(ValueError, match=rf"did not converge in maxiter={k} steps.*tol=.*larger maxiter"):
+            matfunc.mean_riemann(spread, maxiter=k)
+    start = matfunc.mean_riemann(spread, maxiter=0, check=False)
+    np.testing.assert_allclose(start, matfunc.expm(matfunc.logm(spread).mean(axis=0)), rtol=1e-12)
+    commuting = np.stack([np.diag([1.0, 4.0]), np.diag([4.0, 1.0])])
+    np.testing.assert_allclose(matfunc.mean_riemann(commuting, maxiter=0), 2.0 * np.eye(2), rtol=1e-14)
+    m = matfunc.mean_riemann(spread, tol=np.float32(1e-3), maxiter=np.int64(100))
+    wi = matfunc.inv_sqrtm(m)
+    assert np.linalg.norm(matfunc.logm(wi @ spread @ wi).mean(axis=0)) <= 1e-3

@@ -183,8 +183,15 @@ def _steep_divided_differences(fn: Spectral, w: Any, x: Any, y: Any, one: Any, /
 
 
 def spectral_forward(a: Any, fn: Spectral, /, *, eps: float, xp: ModuleType) -> tuple[Any, Any, Any]:
-    """``(f(a), w, V)`` for Hermitian ``a`` (already symmetrised, in the compute dtype)."""
+    """``(f(a), w, V)`` for Hermitian ``a`` (already symmetrised, in the compute dtype).
+
+    ``exp`` is composed as the Gram matrix ``U U^H`` of ``U = V diag(e^{w/2})`` (the same products): no
+    ``e^{w_i}`` is formed, so nothing overflows unless the result does (``expm([[0, 710], [710, 0]])`` is
+    ``cosh(710) = 1.1e308`` though ``e^710`` overflows), and no partial sum exceeds ``sqrt(y_ii y_jj)``."""
     w, v = eigh(a, xp=xp)
+    if fn.kind == "exp":
+        u = v * xp.astype(xp.exp(w * 0.5), v.dtype)[..., None, :]
+        return primitives.sym(u @ primitives.mH(u)), w, v
     return compose(v, values(fn, w, eps, xp=xp), xp=xp), w, v
 
 
