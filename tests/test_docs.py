@@ -176,3 +176,48 @@ def test_every_derivation_page_has_a_figure_computed_at_build_time(html: Path) -
         if not made or not all(f.is_file() and f.stat().st_size > 1000 for f in files):
             missing.append(f"{page.name}: {[img.get('src') for img in made]}")
     assert not missing, "derivation pages without a figure computed at build time: " + ", ".join(missing)
+
+
+def _eval_ext():
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        import matfunc_eval
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    return matfunc_eval
+
+
+def test_build_time_numbers_are_the_code_s() -> None:
+    """The {matfunc-eval} role's values are those of the code, formatted as the pages write numbers."""
+    import numpy as np
+
+    from matfunc.core import options
+
+    ext = _eval_ext()
+    eps = float(np.finfo(np.float64).eps)
+    assert ext.evaluate("default_forward_iters(EPS64)") == str(options.default_forward_iters(eps))
+    assert ext.evaluate("sci(default_coverage(EPS64), 3)") == f"{options.default_coverage(eps):.2e}".replace("e+0", "e")
+    assert (ext.sci(1.55e8, 3), ext.sci(2.3e-3), ext.sci(430.0), ext.sci(0.0)) == ("1.55e8", "2.3e-3", "430", "0")
+    assert (ext.tex(1.55e8, 3), ext.tex(1e-5), ext.tex(12.0)) == (r"1.55 \cdot 10^{8}", "10^{-5}", "12")
+
+
+def test_a_failing_build_time_number_fails_the_build(tmp_path: Path) -> None:
+    """An expression that no longer evaluates (a renamed function) is a build error, not a silent placeholder."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(DOCS / '_ext')!r})\nextensions = ['myst_parser', 'matfunc_eval']\n"
+    )
+    (src / "index.md").write_text("# t\n\nSteps: {matfunc-eval}`default_forward_iters(EPS64)`.\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(src), str(tmp_path / "out")]
+    good = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert good.returncode == 0, good.stderr
+    from matfunc.core.options import default_forward_iters
+
+    steps = default_forward_iters(2.0**-52)
+    assert f"Steps: {steps}." in re.sub(r"<[^>]+>", "", (tmp_path / "out" / "index.html").read_text())
+    (src / "index.md").write_text("# t\n\nSteps: {matfunc-eval}`no_such_function(EPS64)`.\n")
+    bad = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert bad.returncode != 0
+    assert "no_such_function" in bad.stderr

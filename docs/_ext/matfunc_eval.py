@@ -27,11 +27,19 @@ from sphinx.util.docutils import SphinxRole
 __all__ = ["sci", "tex", "evaluate", "setup"]
 
 
+def _plain(x: float, digits: int) -> str:
+    """``x`` rounded to ``digits`` significant digits, without an exponent (``430``, ``0.0023``)."""
+    if x == 0:
+        return "0"
+    places = digits - 1 - math.floor(math.log10(abs(x)))
+    return f"{round(x, places):.{max(places, 0)}f}"
+
+
 def sci(x: float, digits: int = 2) -> str:
     """``x`` with ``digits`` significant digits in the docs' plain-text style: ``1.5e8``, ``2.3e-3``, ``430``."""
     x = float(x)
     if x == 0 or 1e-2 <= abs(x) < 1e4:
-        return f"{x:.{digits}g}"
+        return _plain(x, digits)
     mant, exp = f"{x:.{digits - 1}e}".split("e")
     return f"{mant}e{int(exp)}"
 
@@ -40,7 +48,7 @@ def tex(x: float, digits: int = 2) -> str:
     r"""``x`` as LaTeX: ``1.5 \cdot 10^{8}`` (plain digits between 0.01 and 10^4)."""
     x = float(x)
     if x == 0 or 1e-2 <= abs(x) < 1e4:
-        return f"{x:.{digits}g}"
+        return _plain(x, digits)
     mant, exp = f"{x:.{digits - 1}e}".split("e")
     if float(mant) == 1.0:
         return f"10^{{{int(exp)}}}"
