@@ -10,7 +10,7 @@ from matfunc.core.options import default_coverage
 rng = np.random.default_rng(0)
 n = 32
 q, _ = np.linalg.qr(rng.standard_normal((n, n)))
-fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6))
+fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.4))
 for ax, dtype, top in zip(axes, (np.float64, np.float32), (1e11, 1e8), strict=True):
     conds = np.logspace(1, np.log10(top), 11)
     covered = default_coverage(float(np.finfo(dtype).eps))

@@ -21,7 +21,7 @@ def rel(x, y):
 
 
 conds = np.logspace(1, 8, 8)
-fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.5))
+fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.4))
 ax = axes[0]
 for k, root in enumerate((3, 4, 8)):
     errs = []

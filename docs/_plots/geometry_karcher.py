@@ -22,7 +22,7 @@ def tangent_norm(m, xs):
     return np.linalg.norm(np.mean(matfunc.logm(wi @ xs @ wi, "eig"), axis=0))
 
 
-fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.4), sharey=True)
 steps = 40
 for ax, (count, dist) in zip(axes, ((2, 6.0), (5, 4.0)), strict=True):
     xs = np.stack([spd_at(dist) for _ in range(count)])

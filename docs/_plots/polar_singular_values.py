@@ -21,7 +21,7 @@ a = (w * np.logspace(0, -np.log10(cond), n)) @ v.T
 eps = float(np.finfo(np.float64).eps)
 
 methods = [("newton-schulz", "Newton–Schulz (scaled cubic)"), ("polar-express", "Polar Express"), ("muon", "Muon")]
-fig, axd = plt.subplot_mosaic([["newton-schulz", "polar-express", "muon"], ["err", "err", "err"]], figsize=(9.6, 6.6))
+fig, axd = plt.subplot_mosaic([["newton-schulz", "polar-express", "muon"], ["err", "err", "err"]], figsize=(8.4, 6.4))
 for i, (method, title) in enumerate(methods):
     ax = axd[method]
     opts = _polar.resolve(
