@@ -43,4 +43,4 @@ for ax, dtype, top in zip(axes, (np.float64, np.float32), (12, 7), strict=True):
     ax.set_xlabel("condition number designed for")
     ax.set_title(np.dtype(dtype).name, fontsize=9)
 axes[0].set_ylabel("matrix products (one output)")
-axes[1].legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="upper left")
+axes[1].legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="center left", bbox_to_anchor=(0, 0.62))
