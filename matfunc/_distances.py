@@ -155,18 +155,31 @@ def _real_dtype(dtype: Any, xp: ModuleType) -> Any:
 
 
 def _traced(x: Any, xp: ModuleType) -> bool:
-    glue = _compat.backend_module(xp)
-    return (glue is not None and glue.is_traced(x)) or not _compat.has_values(x)
+    """Whether values cannot be read now (a JAX trace active, a tracer, a meta or lazy array): no value checks,
+    no data-dependent shapes (:func:`matfunc._compat.is_concrete`)."""
+    return not _compat.is_concrete(x)
 
 
 def _check_covariance(x: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
-    """Finite, symmetric (Hermitian), positive semidefinite to rounding (one shifted Cholesky)."""
-    from ._family import _check_semidefinite
-
+    """Finite, symmetric (Hermitian), positive semidefinite to rounding: no eigenvalue below ``-rtol max_i a_ii``
+    (``rtol`` :func:`matfunc._validation.symmetry_rtol`; one Cholesky of ``a + rtol max(a_ii) I``)."""
     v = _compat.values(x)
     with _compat.quiet(xp, v):
         _validation.check_values(v, name=name, eps=eps, xp=xp)
-        _check_semidefinite(v, name=name, eps=eps, xp=xp)
+        n = v.shape[-1]
+        rtol = _validation.symmetry_rtol(n, eps)
+        dmax = xp.max(primitives.real(xp.linalg.diagonal(v), xp=xp), axis=-1, keepdims=True)[..., None]
+        shift = rtol * xp.where(dmax > 0, dmax, xp.ones_like(dmax))
+        if _validation.cholesky_ok(v + shift * primitives.eye_like(v, xp=xp), xp=xp):
+            return
+        bad = xp.min(xp.linalg.eigvalsh(v), axis=-1) < -shift[..., 0, 0]
+        shape = tuple(v.shape[:-2])
+        where = _validation._first_bad(bad, xp=xp, shape=shape) if bool(xp.any(bad)) else "a matrix of the batch"
+        raise ValueError(
+            f"{name} expects a covariance (symmetric positive semidefinite); {where} has a negative eigenvalue "
+            f"(below -{rtol:.3g} * max a_ii). Project it onto the PSD cone (clip negative eigenvalues) or pass "
+            "ridge > 0."
+        )
 
 
 def _checked(
@@ -258,7 +271,9 @@ def _dask_fidelity(a: Any, b: Any, /, *, fn: Any, rdtype: Any) -> Any:
     nd = len(batch) + 2
     a = da.broadcast_to(a, (*batch, n, n)).rechunk({nd - 2: -1, nd - 1: -1})
     b = da.broadcast_to(b, (*batch, n, n)).rechunk(a.chunks)
-    return da.map_blocks(
+    from .backends.dask import map_blocks  # a chunk's error names the batch index in the whole array
+
+    return map_blocks(
         fn, a, b, drop_axis=(nd - 2, nd - 1), dtype=rdtype, meta=np.empty((0,) * len(batch), dtype=rdtype)
     )
 
@@ -345,8 +360,8 @@ def _scaled_fidelity(a: Any, b: Any, /, *, method: str, check: bool, name: str, 
         wide = _accurate_dtype(x, xp)
         x, y = _cast(x, wide, xp), _cast(y, wide, xp)
     t = _fidelity(x, y, method=method, check=check, name=name, xp=xp, eps=eps)
-    scale = xp.sqrt(sa[..., 0, 0]) * xp.sqrt(sb[..., 0, 0])
-    return t * xp.astype(scale, t.dtype)
+    sa, sb = xp.astype(sa[..., 0, 0], t.dtype), xp.astype(sb[..., 0, 0], t.dtype)  # sqrt in t's precision
+    return t * (xp.sqrt(sa) * xp.sqrt(sb))
 
 
 def _clip0(x: Any, xp: ModuleType) -> Any:
