@@ -661,13 +661,13 @@ def _check_cotangent(g: Any, shape: tuple[int, ...], name: str) -> None:
 
 def _dask_map(a: Any, fn: Any, *more: Any) -> Any:
     """``fn`` on every chunk of whole matrices (matrix axes rechunked to full size), lazily."""
-    import dask.array as da
+    from .backends.dask import map_blocks  # a chunk's error names the batch index in the whole array
 
     def whole(x: Any) -> Any:
         return x.rechunk({x.ndim - 2: -1, x.ndim - 1: -1})
 
     args = [whole(a), *(whole(m).rechunk(whole(a).chunks) for m in more)]
-    return da.map_blocks(fn, *args, dtype=a.dtype, meta=a._meta)
+    return map_blocks(fn, *args, dtype=a.dtype, meta=a._meta)
 
 
 # --- public functions --------------------------------------------------------------------------------------

@@ -787,10 +787,12 @@ def _dask_mean(x: Any, weights: Any, /, *, name: str, **kw: Any) -> Any:
         or (hasattr(weights, "shape") and len(weights.shape) == 1 and not isinstance(weights, da.Array))
     ):
         raise TypeError(f"{name}: on Dask arrays, weights must be one list or 1-d NumPy array of length N")
+    from .backends.dask import map_blocks  # a chunk's error names the batch index in the whole array
+
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     k = x.ndim
     whole = x.rechunk({k - 3: -1, k - 2: -1, k - 1: -1})
-    return da.map_blocks(
+    return map_blocks(
         lambda blk: mean_riemann(blk, w, **kw),
         whole,
         drop_axis=k - 3,

@@ -351,3 +351,48 @@ def test_solve_lyapunov_checks_named_and_lazy(scheduler):
         xb = matfunc.solve_lyapunov(da.from_array(s1, chunks=3), da.from_array(g[0], chunks=3))  # blocked sign
     with pytest.raises(ValueError, match=r"solve_lyapunov \(s\): input contains NaN or Inf \(the matrix of the "):
         xb.compute()
+
+
+def _negative_at(batch, bad, n=3):
+    """A stack of ``batch`` SPD diagonal matrices with ``-I`` (a negative diagonal entry) at index ``bad``."""
+    a = np.broadcast_to(np.eye(n), (*batch, n, n)) * (1.0 + np.arange(np.prod(batch)).reshape(*batch, 1, 1))
+    a = np.ascontiguousarray(a)
+    a[bad] = -np.eye(n)
+    return a
+
+
+@pytest.mark.parametrize(
+    "fn,name",
+    [
+        (matfunc.logm, "logm"),
+        (lambda t: matfunc.powm(t, 0.3), "powm"),
+        (lambda t: matfunc.expm(matfunc.logm(t)), "logm"),
+        (lambda t: matfunc.logm_vjp(t)[1](t), "logm"),
+    ],
+    ids=["logm", "powm", "expm-of-logm", "logm_vjp"],
+)
+def test_family_and_distance_checks_name_the_global_index(scheduler, fn, name):
+    """Issue 25 item 12: the lazy checks of the family (logm, powm, ...) and the distances ran chunk by chunk
+    and named the index inside the chunk ("batch index (2,)" for matrix 7 of 12 in chunks of 5)."""
+    x = da.from_array(_negative_at((12,), 7), chunks=(5, 3, 3))
+    with pytest.raises(ValueError, match=rf"{name}.*batch index \(7,\) of the Dask array") as info:
+        fn(x).compute()
+    assert "(2,)" not in str(info.value)
+    y = da.from_array(_negative_at((4, 6), (3, 5)), chunks=(2, 4, 3, 3))  # two chunked batch axes
+    with pytest.raises(ValueError, match=r"batch index \(3, 5\) of the Dask array"):
+        matfunc.logm(y).compute()
+
+
+def test_mean_riemann_check_names_the_global_index(scheduler):
+    b = _negative_at((3, 4), (1, 3))  # three stacks of four matrices, chunked one stack at a time
+    with pytest.raises(ValueError, match=r"mean_riemann.*batch index \(1, 3\) of the Dask array"):
+        matfunc.mean_riemann(da.from_array(b, chunks=(1, 4, 3, 3))).compute()
+
+
+def test_chunk_errors_without_an_index_name_the_chunk():
+    from matfunc.backends.dask import _globalised
+
+    assert _globalised("bad input", (5, 0, 0)) == "bad input (in the Dask chunk at batch index (5,))"
+    assert _globalised("at batch index (0, 3) and batch index (1, 0)", (2, 0, 0, 0)) == (
+        "at batch index (2, 3) of the Dask array and batch index (3, 0) of the Dask array"
+    )

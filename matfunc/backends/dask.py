@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -46,7 +47,7 @@ from ..core.forward import forward
 from ..core.options import Options, default_ns_iters
 from ..core.scaling import normalize
 
-__all__ = ["is_traced", "apply", "vjp", "solve_lyapunov"]
+__all__ = ["is_traced", "apply", "vjp", "solve_lyapunov", "map_blocks"]
 
 MATMUL_METHODS = ("newton-schulz", "taylor")
 
@@ -110,6 +111,45 @@ def _named_check(check: Callable[..., None], arrays: tuple[Any, ...], /, *, offs
                 # chunks run in parallel: the first bad matrix of the chunk that failed first
                 raise type(exc)(f"{text} (the first in its chunk; other chunks are checked concurrently)") from exc
         raise
+
+
+_BATCH_INDEX = re.compile(r"batch index \(([0-9, ]*)\)")
+
+
+def _globalised(text: str, offset: tuple[int, ...]) -> str:
+    """``text`` with every ``batch index (i, ...)`` of a chunk shifted by the chunk's ``offset`` (its first
+    axes' starts in the whole array); without one, the chunk's start is added."""
+
+    def shift(m: re.Match) -> str:
+        local = [int(t) for t in m.group(1).replace(" ", "").split(",") if t]
+        where = tuple(i + (offset[k] if k < len(offset) else 0) for k, i in enumerate(local))
+        return f"batch index {where} of the Dask array"
+
+    out, count = _BATCH_INDEX.subn(shift, text)
+    return out if count else f"{text} (in the Dask chunk at batch index {offset[:-2]})"
+
+
+def map_blocks(fn: Callable[..., Any], *arrays: Any, **kwargs: Any) -> Any:
+    """:func:`dask.array.map_blocks` for matfunc's per-chunk work (the family, geometry and distance functions'
+    Dask paths): a ``ValueError`` that a chunk raises names the matrix by its batch index in the whole array,
+    not in the chunk (``batch index (2,)`` of a chunk starting at 5 becomes ``(7,)``)."""
+
+    def chunk(*blocks: Any, block_info: dict | None = None) -> Any:
+        try:
+            return fn(*blocks)
+        except ValueError as exc:
+            if not block_info or 0 not in block_info:
+                raise
+            offset = tuple(start for start, _ in block_info[0]["array-location"])
+            try:
+                named = type(exc)(_globalised(str(exc), offset))
+            except TypeError:  # an exception class with another constructor: keep it as it is
+                raise exc from None
+            raise named from exc
+
+    # Dask reads the signature for block_info: no functools.wraps (its __wrapped__ would hide the keyword)
+    chunk.__name__ = getattr(fn, "__name__", chunk.__name__)
+    return da.map_blocks(chunk, *arrays, **kwargs)
 
 
 def _check_input(x: Any, /, *, name: str, opts: Options, xp: ModuleType) -> None:
