@@ -595,6 +595,11 @@ def _fidelity_vjp(
     rdtype = _real_dtype(xp.result_type(*dtypes), xp)
     c, _, check = _checked(covs, {}, name=name, ctype=ctype, ridge=ridge, check=check, xp=xp)
     x, y = c.values()
+    # homogeneity (see _scaled_fidelity): F(A, B) = sqrt(s_a s_b) F(A / s_a, B / s_b), so
+    # dF/dA = sqrt(s_b / s_a) (dF)(A / s_a, B / s_b) and likewise for B; nothing under- or overflows
+    sa, sb = _pow2_diag(x, xp=xp), _pow2_diag(y, xp=xp)
+    x, y = x / xp.astype(sa, x.dtype), y / xp.astype(sb, y.dtype)
+    ra, rb = xp.sqrt(sa), xp.sqrt(sb)
     try:
         r, vjp_r = sqrtm_vjp(x, method, check=check)
         with _compat.quiet(xp, r):
@@ -602,7 +607,7 @@ def _fidelity_vjp(
         s, vjp_s = sqrtm_vjp(m, method, check=check)
     except ValueError as exc:
         raise type(exc)(f"{name}: {exc}") from exc
-    t = _trace(s, xp)
+    t = _trace(s, xp) * xp.astype((ra * rb)[..., 0, 0], _real_dtype(s.dtype, xp))
 
     def vjp(g: Any) -> tuple[Any, Any]:
         if tuple(g.shape) != tuple(t.shape):
@@ -616,6 +621,8 @@ def _fidelity_vjp(
             g_b = r @ g_m @ r
             g_r = g_m @ r @ y + y @ r @ g_m
             g_a = vjp_r(primitives.sum_to(g_r, tuple(r.shape), xp=xp))
+            g_a = g_a * xp.astype(rb / ra, g_a.dtype)
+            g_b = g_b * xp.astype(ra / rb, g_b.dtype)
         return (
             _cast(primitives.sum_to(g_a, shapes[0], xp=xp), dtypes[0], xp),
             _cast(primitives.sum_to(g_b, shapes[1], xp=xp), dtypes[1], xp),
@@ -753,8 +760,9 @@ def frechet_distance_vjp(
     m1, m2 = means["mu1"], means["mu2"]
     d = _cast(m1, ctype, xp) - _cast(m2, ctype, xp)
     dm = xp.sum(primitives.real(d * xp.conj(d) if primitives.is_complex(d) else d * d, xp=xp), axis=-1)
-    raw = _cast(dm, sq.dtype, xp) + sq
-    out = _clip0(raw, xp)
+    hi = xp.result_type(sq.dtype, dm.dtype)  # the promoted dtype of all four arguments (issue 25, item 15)
+    raw = _cast(dm, hi, xp) + _cast(sq, hi, xp)
+    out = _cast(_clip0(raw, xp), _out_dtype((*covs.values(), *means.values()), xp), xp)
 
     def vjp(g: Any) -> tuple[Any, Any, Any, Any]:
         if tuple(g.shape) != tuple(out.shape):

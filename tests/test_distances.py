@@ -697,3 +697,21 @@ def test_jax_jit_of_constants_with_the_default_check(method):
     assert abs(float(got) - 1.0 - bw2) <= tol
     got = jax.jit(lambda x: matfunc.frechet_distance(m, a, m + 1.0, b, method) + x)(1.0)
     assert abs(float(got) - 1.0 - (4.0 + bw2)) <= tol
+
+
+def test_vjp_functions_tiny_scale_and_promoted_dtype():
+    """The manual VJPs share the scaling (F(sA, tB) = sqrt(st) F(A, B), dF/dA(sA, tB) = sqrt(t/s) dF/dA(A, B)) and
+    frechet_distance_vjp returns the dtype of all four arguments (float32 before issue 25)."""
+    a, b = spd(4, 10.0, seed=81)[0], spd(4, 10.0, seed=82)[0]
+    f0, vjp0 = matfunc.root_fidelity_vjp(a, b)
+    ga0, gb0 = vjp0(np.ones(()))
+    for s, t in ((1e-200, 1e-200), (1e-300, 1.0), (1e200, 1e-50)):
+        f, vjp = matfunc.root_fidelity_vjp(a * s, b * t)
+        ga, gb = vjp(np.ones(()))
+        assert abs(float(f) / math.sqrt(s) / math.sqrt(t) - float(f0)) <= 100 * EPS64 * float(f0)
+        np.testing.assert_allclose(ga * math.sqrt(s / t), ga0, rtol=0, atol=100 * EPS64 * np.abs(ga0).max())
+        np.testing.assert_allclose(gb * math.sqrt(t / s), gb0, rtol=0, atol=100 * EPS64 * np.abs(gb0).max())
+    d2, vjp = matfunc.frechet_distance_vjp(np.zeros(4), a.astype(np.float32), np.ones(4), b.astype(np.float32))
+    assert d2.dtype == np.float64
+    grads = vjp(np.ones((), dtype=np.float64))
+    assert [g.dtype for g in grads] == [np.float64, np.float32, np.float64, np.float32]
