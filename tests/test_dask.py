@@ -368,8 +368,9 @@ def _negative_at(batch, bad, n=3):
         (lambda t: matfunc.powm(t, 0.3), "powm"),
         (lambda t: matfunc.expm(matfunc.logm(t)), "logm"),
         (lambda t: matfunc.logm_vjp(t)[1](t), "logm"),
+        (lambda t: matfunc.bures_wasserstein(t, t[::-1]), "bures_wasserstein"),
     ],
-    ids=["logm", "powm", "expm-of-logm", "logm_vjp"],
+    ids=["logm", "powm", "expm-of-logm", "logm_vjp", "bures_wasserstein"],
 )
 def test_family_and_distance_checks_name_the_global_index(scheduler, fn, name):
     """Issue 25 item 12: the lazy checks of the family (logm, powm, ...) and the distances ran chunk by chunk
