@@ -45,7 +45,7 @@ backwards = {
         method="eig", backward="lyapunov", backward_iters=8, scale="frobenius"
     ),
 }
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained", sharey=True)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.6), layout="constrained", sharey=True)
 conds = np.logspace(1, 10, 10)
 for (label, kw), style in zip(backwards.items(), ("o-", "s--", "^-", "v:"), strict=True):
     ax1.loglog(conds, [err(np.logspace(0, -np.log10(c), n), True, **kw) for c in conds], style, ms=3, label=label)
@@ -54,7 +54,7 @@ ax1.axvline(cover, color="k", lw=0.8, ls=":")
 ax1.text(cover, 1e-4, "default steps'\ncoverage ", ha="right", fontsize=7.5)
 ax1.set_xlabel("condition number of A")
 ax1.set_ylabel("relative error of the gradient")
-ax1.legend(fontsize=7.5)
+ax1.legend(fontsize=7.5, loc="center", bbox_to_anchor=(0.4, 0.56))
 
 gaps = np.logspace(-1, -15, 15)
 rest = np.logspace(-0.5, -2, n - 2)

@@ -25,7 +25,7 @@ def p(step, s):
     return s * (a + b * s**2 + c * s**4)
 
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained")
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.6), layout="constrained")
 s = np.linspace(0, 1.15, 400)
 ax1.plot(s, p(plain[0], s), label="plain cubic (paper)")
 ax1.plot(s, p(scaled[0], s), label="scaled cubic, step 1")

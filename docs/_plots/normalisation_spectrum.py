@@ -17,7 +17,7 @@ spectra = {
     "spread (cond 1e4)": np.logspace(0, -4, n),
     "clustered in [0.5, 1]": rng.uniform(0.5, 1.0, n),
 }
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.4), layout="constrained", width_ratios=(1.6, 1))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.4), layout="constrained", width_ratios=(1.6, 1))
 rows, names = [], []
 for label, w in spectra.items():
     a = (q * w) @ q.T

@@ -20,7 +20,7 @@ def horner(coeffs, z):
 
 lam = np.logspace(-8, 0, 400)
 z = 1.0 - lam
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained")
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.6), layout="constrained")
 for m in (3, DEFAULT_PADE_DEGREE, 8, 12, 20):
     label = f"[{m}/{m}]" + (" (default)" if m == DEFAULT_PADE_DEGREE else "")
     p, q = pade_floats(m, m)

@@ -16,7 +16,7 @@ labels = {
     "minimax-cubic": "minimax cubic (uncapped)",
     "polar-express": "minimax quintic (default)",
 }
-fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained", sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6), layout="constrained", sharey=True)
 for ax, dtype, top in zip(axes, (np.float64, np.float32), (12, 7), strict=True):
     eps = float(np.finfo(dtype).eps)
     conds = np.logspace(1, top, 4 * (top - 1) + 1)

@@ -37,7 +37,7 @@ full, _ = root((q * np.logspace(0, -8, n)) @ q.T)
 f = rng.standard_normal((n, 6))
 singular, v_range = root(f @ f.T)
 ks = range(1, 21)
-fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained", sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6), layout="constrained", sharey=True)
 for ax, s, proj, title in (
     (axes[0], full, None, "full rank, cond(A) = 1e8"),
     (axes[1], singular, v_range @ v_range.T, r"rank 6 of 16: $A = F F^T$"),

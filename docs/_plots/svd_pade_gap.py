@@ -25,7 +25,7 @@ def horner(coeffs, x):
     return out
 
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained")
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.6), layout="constrained")
 x = 1.0 - np.logspace(-8, 0, 400)[::-1]
 for order, color in ((5, "C0"), (SVD_PADE_DEFAULT_DEGREE, "C1")):
     series = horner((1.0,) * (2 * order + 1), x)

@@ -20,7 +20,7 @@ def horner(coeffs, z):
 
 lam = np.logspace(-8, 0, 400)
 z = 1.0 - lam
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained")
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.6), layout="constrained")
 for d in (5, DEFAULT_TAYLOR_DEGREE, 20, 40, 80):
     label = f"degree {d}" + (" (default)" if d == DEFAULT_TAYLOR_DEGREE else "")
     err = np.abs(horner(taylor_floats(d, False), z) - np.sqrt(lam))

@@ -10,7 +10,7 @@ phase comes a slow one, a factor 9/4 a step, whose length grows with log(1/lambd
 import matplotlib.pyplot as plt
 import numpy as np
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.4), layout="constrained")
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.4), layout="constrained")
 a, x, errs = 2.0, 1.0, []
 for _ in range(6):
     x = (x + a / x) / 2
