@@ -105,13 +105,14 @@ def test_intersphinx_links_resolve_offline(html: Path) -> None:
 
 
 class _Links(HTMLParser):
-    """The ids, the internal link targets and the image sources of one HTML page."""
+    """The ids, the link targets, the image sources and the loaded resources of one HTML page."""
 
     def __init__(self) -> None:
         super().__init__()
         self.ids: set[str] = set()
         self.hrefs: list[str] = []
         self.images: list[dict[str, str]] = []
+        self.resources: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
@@ -122,6 +123,10 @@ class _Links(HTMLParser):
             self.hrefs.append(a["href"])
         if tag == "img":
             self.images.append(a)
+        if tag in ("img", "script") and a.get("src"):
+            self.resources.append(a["src"])
+        if tag == "link" and a.get("href") and "stylesheet" in a.get("rel", ""):
+            self.resources.append(a["href"])
 
 
 def _parse(page: Path) -> _Links:
@@ -131,7 +136,8 @@ def _parse(page: Path) -> _Links:
 
 
 def test_internal_links_resolve(html: Path) -> None:
-    """Every relative link of every built page names a file that exists and, with a #fragment, an id in it."""
+    """Every relative link of every built page names a file that exists and, with a #fragment, an id in it; every
+    image, script and stylesheet it loads exists."""
     parsed: dict[Path, _Links] = {}
 
     def links(page: Path) -> _Links:
@@ -159,6 +165,10 @@ def test_internal_links_resolve(html: Path) -> None:
             fragment = unquote(parts.fragment)
             if fragment and target.suffix == ".html" and fragment not in links(target).ids:
                 broken.append(f"{rel}: {href} (no id {fragment!r} in {target.relative_to(html)})")
+        for src in links(page).resources:
+            parts = urlsplit(src)
+            if not (parts.scheme or parts.netloc) and not (page.parent / unquote(parts.path)).is_file():
+                broken.append(f"{page.relative_to(html)}: loads {src}, which is not in the build")
     assert checked > 500, checked
     assert not broken, "\n".join(broken)
 
