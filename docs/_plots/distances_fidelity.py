@@ -61,8 +61,8 @@ for key, label, style in (
     )
 for e, name in ((eps64, "float64 eps"), (eps32, "float32 eps")):
     ax.axhline(e, color="0.5", lw=0.7, ls=":")
-    ax.text(samples[-1], e * 1.5, name, fontsize=7, ha="right", color="0.3")
+    ax.text(samples[-1], e * 1.5, name, fontsize=8, ha="right", color="0.3")
 ax.set_xlabel(f"samples $N$ per covariance ($n = {n}$ features: rank $N$, {n} - $N$ zero eigenvalues)")
 ax.set_ylabel("relative error of $F(A, B)$")
 ax.set_ylim(floor / 2, 1)
-ax.legend(fontsize=7, loc="upper right", ncol=1)
+ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)

@@ -59,5 +59,5 @@ ax.set_title("exponential (scaling and squaring)", fontsize=9)
 ax.set_xlabel(r"spread $\lambda_{max} - \lambda_{min}$ of $A$")
 for ax in axes:
     ax.set_ylim(1e-16, 1e-6)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left")
 fig.tight_layout()

@@ -41,5 +41,5 @@ for ax, (count, dist) in zip(axes, ((2, 6.0), (5, 4.0)), strict=True):
     ax.set_title(f"{count} matrices {n}x{n}, each at distance {dist:g} from $I$", fontsize=9)
     ax.set_xlabel("step $k$")
 axes[0].set_ylabel(r"$\|T_k\|_F$, Riemannian gradient norm")
-axes[0].legend(fontsize=7)
+axes[0].legend(fontsize=8)
 fig.tight_layout()
