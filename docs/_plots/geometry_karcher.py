@@ -25,7 +25,15 @@ def tangent_norm(m, xs):
 fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.4), sharey=True)
 steps = 40
 for ax, (count, dist) in zip(axes, ((2, 6.0), (5, 4.0)), strict=True):
-    xs = np.stack([spd_at(dist) for _ in range(count)])
+    if count == 2:  # two matrices at distance `dist` from each other: B = A^{1/2} C A^{1/2}, d(I, C) = dist
+        a = spd_at(3.0)
+        s = matfunc.sqrtm(a, "eig")
+        b = s @ spd_at(dist) @ s
+        xs = np.stack([a, (b + b.T) / 2])
+        title = f"2 matrices {n}x{n} at distance {dist:g}"
+    else:
+        xs = np.stack([spd_at(dist) for _ in range(count)])
+        title = f"{count} matrices {n}x{n}, each at distance {dist:g} from $I$"
     # the plain Karcher flow (pyRiemann's unit step), from the same log-Euclidean start
     m = matfunc.expm(np.mean(matfunc.logm(xs, "eig"), axis=0), "eig")
     plain = [tangent_norm(m, xs)]
@@ -38,7 +46,7 @@ for ax, (count, dist) in zip(axes, ((2, 6.0), (5, 4.0)), strict=True):
     ours = [tangent_norm(matfunc.mean_riemann(xs, maxiter=k, method="eig", check=False), xs) for k in range(steps + 1)]
     ax.semilogy(plain, "s--", ms=3, color="C3", label="unit step (plain Karcher flow)")
     ax.semilogy(np.maximum(ours, 1e-17), "o-", ms=3, color="C0", label=r"matfunc: step $2/(1 + L)$")
-    ax.set_title(f"{count} matrices {n}x{n}, each at distance {dist:g} from $I$", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.set_xlabel("step $k$")
 axes[0].set_ylabel(r"$\|T_k\|_F$, Riemannian gradient norm")
 axes[0].legend(fontsize=8)
