@@ -17,15 +17,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/matfunc-ci.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 step() { printf '\n== %s  [%d s]\n' "$1" "$SECONDS"; }
 
-step "tools and pinned backends (requirements-ci.txt)"
-"$py" -m pip install -q -r requirements-ci.txt
+step "build tools"
+"$py" -m pip install -q "$(grep '^build==' requirements-ci.txt)" "$(grep '^twine==' requirements-ci.txt)"
 
 step "build the sdist, then the wheel from the sdist"
 "$py" -m build --outdir "$work/dist" . > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 ls -l "$work/dist"
 "$py" -m twine check --strict "$work"/dist/*
 
-step "install the wheel (not editable) with its extras"
+step "install the wheel (not editable) with its extras, the pinned backends and the check tools (requirements-ci.txt)"
 wheels=("$work"/dist/matfunc-*.whl)
 "$py" -m pip install -q "${wheels[0]}[test,torch,jax,dask,docs,bench]" -r requirements-ci.txt
 

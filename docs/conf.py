@@ -16,6 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.abspath(".."))
 sys.path.insert(0, os.path.abspath("_ext"))  # matfunc_eval: numbers about the code computed at build time
+sys.path.insert(0, os.path.abspath("../examples"))  # examples/fidelity.py, imported by the complex and CuPy guides
 
 import matfunc  # noqa: E402
 
