@@ -35,7 +35,9 @@ The parts, one module each:
   the low-precision products (``matmul_dtype``) of the roots, ``python -m matfunc.bench.schedules``;
 - :mod:`~matfunc.bench.distances`: FID at Inception's size against pytorch-fid's formula,
   ``python -m matfunc.bench.distances``;
-- :mod:`~matfunc.bench.threads`: CPU thread pathologies before and after, ``python -m matfunc.bench.threads``.
+- :mod:`~matfunc.bench.threads`: CPU thread pathologies before and after, ``python -m matfunc.bench.threads``;
+- :mod:`~matfunc.bench.vs_eigh`: the default call (``check=True``) against the plain eigh code users would write,
+  interleaved ratios, and second-order memory, ``python -m matfunc.bench.vs_eigh [--memory]``.
 """
 
 from __future__ import annotations
