@@ -135,3 +135,21 @@ def test_help_describes_every_option_in_plain_text(capsys):
         assert action.help and "default:" in action.help, action.option_strings
         assert action.option_strings[0] in text
     assert "(default: 64)" in text and "(default: float64)" in text
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_table_matrices_are_the_documented_ones(dtype):
+    """The main job's and docs/accuracy.md's matrices: symmetric, eigenvalues log-spaced from 1 to 1/cond, and
+    exact float64 roots (the references every error of the tables is measured against)."""
+    import numpy as np
+
+    a, root, inv_root = cli.table_matrices(3, 16, 1e4, dtype)
+    assert a.dtype == np.dtype(dtype) and a.shape == root.shape == inv_root.shape == (3, 16, 16)
+    assert root.dtype == inv_root.dtype == np.float64
+    assert np.array_equal(a, a.mT)
+    eps = np.finfo(dtype).eps
+    w = np.linalg.eigvalsh(a.astype(np.float64))
+    assert np.allclose(w, np.logspace(-4, 0, 16), rtol=0, atol=16 * eps)  # |dw| <= ||dA||_2 (Weyl)
+    eps64 = np.finfo(np.float64).eps
+    assert np.abs(root @ root - a).max() <= 16 * eps  # a is rounded to dtype; the roots are not
+    assert np.abs(root @ inv_root - np.eye(16)).max() <= 1e3 * eps64  # cond(root) = 100: 100 * 16 * eps
