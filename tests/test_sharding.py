@@ -173,3 +173,17 @@ def test_sharded_values_gradients_and_sharding(sharded, case):
 
 def test_all_cases_ran(sharded):
     assert sorted(sharded) == sorted(CASES)
+
+
+def test_benchmark_runs():
+    """``python -m matfunc.bench.sharding`` (the guide's figures), tiny: it forces the devices itself."""
+    args = [sys.executable, "-m", "matfunc.bench.sharding", "--batch", "8", "--n", "4", "--rounds", "1"]
+    args += ["--devices", "2", "--functions", "sqrtm,frechet_distance"]
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-4000:]
+    lines = [x for x in out.stdout.splitlines() if x.startswith("| `")]
+    assert [x.split("`")[1] for x in lines] == ["sqrtm", "frechet_distance"]
+    assert all(float(x.split("|")[-2].strip().split("x")[0]) > 0 for x in lines)
+    bad = subprocess.run([*args[:3], "--functions", "sqrtm,nope"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "unknown function(s) ['nope']" in bad.stderr
