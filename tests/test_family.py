@@ -620,3 +620,61 @@ def test_numpy_scalars_and_grad_requiring_p():
     with pytest.raises(TypeError, match=r"p is a tensor that requires grad.*expm\(p \* matfunc.logm\(a\)\)"):
         matfunc.powm(torch.tensor(a), p)
     np.testing.assert_array_equal(matfunc.powm(a, p.detach()), ref)
+
+
+def _second_reference(w, v, e, h, fn):
+    """The n^3 form of second-order Daleckii–Krein, from the tensor of second divided differences."""
+    xp = __import__("array_api_compat.numpy", fromlist=["numpy"])
+    k = spectral.second_divided_differences(fn, w, EPS64, xp=xp)
+    eh, hh = v.T @ ((e + e.T) / 2) @ v, v.T @ ((h + h.T) / 2) @ v
+    m = np.einsum("...ikj,...ik,...kj->...ij", k, eh, hh) + np.einsum("...ikj,...ik,...kj->...ij", k, hh, eh)
+    y = v @ m @ v.T
+    return (y + y.T) / 2
+
+
+@pytest.mark.parametrize(
+    "fn", [spectral.LOG, spectral.EXP, spectral.power(-0.25), spectral.power(0.7), spectral.power(2.5)]
+)
+def test_spectral_second_pairs_only(fn):
+    """Issue 25 item 11: spectral_second (the double backward of powm/logm/expm "eig") holds only (n, n) arrays:
+    its peak memory (NumPy allocations, seen by tracemalloc) is a small multiple of one batch of matrices, where
+    the n^3 tensor of second divided differences was n times that; and it equals the n^3 form to rounding at
+    separated and tied eigenvalues, and to sqrt(eps) relatively where a pair is closer than sqrt(eps)."""
+    import tracemalloc
+
+    xp = __import__("array_api_compat.numpy", fromlist=["numpy"])
+    rng = np.random.default_rng(4)
+    n = 10
+    e, h = (rng.standard_normal((n, n)) for _ in range(2))
+    spectra = {
+        "separated": np.logspace(0, -3, n),
+        "tied": np.array([1.0, 1, 1, 2, 2, 3, 3, 3, 4, 5]),
+        "close": np.array([1.0, 1 + 1e-9, 1 + 3e-8, 2, 2 + 1e-6, 3, 3, 3, 4, 5]),
+    }
+    for label, w in spectra.items():
+        v, _ = np.linalg.qr(rng.standard_normal((n, n)))
+        ref = _second_reference(w, v, e, h, fn)
+        out = spectral.spectral_second(w, v, e, h, fn, eps=EPS64, xp=xp)
+        tol = (n * EPS64 * 100 if label != "close" else 10 * math.sqrt(EPS64)) * np.abs(ref).max()
+        np.testing.assert_allclose(out, ref, rtol=0, atol=tol, err_msg=label)
+
+    def peaks(n, batch=4):
+        w = np.sort(rng.uniform(0.5, 2.0, (batch, n)), axis=-1)
+        v = np.linalg.qr(rng.standard_normal((batch, n, n)))[0]
+        e, h = rng.standard_normal((2, batch, n, n))
+        out = []
+        for call in (
+            lambda: spectral.spectral_vjp(w, v, e, fn, eps=EPS64, xp=xp),
+            lambda: spectral.spectral_second(w, v, e, h, fn, eps=EPS64, xp=xp),
+        ):
+            tracemalloc.start()
+            call()
+            out.append(tracemalloc.get_traced_memory()[1] / (batch * n * n * 8))  # in batches of matrices
+            tracemalloc.stop()
+        return out
+
+    (_, second48), (first96, second96) = peaks(48), peaks(96)
+    # measured: 26-32 batches of matrices, 2.4-3.6x the first order, the same at both n (the n^3 tensor alone
+    # was n batches: 48 and 96, with several such temporaries)
+    assert second96 <= 5 * first96, (second96, first96)
+    assert second96 <= 1.25 * second48, (second96, second48)

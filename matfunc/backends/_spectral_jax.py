@@ -53,15 +53,6 @@ def _first_order(v: Any, k: Any, g: Any, z: Any, e: Any) -> Any:
     return primitives.sym((v @ m) @ vh)
 
 
-def _floored2(fn: spectral.Spectral, w: Any, eps: float) -> Any:
-    """Eigenvalues clamped as :func:`core.spectral.second_divided_differences` clamps them."""
-    if not fn.psd:
-        return w
-    steep2 = fn.kind == "log" or (fn.kind == "power" and fn.p < 2 and fn.p not in (0.0, 1.0))
-    floor = spectral.floor_eigenvalues(w, eps, xp=_XP) if steep2 else jnp.zeros_like(w[..., :1])
-    return jnp.maximum(w, floor)
-
-
 def _gaps(fn: spectral.Spectral, w: Any, eps: float) -> tuple[Any, Any]:
     """``(w_j - w_i, close_ij)`` at the eigenvalues of the divided differences; a pair is close (one block)
     within ``sqrt(eps_dtype)`` (relatively for log/x^p, absolutely for exp)."""
@@ -76,14 +67,9 @@ def _gaps(fn: spectral.Spectral, w: Any, eps: float) -> tuple[Any, Any]:
 
 
 def _pair_second(fn: spectral.Spectral, w: Any, k: Any, eps: float) -> Any:
-    """``2 f^{[2]}(w_i, w_i, w_j)`` from the first differences ``k``: ``2 (k_ij - k_ii) / (w_j - w_i)`` for a far
-    pair (the cancellation of the far-pair eigenvector terms, no worse), ``f''(w_i)`` (the series of
-    :func:`core.spectral.second_divided_differences` at a triple tie) within a block; ``n^2`` elementwise."""
-    d, close = _gaps(fn, w, eps)
-    fpp = 2.0 * spectral.second_divided_differences(fn, _floored2(fn, w, eps)[..., None], eps, xp=_XP)[..., 0, 0, 0]
-    kii = jnp.diagonal(k, axis1=-2, axis2=-1)[..., :, None]
-    far = 2.0 * (k - kii) / jnp.where(close, jnp.ones_like(d), d)
-    return jnp.where(close, fpp[..., :, None] + 0 * d, far)
+    """``2 f^{[2]}(w_i, w_i, w_j)`` (:func:`core.spectral.pair_second_differences`: series near ties, the stable
+    first differences' quotient apart); ``n^2`` elementwise."""
+    return 2.0 * spectral.pair_second_differences(fn, w, eps, xp=_XP)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1, 2))
