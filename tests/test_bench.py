@@ -565,14 +565,18 @@ def test_vs_eigh_smoke(tmp_path, capsys):
     backends = ["numpy:float64"] + (["torch:float32"] if _has("torch") else [])
     funcs = ["sqrtm", "inv_sqrtm", "powm", "logm", "expm"]
     out = tmp_path / "vs.json"
-    argv = ["--sizes", "2x8,1x12", "--rounds", "2", "--retry", "0", "--threads", "1", "--functions", ",".join(funcs)]
+    argv = ["--sizes", "3x8", "--rounds", "2", "--retry", "0", "--threads", "1", "--functions", ",".join(funcs)]
     result = vs_eigh.main([*argv, "--backend", *backends, "--out", str(out)])
     rows = result["rows"]
-    assert len(rows) == len(backends) * len(funcs) * 2 * len(vs_eigh.PHASES)
+    assert len(rows) == len(backends) * len(funcs) * len(vs_eigh.PHASES)
     saved = json.loads(out.read_text())
     assert saved["table"] == result["table"] == vs_eigh.table(rows) and "cores" in saved["machine"]
     printed = capsys.readouterr().out
     assert vs_eigh.HEAD in printed and "interquartile" in printed
+    for backend in backends:  # the function x size grids, one per backend and phase
+        grid = vs_eigh.summary(rows, backend, "fwd+bwd")
+        assert grid.startswith("| function | 3x8 |\n") and grid in result["summary"]
+        assert len(grid.splitlines()) == 2 + len(funcs) and "| powm(A, -1/4) |" in grid
     for r in rows:
         assert all(r["ms"][v] > 0 for v in vs_eigh.VARIANTS), r
         assert r["default/eigh"] > 0 and r["check/nocheck"] > 0 and r["rounds"] >= 2

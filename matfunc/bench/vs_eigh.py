@@ -64,6 +64,8 @@ __all__ = [
     "variants",
     "run",
     "table",
+    "summary",
+    "summaries",
     "torch_work",
     "memory_case",
     "memory",
@@ -371,6 +373,39 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join([HEAD, *(_line(r) for r in rows)])
 
 
+def summary(rows: list[dict[str, Any]], backend: str, phase: str) -> str:
+    """One backend and phase as a function x size grid: ``default / eigh (check=True / check=False)``, ``*`` on
+    disturbed rows; empty when there are no such rows."""
+    mine = [r for r in rows if r["backend"] == backend and r["phase"] == phase]
+    if not mine:
+        return ""
+    sizes = list(dict.fromkeys((r["batch"], r["n"]) for r in mine))
+    head = "| function | " + " | ".join(f"{b}x{n}" for b, n in sizes) + " |\n|---|" + "---|" * len(sizes)
+    lines = [head]
+    for name in dict.fromkeys(r["function"] for r in mine):
+        cells = []
+        for b, n in sizes:
+            r = next((r for r in mine if r["function"] == name and (r["batch"], r["n"]) == (b, n)), None)
+            cells.append(
+                "-"
+                if r is None
+                else f"{r['default/eigh']:.2f} ({r['check/nocheck']:.2f}){'*' if r['disturbed'] else ''}"
+            )
+        lines.append(f"| {FUNCTIONS[name].label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def summaries(rows: list[dict[str, Any]]) -> str:
+    """:func:`summary` of every backend and phase in ``rows``, each under a heading line."""
+    out = []
+    for backend in dict.fromkeys(r["backend"] for r in rows):
+        for phase in PHASES:
+            text = summary(rows, backend, phase)
+            if text:
+                out.append(f"{backend}, {phase}: default / eigh (check=True / check=False), * disturbed\n\n{text}")
+    return "\n\n".join(out)
+
+
 def machine(threads: int | None) -> str:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     versions = [f"numpy {np.__version__}"]
@@ -653,7 +688,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result["rows"] = rows
         result["machine_after"] = machine(args.threads)
         text = table(rows)
-        print("\n" + LEGEND)
+        print("\n" + LEGEND + "\n\n" + summaries(rows))
+        result["summary"] = summaries(rows)
     result["table"] = text
     if args.out:
         with open(args.out, "w") as f:
