@@ -74,18 +74,33 @@ def _dist_files() -> tuple[Path, Path]:
     return sdist, wheel
 
 
+def _source_package_files() -> set[str]:
+    """The package's files in the checkout .ci/test.sh ran from (git's tracked files when git is there)."""
+    source = Path(os.environ["MATFUNC_SOURCE_TREE"])
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "matfunc"], cwd=source, capture_output=True, text=True, check=True
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout: every file but caches
+        out = [p.relative_to(source).as_posix() for p in (source / "matfunc").rglob("*") if p.is_file()]
+    return {f for f in out if "__pycache__" not in f and not f.endswith(".pyc")}
+
+
 @installed
-def test_wheel_has_the_package_data_and_license_and_nothing_else():
-    _, wheel = _dist_files()
-    names = zipfile.ZipFile(wheel).namelist()
+def test_wheel_ships_every_file_of_the_package_and_the_license():
+    """A data file the package reads at run time (py.typed, and any future .json/.npz) that the build drops
+    would fail here: the wheel holds every file of matfunc/ in the checkout, and nothing outside the package."""
+    sdist, wheel = _dist_files()
+    names = set(zipfile.ZipFile(wheel).namelist())
     info = f"matfunc-{matfunc.__version__}.dist-info"
     assert "matfunc/py.typed" in names and f"{info}/licenses/LICENSE" in names
     assert {n.split("/")[0] for n in names} == {"matfunc", info}  # no tests/, docs/ or stray top-level module
-    src = Path(matfunc.__file__).parent
-    shipped = {n for n in names if n.startswith("matfunc/")}
-    assert shipped == {
-        p.relative_to(src.parent).as_posix() for p in src.rglob("*") if p.is_file() and ".pyc" not in p.name
-    }
+    source = _source_package_files()
+    assert len(source) > 40 and "matfunc/py.typed" in source
+    assert source <= names, sorted(source - names)
+    top = f"matfunc-{matfunc.__version__}/"
+    in_sdist = {n[len(top) :] for n in tarfile.open(sdist).getnames() if n.startswith(top + "matfunc/")}
+    assert source <= in_sdist, sorted(source - in_sdist)
 
 
 @installed
