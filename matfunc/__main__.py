@@ -153,6 +153,13 @@ def _parser() -> argparse.ArgumentParser:
         "installed and usable here; the others are listed under the table)",
     )
     p.add_argument(
+        "--version",
+        action="version",
+        version=f"matfunc {matfunc.__version__}",
+        help="print matfunc's version and exit (for a bug report: python -c 'import matfunc; "
+        "matfunc.show_versions()' prints every backend's too)",
+    )
+    p.add_argument(
         "--repeat",
         type=_positive_int,
         default=5,

@@ -130,7 +130,7 @@ def test_help_describes_every_option_in_plain_text(capsys):
     assert "SingularMatrixError" in text  # the description says what a failing call does
     parser = cli._parser()
     for action in parser._actions:
-        if "--help" in action.option_strings:
+        if "--help" in action.option_strings or "--version" in action.option_strings:
             continue
         assert action.help and "default:" in action.help, action.option_strings
         assert action.option_strings[0] in text
@@ -153,3 +153,10 @@ def test_table_matrices_are_the_documented_ones(dtype):
     eps64 = np.finfo(np.float64).eps
     assert np.abs(root @ root - a).max() <= 16 * eps  # a is rounded to dtype; the roots are not
     assert np.abs(root @ inv_root - np.eye(16)).max() <= 1e3 * eps64  # cond(root) = 100: 100 * 16 * eps
+
+
+def test_version_option(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"matfunc {matfunc.__version__}\n"
