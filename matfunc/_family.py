@@ -352,11 +352,6 @@ def _glue(xp: ModuleType) -> ModuleType | None:
     return None
 
 
-def _traced(x: Any, xp: ModuleType) -> bool:
-    glue = _compat.backend_module(xp)
-    return (glue is not None and glue.is_traced(x)) or not _compat.has_values(x)
-
-
 def _sqrt_steps(plan: _Plan, level: int) -> int:
     """Newton–Schulz steps of the ``level``-th square root of a chain: the first covers the first root's condition
     number ``K`` (``plan.num_iters`` steps), the ``level``-th sees ``K^(1/2^level)``."""
@@ -501,7 +496,7 @@ def _cast(x: Any, dtype: Any, xp: ModuleType) -> Any:
 def _prepared(a: Any, ctype: Any, ridge: float, check: bool, /, *, plan: Any, xp: Any) -> tuple[Any, bool]:
     """The input in the compute dtype with its ridge, and whether values are checked; checks it if so."""
     x = _ridged(_cast(a, ctype, xp), ridge, xp)
-    check = check and not _traced(x, xp)
+    check = check and _compat.is_concrete(x)  # no value checks under a trace (issue 25 item 8)
     if check:
         _check_input(x, plan=plan, xp=xp)
         if plan.method == "taylor":

@@ -72,11 +72,6 @@ def _method(method: object, name: str, *, on_cpu: bool) -> str:
     return m
 
 
-def _concrete(x: Any, xp: Any) -> bool:
-    glue = _compat.backend_module(xp)
-    return not (glue is not None and glue.is_traced(x)) and _compat.has_values(x)
-
-
 def _check_spd(x: Any, /, *, name: str, eps: float, xp: Any) -> None:
     """Finite, symmetric (Hermitian) and positive definite to working precision, naming the argument."""
     v = _compat.values(x)
@@ -146,7 +141,7 @@ def _prepare(a: Any, b: Any, /, *, name: str, method: object, check: bool, max_c
         m = _method(method, name, on_cpu=dask or _compat.is_cpu(a))
         dtype = a.dtype
         a = _cast(a, ctype, xp)
-        mine = check and not dask and _concrete(a, xp) and 0 not in a.shape
+        mine = check and not dask and _compat.is_concrete(a) and 0 not in a.shape
         if mine:
             _check_spd(a, name=name, eps=eps, xp=xp)
         return _Call(
@@ -187,7 +182,7 @@ def _prepare(a: Any, b: Any, /, *, name: str, method: object, check: bool, max_c
     dask = _compat.backend_name(xp) == "dask"
     m = _method(method, name, on_cpu=dask or _compat.is_cpu(a))
     a, b = _cast(a, ctype, xp), _cast(b, ctype, xp)
-    mine = check and not dask and _concrete(a, xp) and _concrete(b, xp) and 0 not in a.shape and 0 not in b.shape
+    mine = check and not dask and _compat.is_concrete(a, b) and 0 not in a.shape and 0 not in b.shape
     if mine:
         _check_spd(a, name=f"{name} (a)", eps=eps, xp=xp)
         _check_spd(b, name=f"{name} (b)", eps=eps, xp=xp)
@@ -746,7 +741,7 @@ def _weights(weights: Any, c: _Call, *, count: int, name: str) -> Any:
     if not xp.isdtype(w.dtype, "real floating") and not xp.isdtype(w.dtype, "integral"):
         raise TypeError(f"{name}: weights must be real numbers, got dtype {w.dtype}")
     w = xp.astype(w, rtype)
-    if _concrete(w, xp) and _compat.backend_name(xp) != "dask":
+    if _compat.is_concrete(w) and _compat.backend_name(xp) != "dask":
         v = _compat.values(w)
         if not bool(xp.all(xp.isfinite(v))) or bool(xp.any(v < 0)) or not bool(xp.all(xp.sum(v, axis=-1) > 0)):
             raise ValueError(f"{name}: weights must be finite and non-negative with a positive sum, got {weights!r}")
@@ -907,7 +902,7 @@ def mean_riemann(
     w = _weights(weights, c, count=count, name=name)
     if 0 in out_shape:
         return _empty(c, out_shape, c.dtype)
-    eager = c.mine or (not check and _concrete(xs, xp))
+    eager = c.mine or (not check and _compat.is_concrete(xs))
     floor = math.sqrt(c.eps)
     log_kw: dict[str, Any] = dict(method="eig") if c.method == "eig" else dict(method="iss", max_cond=c.max_cond)
     exp_kw = dict(method="eig" if c.method == "eig" else "taylor", check=c.check)

@@ -678,3 +678,29 @@ def test_spectral_second_pairs_only(fn):
     # was n batches: 48 and 96, with several such temporaries)
     assert second96 <= 5 * first96, (second96, first96)
     assert second96 <= 1.25 * second48, (second96, second48)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t: matfunc.logm(t),
+        lambda t: matfunc.logm(t, method="iss"),
+        lambda t: matfunc.powm(t, -0.25),
+        lambda t: matfunc.powm(t, -0.25, method="newton-schulz"),
+        lambda t: matfunc.powm(t, -0.25, method="newton"),
+        lambda t: matfunc.expm(t),
+        lambda t: matfunc.expm(t, method="taylor"),
+        lambda t: matfunc.logm_vjp(t)[0],
+    ],
+)
+def test_jit_on_a_constant(call):
+    """Issue 25 item 8: inside jax.jit a matfunc call on a concrete constant computes on tracers; the default
+    check=True must skip its value checks there (it raised TracerBoolConversionError) and give eager's values."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    t = jnp.asarray(spd(4, 10.0, seed=2)[0])
+    x0 = jnp.ones((4, 4))
+    out = jax.jit(lambda x: call(t) + x)(x0)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(call(t)) + 1.0, rtol=1e-12, atol=1e-12)

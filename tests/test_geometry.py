@@ -648,3 +648,25 @@ def test_mean_riemann_maxiter_zero_and_numpy_tol():
     m = matfunc.mean_riemann(spread, tol=np.float32(1e-3), maxiter=np.int64(100))
     wi = matfunc.inv_sqrtm(m)
     assert np.linalg.norm(matfunc.logm(wi @ spread @ wi).mean(axis=0)) <= 1e-3
+
+
+@pytest.mark.parametrize("method", ["eig"])
+def test_jit_on_a_constant(method):
+    """Issue 25 item 8: the geometry functions on concrete constants inside jax.jit, default check=True: no
+    TracerBoolConversionError, eager's values (mean_riemann runs its maxiter steps under the trace)."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    a, b = (jnp.asarray(spd(3, 10.0, seed=s)[0]) for s in (3, 4))
+    stack = jnp.asarray(_cluster(3, 3, seed=24))
+    calls = [
+        lambda: matfunc.distance_riemann(a, b, method=method),
+        lambda: matfunc.distance_logeuclid(a, b, method=method),
+        lambda: matfunc.geodesic_riemann(a, b, 0.3, method=method),
+        lambda: matfunc.mean_riemann(stack, maxiter=3, method=method),
+    ]
+    for call in calls:
+        out = jax.jit(lambda x, call=call: call() + x)(jnp.zeros(()))
+        ref = call() if call is not calls[-1] else matfunc.mean_riemann(stack, maxiter=3, method=method, check=False)
+        np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-9, atol=1e-12)
