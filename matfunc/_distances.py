@@ -317,11 +317,12 @@ def _root_fidelity(
 
 
 def _pow2_diag(x: Any, /, *, xp: ModuleType) -> Any:
-    """The power of two at or below the largest diagonal entry per matrix, ``(..., 1, 1)`` real (1 where it is
-    not positive): for a PSD matrix it bounds every entry, and dividing by it is exact."""
+    """The even power of two at or below the largest diagonal entry per matrix, ``(..., 1, 1)`` real (1 where it
+    is not positive): for a PSD matrix the diagonal bounds every entry, dividing by it is exact and so is its
+    square root (the factor the fidelity is scaled back by)."""
     d = xp.max(primitives.real(xp.linalg.diagonal(x), xp=xp), axis=-1, keepdims=True)[..., None]
     d = xp.where(d > 0, d, xp.ones_like(d))
-    return xp.pow(2.0 * xp.ones_like(d), xp.floor(xp.log2(d)))
+    return xp.pow(4.0 * xp.ones_like(d), xp.floor(xp.log2(d) * 0.5))
 
 
 def _wider(dtype: Any, xp: ModuleType) -> Any:
@@ -377,7 +378,7 @@ def _safe_sqrt(x: Any, xp: ModuleType) -> Any:
 # --- public functions --------------------------------------------------------------------------------------
 
 _COMMON = r"""
-    method : {"auto", "eig", "newton-schulz", "pade", "taylor"}, optional
+    method : {"auto", "eig", "newton-schulz"}, optional
         How the two square roots are computed (:func:`matfunc.sqrtm`'s methods). ``"auto"``: ``"eig"`` on CPU
         (exact; the outer root as :math:`\sum_i \sqrt{\lambda_i}` from ``eigvalsh`` unless a gradient is needed),
         Newton–Schulz on GPUs.
@@ -386,7 +387,12 @@ _COMMON = r"""
         ``eps`` do), gradients included. Needed for useful gradients of rank-deficient covariances (below).
     check : bool, optional
         On concrete arrays: every covariance finite, symmetric (Hermitian) and positive semidefinite to rounding
-        (a shifted Cholesky each), means finite; errors name the argument and the matrix. Skipped under tracing."""
+        (a shifted Cholesky each), means finite; errors name the argument and the matrix. The value is then
+        computed to the accuracy stated under Returns (``"newton-schulz"``: each square root checked by
+        :func:`matfunc.sqrtm`'s check). Skipped under tracing (JAX, ``torch.func``, ``torch.compile``), where the
+        value is computed without checks. ``"pade"``/``"taylor"`` are refused (1-60% off here).
+        Covariances of any scale (``1e-300`` .. ``1e300``) are fine: each is divided by a power of two near its
+        largest diagonal entry and the result scaled back (``F`` is homogeneous of degree 1/2 in each argument)."""
 
 _GRADIENTS = r"""
     Notes
@@ -532,8 +538,8 @@ def frechet_distance(
 
     Parameters
     ----------
-    mu1, mu2 : arrays of shape (..., n)
-        Means.
+    mu1, mu2 : arrays of shape (..., n), or numbers
+        Means; a number (or 0-d array) is that value in every component.
     sigma1, sigma2 : arrays of shape (..., n, n)
         Covariances, symmetric (Hermitian) positive semidefinite. All batch shapes broadcast.
     @COMMON@
@@ -541,9 +547,13 @@ def frechet_distance(
     Returns
     -------
     array of shape (...,)
-        The broadcast batch shape; real dtype of the promoted input dtype. On 2048-dimensional FID statistics
-        (full rank, or of fewer samples than features) the float32 result is within ``2e-6`` (relative) of the
-        float64 one (:doc:`/guides/distances`); compute in float64 to compare numbers across papers.
+        The broadcast batch shape; real dtype of the promoted dtype of all four arguments. Float32 statistics:
+        the exact route (``"eig"``, the default on CPU) computes in float64 where the framework has it (NumPy,
+        PyTorch on CPU/CUDA, CuPy, JAX with ``jax_enable_x64``) and returns the float64 value on the same
+        statistics rounded once to float32 (measured 1e-8 relative at n = 512..2048, FID << trace). Without
+        float64, with gradients, or by ``"newton-schulz"``, ``tr - 2 F`` cancels: the absolute error is a few
+        ``eps32 (tr sigma1 + tr sigma2)`` (measured 0.4-3 times that; relative ``1e-4`` when FID is 1/2000 of the
+        trace).
     @GRADIENTS@
 
     Examples
