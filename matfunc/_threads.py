@@ -22,10 +22,9 @@ lets only one thread control OpenBLAS's process-wide pool. BLAS's thread count i
 thread that enters and leaves its own ``threadpool_limits`` while matfunc's limit is on (scikit-learn's KMeans
 does) would restore matfunc's value on leaving and leave the process on one BLAS thread for good: so BLAS is
 limited only while no other Python thread runs (matfunc's own workers aside); with other threads alive (a
-Jupyter kernel's, an idle Dask or user pool's) the call runs on the calling thread with BLAS as it is, and the
-outermost exit restores the user's value only when nobody else changed it meanwhile. A ``fork``ed child
-(``multiprocessing``, ``DataLoader(num_workers>0)``) starts with fresh pools and lock: the parent's worker
-threads do not exist there. A user's own limit (``OPENBLAS_NUM_THREADS=1``,
+Jupyter kernel's, an idle Dask or user pool's) the call runs on the calling thread with BLAS as it is. A
+``fork``ed child (``multiprocessing``, ``DataLoader(num_workers>0)``) starts with fresh pools and lock: the
+parent's worker threads do not exist there. A user's own limit (``OPENBLAS_NUM_THREADS=1``,
 ``threadpoolctl.threadpool_limits(1)``) is respected: one BLAS thread means one worker. Without ``threadpoolctl``
 installed nothing changes. Only NumPy-backed host arrays (NumPy, array-api-strict) are concerned: PyTorch's and
 JAX's CPU kernels parallelise over the batch themselves.
@@ -101,15 +100,11 @@ def alone() -> bool:
     return all(t is me or t in own for t in threading.enumerate())
 
 
-def _current(ctl: Any) -> list[int]:
-    return [lib.num_threads for lib in ctl.lib_controllers]
-
-
 @contextlib.contextmanager
 def single_blas() -> Iterator[bool]:
     """BLAS on one thread inside the block when :func:`alone` (re-entrant); yields whether it did. The user's
-    setting is restored when the outermost block exits, also on errors, unless BLAS no longer has the one
-    thread set here (then someone else owns the setting now, and it is left to them). Otherwise a no-op:
+    setting is restored when the outermost block exits, also on errors (no other Python thread can have changed
+    it meanwhile: the main thread is busy in the block, and only matfunc's own workers run). Otherwise a no-op:
     BLAS's thread count is process-wide, and changing it while another thread may enter and leave its own
     limit would leave the process with a value that is not the user's."""
     ctl = _controller()
@@ -137,8 +132,7 @@ def single_blas() -> Iterator[bool]:
             _state["depth"] -= 1
             if _state["depth"] == 0:
                 limiter, _state["limiter"] = _state["limiter"], None
-                if set(_current(ctl)) == {1}:  # still ours: restore the user's value
-                    limiter.__exit__(None, None, None)
+                limiter.__exit__(None, None, None)  # no other Python thread ran meanwhile: the value is ours
 
 
 def _pool(workers: int) -> Any:

@@ -310,3 +310,21 @@ def test_blas_is_limited_only_when_no_other_thread_runs(two_workers):
     assert not limited and inside == _blas_threads()  # another thread alive: BLAS left as the user set it
     assert two_workers == [2]  # ... and no pool (its workers would each run BLAS's threads)
     np.testing.assert_array_equal(y, matfunc.sqrtm(a))
+
+
+def test_after_a_call_other_threads_can_limit_blas(users_blas, two_workers):
+    """matfunc's limit is released completely (threadpoolctl's ownership of OpenBLAS included): a later
+    threadpool_limits on another thread takes effect there, and is undone when it leaves."""
+    matfunc.sqrtm(spd(32, batch=(64,), seed=0))
+    assert two_workers == [2]
+    seen = []
+
+    def other():
+        with threadpoolctl.threadpool_limits(1, user_api="blas"):
+            seen.append(_blas_threads())
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join(30)
+    assert seen == [[1] * len(users_blas)]
+    assert _blas_threads() == users_blas
