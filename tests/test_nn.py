@@ -497,3 +497,32 @@ def test_zca_cumulative_average_does_not_synchronise():
     # still the cumulative average: the running mean is the mean of the batch means
     torch.testing.assert_close(layer.running_mean, torch.stack([b.mean(0) for b in batches]).mean(0))
     assert int(layer.num_batches_tracked) == 3
+
+
+@pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`:UserWarning")
+@pytest.mark.filterwarnings("ignore:.*should not be instantiated:DeprecationWarning")
+def test_zca_cumulative_average_compiles_in_one_graph():
+    """The cumulative average's training step compiles into one graph (fullgraph), under autocast too, is not
+    recompiled as the count grows, and gives eager mode's values (the host-sync test above is the dispatch-level
+    one: dynamo itself traces through int(count))."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    patch = torch._dynamo.config.patch(error_on_recompile=True)
+    patch.__enter__()
+    eager, compiled = ZCAWhitening(4, momentum=None, method="newton-schulz"), ZCAWhitening(4, momentum=None)
+    compiled.method = "newton-schulz"
+    step = torch.compile(compiled, backend="aot_eager", fullgraph=True)
+    batches = [_feats((32, 4), seed=10 + s, dtype=torch.float32) for s in range(3)]
+    refs = [eager(b) for b in batches]  # first: it fills matfunc's coefficient memo, which dynamo guards on
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            outs = [step(b) for b in batches]
+    finally:
+        patch.__exit__(None, None, None)
+    tol = 100 * EPS32
+    for out, ref in zip(outs, refs, strict=True):
+        assert out.dtype == torch.float32
+        torch.testing.assert_close(out, ref, rtol=tol, atol=tol)
+    torch.testing.assert_close(compiled.running_cov, eager.running_cov, rtol=tol, atol=tol)
+    assert int(compiled.num_batches_tracked) == 3
