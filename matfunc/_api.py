@@ -33,14 +33,21 @@ def _prepare(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, *
         v = _compat.values(a)
         with _compat.quiet(xp, v):
             _validation.check_values(v, name=name, eps=eps, xp=xp)
-            if inverse:
+            if inverse and opts.method != "eig":  # "eig" reads singularity off its own eigenvalues (_check_result)
                 _validation.check_nonsingular(_cast(v, ctype, xp), name=name, eps=eps, xp=xp)
     return xp, glue, ctype, opts, check
 
 
-def _check_result(x: Any, y: Any, /, *, name: str, opts: Any, xp: Any) -> None:
-    """Finite, and the residual within what the method gives for PSD input (``core.accuracy``)."""
-    _validation.check_accuracy(_compat.values(x), _compat.values(y), name=name, opts=opts, xp=xp)
+def _check_result(x: Any, y: Any, saved: Any, /, *, name: str, opts: Any, xp: Any) -> None:
+    """The result check (``_validation.accuracy_stats``), from the forward's eigenvalues / scale in ``saved`` where
+    the forward kept them (``"eig"``: no matrix product at all); without them an ``"eig"`` inverse root is first
+    tested for singularity by a Cholesky factorisation."""
+    lam, scale = (None, None) if saved is None else (saved.lam, saved.c)
+    x = _compat.values(x)
+    if lam is None and opts.method == "eig" and opts.inverse:
+        _validation.check_nonsingular(x, name=name, eps=opts.eps, xp=xp)
+    lam, scale = (None if t is None else _compat.values(t) for t in (lam, scale))
+    _validation.check_accuracy(x, _compat.values(y), name=name, opts=opts, xp=xp, lam=lam, scale=scale)
 
 
 def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **kw: Any) -> Any:
@@ -51,7 +58,10 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
             return xp.astype(a, a.dtype, copy=True)
         x = _cast(a, ctype, xp)
         with _compat.quiet(xp, x):
-            if glue is not None:
+            saved = None
+            if glue is not None and check and hasattr(glue, "apply_with_state"):  # the forward's eigenvalues / scale
+                y, saved = glue.apply_with_state(x, opts=opts, xp=xp)
+            elif glue is not None:
                 y = glue.apply(x, opts=opts, xp=xp, check=check)
             elif check:  # the result check block by block too: in the worker threads of a pooled batch
                 y, rho, tol = _over_batch(
@@ -64,14 +74,15 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
                     lambda t: _forward(sym(t), opts=opts, xp=xp)[0], (x,), *_blocks(x, xp, workers), xp=xp, map_=map_
                 )
             if check and _compat.is_concrete(y):
-                _check_result(x, y, name=name, opts=opts, xp=xp)
+                _check_result(x, y, saved, name=name, opts=opts, xp=xp)
         return _cast(y, a.dtype, xp)
 
 
 def _checked_forward(t: Any, /, *, opts: Any, xp: Any) -> tuple[Any, Any, Any]:
-    """The result of one block and its residual statistics (``_validation.accuracy_stats``)."""
-    y = _forward(sym(t), opts=opts, xp=xp)[0]
-    return (y, *_validation.accuracy_stats(t, y, opts=opts, xp=xp))
+    """The result of one block and its check statistics (``_validation.accuracy_stats``: for ``"eig"`` from its
+    eigenvalues, for Newton–Schulz with the forward's own scale)."""
+    y, saved = _forward(sym(t), opts=opts, xp=xp)
+    return (y, *_validation.accuracy_stats(t, y, opts=opts, xp=xp, lam=saved.lam, scale=saved.c))
 
 
 def _host_threads(a: Any) -> Any:
@@ -109,13 +120,13 @@ def _apply_vjp(a: Any, /, *, name: str, inverse: bool, method: str, check: bool,
     x = _cast(a, ctype, xp)
 
     def fwd(t: Any) -> Any:
-        y, saved = _forward(sym(t), opts=opts, xp=xp)
-        return y, _gradients.saved_for(saved, opts)
+        return _forward(sym(t), opts=opts, xp=xp)
 
     with _compat.quiet(xp, x), _host_threads(x) as (workers, map_):
         y, saved = _over_batch(fwd, (x,), *_blocks(x, xp, workers), xp=xp, map_=map_)
         if check and _compat.is_concrete(y):
-            _check_result(x, y, name=name, opts=opts, xp=xp)
+            _check_result(x, y, saved, name=name, opts=opts, xp=xp)
+    saved = _gradients.saved_for(saved, opts)._replace(lam=None)
     if saved.y is not None:  # the closure owns its copy: the caller may write into the returned array
         saved = saved._replace(y=xp.asarray(saved.y, copy=True))
     shape = tuple(a.shape)  # the closure keeps the shape, not the input

@@ -200,6 +200,12 @@ def cholesky_ok(m: Any, /, *, xp: ModuleType) -> bool:
     return bool(xp.all(xp.isfinite(factor)))
 
 
+def _namespace_name(xp: ModuleType) -> str:
+    from ._compat import backend_name
+
+    return backend_name(xp)
+
+
 def _device(a: Any) -> Any:
     from ._compat import device
 
@@ -216,50 +222,122 @@ def _trace(x: Any, /, *, xp: ModuleType) -> Any:
     return real(xp.sum(xp.linalg.diagonal(x), axis=-1), xp=xp)
 
 
-def accuracy_stats(a: Any, y: Any, /, *, opts: Options, xp: ModuleType) -> tuple[Any, Any]:
-    """``(rho, tol)`` per matrix for :func:`check_accuracy`: the relative residual of the result and what the
-    method can leave on PSD input plus rounding (:mod:`matfunc.core.accuracy`). ``a`` and ``y`` in the compute
-    dtype; the input is first divided by its largest diagonal entry ``d`` (for PSD input its largest entry, so
-    nothing overflows near the float maximum), which costs a pass over ``a`` and one over ``y``.
+def _lmax_lower(m: Any, /, *, xp: ModuleType, steps: int = 6) -> Any:
+    """A lower bound on ``lambda_max`` of each symmetric PSD matrix: the Rayleigh quotient after ``steps`` power
+    iterations from the all-ones vector (``O(n^2)`` a step; never above ``lambda_max``)."""
+    x = xp.ones((*m.shape[:-1], 1), dtype=m.dtype, device=_device(m))
+    for _ in range(steps):
+        x = m @ x
+        nx = _fro(x, xp=xp)[..., None, None]
+        x = x / xp.where(nx > 0, nx, xp.ones_like(nx))
+    return real(xp.sum(xp.conj(x) * (m @ x), axis=(-2, -1)), xp=xp)
 
-    - ``sqrtm``: ``rho = ||Y^2 - A||_F / tr(A)`` (``tr(A) >= lambda_max``: the bound of ``core.accuracy``
-      holds); one batched product; rounding ``rtol * growth * tr(Y^2) / tr(A)``.
-    - ``inv_sqrtm``: ``rho = ||W A W - I||_F``; two products; rounding ``rtol * ||W||_F^2 tr(A)`` (~ cond(A)).
+
+def _covered_mask(a: Any, c: Any, cover: float, /, *, xp: ModuleType) -> Any:
+    """Per matrix, whether ``lambda_min(a) > c / cover`` (``c >= lambda_max``: ``cond(a) < cover``): one Cholesky
+    of the shifted batch; only when it fails, ``eigvalsh`` to tell the matrices apart."""
+    from .core.primitives import eye_like
+
+    shifted = a - (c / cover) * eye_like(a, xp=xp)
+    if cholesky_ok(shifted, xp=xp):
+        return xp.ones(tuple(a.shape[:-2]), dtype=xp.bool, device=_device(a))
+    return xp.linalg.eigvalsh(shifted)[..., 0] > 0
+
+
+def accuracy_stats(
+    a: Any, y: Any, /, *, opts: Options, xp: ModuleType, lam: Any = None, scale: Any = None
+) -> tuple[Any, Any]:
+    """``(rho, tol)`` per matrix for :func:`check_accuracy` (the result passes when ``rho <= tol``). The tolerance
+    is computed from the input and the method's constants (:mod:`matfunc.core.accuracy`), never from the size of
+    the result, so that a diverged result cannot pass by its own size. ``a`` and ``y`` in the compute dtype.
+
+    - ``"eig"`` with the forward's eigenvalues ``lam`` (no matrix product at all): ``sqrtm``: ``rho =
+      max(-lambda_min, 0) / lambda_max`` against the rounding of ``eigh`` (:func:`symmetry_rtol`): an indefinite
+      input. ``inv_sqrtm``: ``rho = n eps lambda_max / lambda_min`` against 1: a singular (or indefinite) input.
+      Without ``lam``, the residuals below with the rounding of a backward-stable method.
+    - Newton–Schulz: the input test ``lambda_min(A) > c / cover`` (:func:`matfunc.core.accuracy.covered`; ``c`` the
+      forward's spectral scale ``scale``, recomputed when not given; one Cholesky): past the cover ``tol = -1``
+      (always fails, reported as such). For every inverse root, and for ``sqrtm`` with ``matmul_dtype`` or a
+      ``lower_bound``; a full-precision ``sqrtm`` past its cover loses only eigenvalues below ``lambda_max /
+      cover``, at most ``cover^(-1/2)`` of its norm, so singular PSD input stays accepted.
+    - ``sqrtm``: ``rho = ||Y^2 - A||_F / tr(A)`` (one product) against the method's worst case on PSD input
+      (``core.accuracy.residual_bound``) plus rounding (``symmetry_rtol * rounding_growth``; with
+      ``matmul_dtype``, ``4 eps_low``). Constants: a wrong ``Y`` cannot raise its own tolerance.
+    - ``inv_sqrtm``: ``rho = ||W A W - I||_F`` (two products): ``rho / 2`` bounds the relative forward error of
+      ``W`` (first order), and below ``core.accuracy.CERTIFY`` it certifies ``cond(A) >= kappa =
+      lambda_max(W)^2 lambda_max(A) / (1 + rho)`` (power-iteration lower bounds, ``O(n^2)``). The tolerance is
+      ``2 forward_bound(kappa)`` (the documented forward error at that certified condition number), capped at
+      ``CERTIFY``. With ``matmul_dtype`` the low-precision ``W`` does not commute with ``A`` and its residual
+      overstates its error (``||R||_F`` up to 0.5 where the error is 2e-2): the input's cover test holds the
+      accuracy there (``forward_bound``, measured), and the residual only has to stay below ``CERTIFY sqrt(n)``.
+      Taylor/Padé have no error bound independent of ``cond`` for the inverse root: their tolerance is the
+      residual no positive definite input reaches (``residual_bound``): it catches non-finite and indefinite
+      results only.
     """
+    from .core.accuracy import CERTIFY, covered, forward_bound
+
     n = a.shape[-1]
+    rtol = symmetry_rtol(n, opts.eps)
+    if opts.method == "eig" and lam is not None:
+        lmax = xp.max(xp.abs(lam), axis=-1)
+        lmin = lam[..., 0]
+        ones = xp.ones_like(lmax)
+        if opts.inverse:
+            ratio = (n * opts.eps) * lmax / xp.where(lmin > 0, lmin, ones)
+            rho = xp.where(lmin > 0, ratio, xp.full_like(lmax, math.inf))
+            rho = xp.where(xp.isnan(lmin) | xp.isnan(lmax), xp.full_like(rho, math.nan), rho)
+            return rho, ones
+        rho = xp.maximum(-lmin, xp.zeros_like(lmin)) / xp.where(lmax > 0, lmax, ones)
+        return rho, xp.full_like(rho, rtol)
     d = xp.max(real(xp.linalg.diagonal(a), xp=xp), axis=-1)[..., None, None]
     d = xp.where(d > 0, d, xp.ones_like(d))
     a_n = a * (1.0 / d)
     tr = _trace(a_n, xp=xp)
     tr = xp.where(tr > 0, tr, xp.ones_like(tr))
-    rtol = symmetry_rtol(n, opts.eps)
     if opts.inverse:
         w = y * xp.sqrt(d)
         r = w @ (a_n @ w) - xp.eye(n, dtype=a.dtype, device=_device(a))
         rho = _fro(r, xp=xp)
-        rounding = _fro(w, xp=xp) ** 2 * tr
+        kappa = _lmax_lower(w, xp=xp) ** 2 * xp.maximum(_lmax_lower(a_n, xp=xp), xp.ones_like(rho)) / (1.0 + rho)
+        kappa = xp.where(xp.isfinite(kappa), kappa, xp.ones_like(kappa))
+        if opts.matmul_dtype is not None:  # a sanity bound: the cover test below is what holds the accuracy
+            tol = xp.full_like(rho, CERTIFY * n**0.5)
+        elif opts.method in ("taylor", "pade"):  # no cond-free bound: only what no PD input gives (core.accuracy)
+            tol = xp.full_like(rho, residual_bound(opts, n) + rtol)
+        else:  # forward_bound is linear in cond for the inverse root: evaluate it at cond 1 and scale
+            tol = 2.0 * forward_bound(opts, 1.0, n) * kappa
+        if opts.method == "newton-schulz" and opts.matmul_dtype is None:
+            tol = xp.minimum(xp.maximum(tol, xp.full_like(tol, rtol)), xp.full_like(tol, CERTIFY))
+            tol = xp.where(rho < CERTIFY, tol, xp.zeros_like(tol))
     else:
         yn = y * (1.0 / xp.sqrt(d))
-        r = yn @ yn - a_n
-        rho = _fro(r, xp=xp) / tr
-        rounding = (_trace(r, xp=xp) + tr) / tr * rounding_growth(opts)  # tr(Y^2) = tr(R) + tr(A)
-    tol = residual_bound(opts, n) + rtol * rounding
-    if opts.matmul_dtype is not None:  # the low-precision steps' rounding stays in the result (core.newton_schulz)
-        low_eps = LOW_EPS[opts.matmul_dtype]
-        if opts.inverse:  # s ~ sqrt(cond): ||W||_F sqrt(tr A / n); measured rho <= 1.7 low_eps s^1.5 where covered
-            s = _fro(w, xp=xp) * xp.sqrt(tr / n)
-            low_tol = 2.0 * low_eps * s * xp.sqrt(s)
-        else:  # measured rho <= 2.6 low_eps where covered
-            low_tol = 4.0 * low_eps * (_trace(r, xp=xp) + tr) / tr
-        tol = xp.maximum(tol, low_tol)
+        rho = _fro(yn @ yn - a_n, xp=xp) / tr
+        tol = xp.full_like(rho, residual_bound(opts, n) + rtol * rounding_growth(opts))
+        if opts.matmul_dtype is not None:  # the low-precision steps' rounding stays in the result (core.newton_schulz)
+            tol = xp.maximum(tol, xp.full_like(tol, 4.0 * LOW_EPS[opts.matmul_dtype]))
+    cover = covered(opts)
+    # sqrtm in full precision past its cover loses only eigenvalues below lambda_max / cover: an error of at most
+    # cover^(-1/2) (core.accuracy.forward_bound), also on singular PSD input, which stays accepted. A declared
+    # lower_bound and low-precision products are tested (the former's cover may be small; the latter diverge).
+    if not opts.inverse and opts.matmul_dtype is None and opts.design_cond <= 0:
+        cover = math.inf
+    # A lazy (matrix-chunked Dask) pair is checked by its residual only: the cover test's Cholesky would compute.
+    if math.isfinite(cover) and _namespace_name(xp) != "dask":
+        if scale is None:
+            from .core.scaling import normalize
+
+            _, scale = normalize(a, scale=opts.scale, xp=xp)
+        tol = xp.where(_covered_mask(a, scale, cover, xp=xp), tol, -xp.ones_like(tol))
     return rho, xp.where(xp.isfinite(rho), tol, xp.zeros_like(tol))  # a non-finite result never passes
 
 
-def check_accuracy(a: Any, y: Any, /, *, name: str, opts: Options, xp: ModuleType) -> None:
-    """``ValueError`` when the result is not finite, or its residual exceeds what ``opts.method`` gives on PSD
-    input plus rounding (:func:`accuracy_stats`): an indefinite input, or one too ill-conditioned for the
-    iteration. The error names the matrix and the remedy."""
-    report_accuracy(*accuracy_stats(a, y, opts=opts, xp=xp), name=name, opts=opts, xp=xp)
+def check_accuracy(
+    a: Any, y: Any, /, *, name: str, opts: Options, xp: ModuleType, lam: Any = None, scale: Any = None
+) -> None:
+    """``ValueError`` (``SingularMatrixError`` for a singular input of ``inv_sqrtm``) when the result is not
+    finite, the input is outside the method's cover, or the residual exceeds what ``opts.method`` gives on PSD
+    input plus rounding (:func:`accuracy_stats`). The error names the matrix and the remedy."""
+    report_accuracy(*accuracy_stats(a, y, opts=opts, xp=xp, lam=lam, scale=scale), name=name, opts=opts, xp=xp)
 
 
 def report_accuracy(rho: Any, tol: Any, /, *, name: str, opts: Options, xp: ModuleType) -> None:
@@ -270,66 +348,98 @@ def report_accuracy(rho: Any, tol: Any, /, *, name: str, opts: Options, xp: Modu
     raise_accuracy(rho, tol, bad, where=_first_bad(bad, xp=xp, shape=tuple(bad.shape)), name=name, opts=opts, xp=xp)
 
 
-def raise_accuracy(rho: Any, tol: Any, bad: Any, /, *, where: str, name: str, opts: Options, xp: ModuleType) -> None:
-    """The error of :func:`check_accuracy` for the first ``bad`` matrix (named ``where``)."""
-    ratio = xp.where(bad, rho / tol, xp.zeros_like(rho))
-    i = int(xp.argmax(xp.reshape(xp.where(xp.isnan(ratio), xp.full_like(ratio, math.inf), ratio), (-1,))))
-    r, t = float(xp.reshape(rho, (-1,))[i]), float(xp.reshape(tol, (-1,))[i])
-    if not math.isfinite(r) and opts.matmul_dtype is not None:
-        low = opts.matmul_dtype
-        raise ValueError(
-            f"{name}(method={opts.method!r}, matmul_dtype={low!r}) gave NaN/Inf for {where}: the {low} steps "
-            f"diverge past condition numbers of about {2 * LOW_COVERED[low]:.0e} (measured), or the input is not "
-            "positive semidefinite. Use matmul_dtype=None (or 'float16' where bfloat16 failed), method='eig', or "
-            "regularise it (a + eps * I). check=False returns the raw result."
-        )
-    if not math.isfinite(r):
-        raise ValueError(
-            f"{name}(method={opts.method!r}) gave NaN/Inf for {where}: the input is not positive semidefinite (a "
-            "negative eigenvalue), or too ill-conditioned for this method. check=False returns the raw result "
-            "(method='eig' then clips negative eigenvalues to zero)."
-        )
-    what = "||W A W - I||_F" if opts.inverse else "||Y^2 - A||_F / tr(A)"
-    head = f"{name}(method={opts.method!r}): the result for {where} has residual {what} = {r:.3g} > {t:.3g}, "
-    if opts.method == "newton-schulz" and opts.matmul_dtype is not None:
+def _fix_ns(opts: Options) -> str:
+    """The remedies of a Newton–Schulz result outside its cover or unconverged."""
+    if opts.matmul_dtype is not None:
         low = opts.matmul_dtype
         others = " or ".join(f"{k!r} (about {v:.0e})" for k, v in LOW_COVERED.items() if k != low)
-        raise ValueError(
-            head + f"beyond what products in {low} leave: with matmul_dtype={low!r} the iteration reaches that "
-            f"precision's accuracy up to condition numbers of about {LOW_COVERED[low]:.0e} (measured; past it the "
-            f"rounding of the {low} steps diverges), and this matrix is worse conditioned, singular or indefinite. "
+        return (
             f"Use matmul_dtype={others} or None (all products in {'float64' if opts.eps < 1e-10 else 'float32'}), "
-            "method='eig', or regularise it (a + eps * I). check=False returns the raw result."
+            "method='eig', or regularise it (a + eps * I)."
         )
-    if opts.method == "newton-schulz":
-        if opts.paper_steps:
-            steps = f"its {opts.num_iters} plain (scale='frobenius') steps do not converge for it"
-            fix = "Use scale='spectral' (accelerated steps), method='eig', or regularise it (a + eps * I)"
-        else:
-            cov = opts.covered_condition()
-            bound = " (designed for the declared lower_bound)" if opts.design_cond > 0 else ""
-            steps = f"its {opts.num_iters} {opts.schedule!r} steps{bound} cover condition numbers up to {cov:.3g}"
-            sched = "" if opts.schedule == DEFAULT_SCHEDULE else f", schedule={opts.schedule!r}"
-            fix = (
-                "Pass a smaller lower_bound"
-                if opts.design_cond > 0
-                else f"Pass num_iters=matfunc.newton_schulz_iters(cond{sched}) for its condition number cond"
-            )
-            fix += ", use method='eig', or regularise it (a + eps * I)"
+    if opts.paper_steps:
+        return "Use scale='spectral' (accelerated steps), method='eig', or regularise it (a + eps * I)."
+    sched = "" if opts.schedule == DEFAULT_SCHEDULE else f", schedule={opts.schedule!r}"
+    fix = (
+        "Pass a smaller lower_bound"
+        if opts.design_cond > 0
+        else f"Pass num_iters=matfunc.newton_schulz_iters(cond{sched}) for its condition number cond"
+    )
+    return fix + ", use method='eig', or regularise it (a + eps * I)."
+
+
+def raise_accuracy(rho: Any, tol: Any, bad: Any, /, *, where: str, name: str, opts: Options, xp: ModuleType) -> None:
+    """The error of :func:`check_accuracy` for the first ``bad`` matrix (named ``where``)."""
+    from .core.accuracy import CERTIFY, covered
+
+    i = int(xp.argmax(xp.astype(xp.reshape(bad, (-1,)), xp.int32)))
+    r, t = float(xp.reshape(rho, (-1,))[i]), float(xp.reshape(tol, (-1,))[i])
+    tail = " check=False returns the raw result."
+    low = opts.matmul_dtype
+    if opts.method == "eig" and opts.inverse and t == 1.0 and not math.isnan(r):  # accuracy_stats' eigenvalue test
+        raise SingularMatrixError(
+            f"{name}: {where} is singular or indefinite to working precision (its smallest eigenvalue is "
+            + ("not positive" if not math.isfinite(r) else f"{r:.3g} times below n * eps * its largest")
+            + f", eps = {opts.eps:.3g}); its inverse square root is not defined. Add a ridge (a + eps * I) to "
+            "regularise it"
+        )
+    if t < 0:  # outside the cover (input test)
+        what = (
+            f"with matmul_dtype={low!r} the iteration reaches that precision's accuracy up to condition numbers of "
+            f"about {covered(opts):.0e} (measured; past it the rounding of the {low} steps diverges)"
+            if low is not None
+            else f"its {opts.num_iters} {opts.schedule!r} steps"
+            + (" (designed for the declared lower_bound)" if opts.design_cond > 0 else "")
+            + f" cover condition numbers up to {covered(opts):.3g}"
+        )
         raise ValueError(
-            head + f"so the iteration has not converged: {steps}, and this matrix is worse conditioned, "
-            f"singular or indefinite. {fix}. check=False returns the raw result."
+            f"{name}(method={opts.method!r}{f', matmul_dtype={low!r}' if low else ''}): the result for {where} has "
+            f"not converged: {what}, and this matrix is worse conditioned, singular or indefinite (its smallest "
+            f"eigenvalue is below lambda_max / {covered(opts):.3g}, an input test). {_fix_ns(opts)}{tail}"
+        )
+    if not math.isfinite(r):
+        if low is not None:
+            raise ValueError(
+                f"{name}(method={opts.method!r}, matmul_dtype={low!r}) gave NaN/Inf for {where}: the {low} steps "
+                f"diverge past condition numbers of about {2 * LOW_COVERED[low]:.0e} (measured), or the input is "
+                f"not positive semidefinite. {_fix_ns(opts)}{tail}"
+            )
+        raise ValueError(
+            f"{name}(method={opts.method!r}) gave NaN/Inf for {where}: the input is not positive semidefinite (a "
+            "negative eigenvalue), or too ill-conditioned for this method." + tail
         )
     if opts.method == "eig":
         raise ValueError(
-            head + "from clamping negative eigenvalues to zero: the input is indefinite, not positive "
-            "semidefinite, and has no real square root. Project it onto the PSD cone (clip its negative "
-            "eigenvalues) or pass check=False to get the root of the clipped matrix."
+            f"{name}(method='eig'): {where} is indefinite: its smallest eigenvalue is -{r:.3g} times its largest "
+            f"(rounding allows {t:.3g}), so it is not positive semidefinite and has no real square root. Project it "
+            "onto the PSD cone (clip its negative eigenvalues) or pass check=False to get the root of the clipped "
+            "matrix."
+        )
+    if opts.inverse:
+        what = f"||W A W - I||_F = {r:.3g} (twice a bound on the relative error of W)"
+        limit = (
+            f"which is not below {CERTIFY} (no accuracy can be certified)"
+            if r >= CERTIFY
+            else f"above {t:.3g}, what the method leaves at its certified condition number"
+        )
+    else:
+        what, limit = f"||Y^2 - A||_F / tr(A) = {r:.3g}", f"above {t:.3g}"
+    head = f"{name}(method={opts.method!r}{f', matmul_dtype={low!r}' if low else ''}): the result for {where} has "
+    if opts.method == "newton-schulz":
+        raise ValueError(
+            head + f"residual {what}, {limit}: the iteration has not converged (the input is worse conditioned "
+            f"than its steps cover, singular or indefinite). {_fix_ns(opts)}{tail}"
+        )
+    if opts.inverse:
+        raise ValueError(
+            head + f"residual {what}, {limit}: method={opts.method!r} loses accuracy as the condition number grows "
+            "(its approximant's branch point at eigenvalue 0), or the input is not positive definite. Use "
+            "method='eig' or 'newton-schulz', or regularise it (a + eps * I)." + tail
         )
     raise ValueError(
-        head + f"more than method={opts.method!r} gives for any positive semidefinite input (its worst case, "
-        "at eigenvalues near zero): the input is not positive semidefinite (a negative eigenvalue), or "
-        "far outside the method's range. Use method='eig' to see its spectrum; check=False returns the raw result."
+        head + f"residual {what}, {limit}, more than method={opts.method!r} gives for any positive semidefinite "
+        "input (its worst case, at eigenvalues near zero): the input is not positive semidefinite (a negative "
+        "eigenvalue), or far outside the method's range. Use method='eig' to see its spectrum;" + tail
     )
 
 

@@ -35,7 +35,7 @@ from ..core.blocking import block_rows, over_batch
 from ..core.forward import Saved, forward
 from ..core.options import Options
 
-__all__ = ["is_traced", "apply"]
+__all__ = ["is_traced", "apply", "apply_with_state"]
 
 _XP = _compat.array_namespace(torch.zeros(()))
 
@@ -130,7 +130,7 @@ class _Sqrtm(torch.autograd.Function):
         a, opts = inputs
         ctx.opts = opts
         ctx.mark_non_differentiable(*(t for t in output[1:] if t is not None))
-        saved = gradients.saved_for(Saved(*output[1:])._replace(y=output[0]), opts)
+        saved = gradients.saved_for(Saved(*output[1:])._replace(y=output[0], lam=None), opts)
         ctx.present = tuple(t is not None for t in saved)
         ctx.save_for_backward(*(t for t in saved if t is not None), a)
         ctx.save_for_forward(*(t for t in saved if t is not None), a)  # forward mode reads the same state
@@ -334,20 +334,29 @@ def apply(a: Any, /, *, opts: Options, xp: ModuleType, check: bool = True) -> An
 
     ``backward="unrolled"`` with ``method="eig"`` has no iterations to unroll (autograd through ``eigh`` is
     NaN at repeated eigenvalues): it is the exact ``"eig"`` backward, to every order."""
+    return apply_with_state(a, opts=opts, xp=xp)[0]
+
+
+def apply_with_state(a: Any, /, *, opts: Options, xp: ModuleType) -> tuple[Any, Saved | None]:
+    """:func:`apply`, and the forward's non-differentiable state (a :class:`Saved`: the eigenvalues ``lam`` of an
+    ``"eig"`` forward, the scale ``c`` of a matrix-product one) for ``check=True`` to read at no cost; None on the
+    paths that keep none (``"unrolled"``, nested ``torch.func`` derivatives)."""
     if opts.backward == "unrolled" and opts.method == "eig":
         opts = dataclasses.replace(opts, backward="eig")
     with _no_autocast(a):
         if opts.backward == "unrolled":  # autograd traces the core's forward
-            return forward(primitives.sym(a), opts=opts, xp=xp)[0]
+            y, saved = forward(primitives.sym(a), opts=opts, xp=xp)
+            return y, saved
         levels = _derivative_levels(a)
         if levels > 1:
             # one more order for a plain autograd graph around the torch.func transforms
-            return _higher_order(a, opts=opts, levels=levels + _base_requires_grad(a), xp=xp)
+            return _higher_order(a, opts=opts, levels=levels + _base_requires_grad(a), xp=xp), None
         if _forward_mode(a):
             fn = _SqrtmEigFwd if opts.backward == "eig" else _SqrtmFwd
         else:
             fn = _SqrtmEig if opts.backward == "eig" else _Sqrtm
-        return fn.apply(a, opts)[0]
+        out = fn.apply(a, opts)
+        return out[0], Saved(*out[1:])
 
 
 def _base_requires_grad(a: torch.Tensor) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import primitives
 
-__all__ = ["eigh_sqrt", "from_eig", "sqrt_floor"]
+__all__ = ["eigh_sqrt", "eigh_root", "from_eig", "sqrt_floor"]
 
 
 def sqrt_floor(s: Any, eps: float, /, *, xp: ModuleType) -> Any:
@@ -31,13 +31,21 @@ def from_eig(v: Any, d: Any, /, *, xp: ModuleType) -> Any:
     return w @ primitives.mH(w)
 
 
-def eigh_sqrt(a: Any, /, *, inverse: bool, xp: ModuleType) -> tuple[Any, Any, Any]:
-    """Return ``(y, v, s)``: ``y = a^{1/2}`` (or ``a^{-1/2}`` if ``inverse``), eigenvectors, ``sqrt`` of eigenvalues."""
+def eigh_root(a: Any, /, *, inverse: bool, xp: ModuleType) -> tuple[Any, Any, Any, Any]:
+    """Return ``(y, v, s, lam)``: ``y = a^{1/2}`` (or ``a^{-1/2}`` if ``inverse``), eigenvectors, ``sqrt`` of the
+    eigenvalues clamped at zero, and the eigenvalues ``lam`` themselves (ascending, signed): what ``check=True``
+    reads at no further cost (a negative ``lam[..., 0]`` beyond rounding is an indefinite input, a tiny one a
+    singular input of the inverse root; ``matfunc._validation.accuracy_stats``)."""
     lam, v = xp.linalg.eigh(a)
     s = xp.sqrt(xp.maximum(lam, xp.zeros_like(lam)))
     if inverse:
         # Singular input is rejected by the public entry when checking; unchecked (check=False), singular
         # directions get the finite value 1 / sqrt_floor, as in the gradients.
         floor = sqrt_floor(s, float(xp.finfo(a.dtype).eps), xp=xp)
-        return from_eig(v, 1.0 / xp.maximum(s, xp.where(floor > 0, floor, xp.ones_like(floor))), xp=xp), v, s
-    return from_eig(v, s, xp=xp), v, s
+        return from_eig(v, 1.0 / xp.maximum(s, xp.where(floor > 0, floor, xp.ones_like(floor))), xp=xp), v, s, lam
+    return from_eig(v, s, xp=xp), v, s, lam
+
+
+def eigh_sqrt(a: Any, /, *, inverse: bool, xp: ModuleType) -> tuple[Any, Any, Any]:
+    """Return ``(y, v, s)``: ``y = a^{1/2}`` (or ``a^{-1/2}`` if ``inverse``), eigenvectors, ``sqrt`` of eigenvalues."""
+    return eigh_root(a, inverse=inverse, xp=xp)[:3]

@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 from . import primitives
-from .eig import eigh_sqrt
+from .eig import eigh_root
 from .newton_schulz import newton_schulz, newton_schulz_mixed
 from .options import Options
 from .pade import pade_sqrt
@@ -23,13 +23,15 @@ __all__ = ["Saved", "forward", "normalized_forward"]
 class Saved(NamedTuple):
     """What a backward pass needs. ``a``: the (symmetrised) input; ``y``: the output; ``c``: the scale
     ``(..., 1, 1)`` of the normalisation; ``v``, ``s``: eigenvectors and square roots of the eigenvalues
-    (``eig`` forward only). Fields a given backward mode does not need are None."""
+    (``eig`` forward only); ``lam``: the signed eigenvalues (``eig`` forward only; read by ``check=True``, never
+    by a backward). Fields a given backward mode does not need are None."""
 
     a: Any
     y: Any
     c: Any
     v: Any
     s: Any
+    lam: Any = None
 
 
 def normalized_forward(a_n: Any, /, *, opts: Options, xp: ModuleType) -> Any:
@@ -66,8 +68,8 @@ def normalized_forward(a_n: Any, /, *, opts: Options, xp: ModuleType) -> Any:
 def forward(a: Any, /, *, opts: Options, xp: ModuleType) -> tuple[Any, Saved]:
     """``a^{1/2}`` (or ``a^{-1/2}`` if ``opts.inverse``) of a symmetric batch, and the state for backward."""
     if opts.method == "eig":
-        y, v, s = eigh_sqrt(a, inverse=opts.inverse, xp=xp)
-        return primitives.sym(y), Saved(a, None, None, v, s)
+        y, v, s, lam = eigh_root(a, inverse=opts.inverse, xp=xp)
+        return primitives.sym(y), Saved(a, None, None, v, s, lam)
     a_n, c = normalize(a, scale=opts.scale, xp=xp)
     f = normalized_forward(a_n, opts=opts, xp=xp)
     root_c = xp.sqrt(c)

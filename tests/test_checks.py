@@ -1,0 +1,146 @@
+"""What ``check=True`` guarantees for ``sqrtm``/``inv_sqrtm`` (docs/guides/checks.md, "Square roots"): the returned
+root is within :func:`matfunc.core.accuracy.forward_bound` of the exact one, or the call raises. Swept over
+condition numbers up to and past each method's cover, float32 and float64, every product precision."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import matfunc
+from matfunc.core.accuracy import covered, forward_bound
+from matfunc.core.options import resolve
+
+torch = pytest.importorskip("torch")
+
+
+def _case(n: int, cond: float, seed: int = 0):
+    """``A = Q diag(w) Q^T`` (float64), eigenvalues log-spaced from 1 to ``1/cond``, and its exact roots."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    w = np.logspace(0.0, -math.log10(cond), n)
+    return (q * w) @ q.T, (q * np.sqrt(w)) @ q.T, (q / np.sqrt(w)) @ q.T
+
+
+def _rel2(x, ref) -> float:
+    return float(np.linalg.norm(np.asarray(x, dtype=np.float64) - ref, 2) / np.linalg.norm(ref, 2))
+
+
+def _opts(method, *, inverse, dtype, n, low=None):
+    eps = float(np.finfo(dtype).eps)
+    return resolve(
+        method,
+        inverse=inverse,
+        degree=None,
+        num_iters=None,
+        scale="spectral",
+        backward="auto",
+        backward_iters=None,
+        eps=eps,
+        n=n,
+        on_cpu=True,
+        matmul_dtype=low,
+    )
+
+
+def _sweep(method, dtype, low, conds, *, n=32, lib="numpy"):
+    """For each condition number and both roots: the call raised, or its 2-norm relative error (vs the exact root
+    of the float64 matrix) is within forward_bound. Returns the outcomes (for the "raised past the cover" test)."""
+    outcomes = []
+    for cond in conds:
+        a, root, inv_root = _case(n, cond)
+        for inverse, ref in ((False, root), (True, inv_root)):
+            fn = matfunc.inv_sqrtm if inverse else matfunc.sqrtm
+            x = torch.tensor(a, dtype=getattr(torch, dtype)) if lib == "torch" else a.astype(dtype)
+            kw = {} if low is None else {"matmul_dtype": low}
+            try:
+                y = fn(x, method, **kw)
+            except ValueError:  # SingularMatrixError is a ValueError
+                outcomes.append((cond, inverse, "raised"))
+                continue
+            y = y.double().numpy() if lib == "torch" else y
+            bound = forward_bound(_opts(method, inverse=inverse, dtype=dtype, n=n, low=low), cond, n)
+            err = _rel2(y, ref)
+            assert err <= bound, (method, dtype, low, cond, inverse, err, bound)
+            outcomes.append((cond, inverse, "passed"))
+    return outcomes
+
+
+FULL = {"float64": (1e2, 1e5, 1e8, 1e9, 1e11, 1e13), "float32": (1e2, 1e4, 1e5, 1e6, 1e7, 1e9)}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("method", ["eig", "newton-schulz", "pade", "taylor"])
+def test_forward_error_within_bound_or_raised(method, dtype):
+    outcomes = _sweep(method, dtype, None, FULL[dtype])
+    if method == "newton-schulz":  # past its cover the inverse root raises (input test), at every size
+        cover = covered(_opts(method, inverse=True, dtype=dtype, n=32))
+        past = [o for o in outcomes if o[1] and o[0] > 2 * cover]
+        assert past and all(o[2] == "raised" for o in past), outcomes
+        assert all(o[2] == "passed" for o in outcomes if o[0] < cover / 10), outcomes
+    if method == "eig":  # raises only for the inverse of a matrix singular to working precision
+        n_eps = 32 * float(np.finfo(dtype).eps)
+        assert all(o[2] == "passed" for o in outcomes if not o[1] or o[0] < 0.1 / n_eps), outcomes
+        assert all(o[2] == "raised" for o in outcomes if o[1] and o[0] > 1 / n_eps), outcomes
+
+
+@pytest.mark.parametrize("low", ["bfloat16", "float16"])
+def test_low_precision_within_bound_or_raised(low):
+    """Every product precision: passes within the cover with eps_low sqrt(cond) / 4, raises past it (both roots)."""
+    conds = (1e1, 1e2, 1e3, 3e3, 1e4, 3e4, 1e5)
+    outcomes = _sweep("newton-schulz", "float32", low, conds, lib="torch")
+    cover = covered(_opts("newton-schulz", inverse=False, dtype="float32", n=32, low=low))
+    assert all(o[2] == "raised" for o in outcomes if o[0] > cover), outcomes
+    assert all(o[2] == "passed" for o in outcomes if o[0] <= cover / 10), outcomes
+
+
+# Regressions (issue 25 item 1): a tolerance that grew with the diverged result let these pass.
+@pytest.mark.parametrize(
+    ("fn", "low", "n", "cond"),
+    [("inv_sqrtm", "bfloat16", 64, 5e3), ("inv_sqrtm", "float16", 64, 3e4), ("sqrtm", "bfloat16", 512, 3e3)],
+)
+def test_low_precision_past_cover_raises(fn, low, n, cond):
+    a, _, _ = _case(n, cond, seed=1)
+    x = torch.tensor(a, dtype=torch.float32)
+    with pytest.raises(ValueError, match=rf"matmul_dtype='{low}'.*not converged"):
+        getattr(matfunc, fn)(x, "newton-schulz", matmul_dtype=low)
+
+
+@pytest.mark.parametrize("lib", ["numpy", "torch"])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_eig_check_from_eigenvalues(lib, requires_grad):
+    """The "eig" check reads the forward's eigenvalues: indefinite input (no negative diagonal entry, so the cheap
+    input test passes) raises for sqrtm, singular input raises SingularMatrixError for inv_sqrtm, on NumPy and
+    through torch autograd alike; PSD singular input is a valid sqrtm."""
+    indefinite = np.array([[1.0, 2.0], [2.0, 1.0]])  # eigenvalues 3, -1
+    singular = np.array([[1.0, 1.0], [1.0, 1.0]])  # eigenvalues 2, 0
+    if lib == "numpy" and requires_grad:
+        pytest.skip("no autograd in NumPy")
+
+    def arr(m):
+        return torch.tensor(m, requires_grad=requires_grad) if lib == "torch" else m
+
+    with pytest.raises(ValueError, match=r"indefinite: its smallest eigenvalue is -0.333 times its largest"):
+        matfunc.sqrtm(arr(indefinite))
+    with pytest.raises(matfunc.SingularMatrixError, match="singular or indefinite"):
+        matfunc.inv_sqrtm(arr(singular))
+    with pytest.raises(matfunc.SingularMatrixError, match="singular or indefinite"):
+        matfunc.inv_sqrtm(arr(indefinite))
+    y = matfunc.sqrtm(arr(singular))
+    y = y.detach().numpy() if lib == "torch" else y
+    np.testing.assert_allclose(y, singular / math.sqrt(2.0), atol=10 * np.finfo(np.float64).eps)
+
+
+def test_eig_check_does_no_matrix_product(monkeypatch):
+    """check=True with "eig" costs no O(n^3) work beyond the forward: no product, no Cholesky, no second eigh."""
+    a, _, _ = _case(16, 1e3)
+    calls = []
+    import array_api_compat.numpy as cnp
+
+    for name in ("cholesky", "eigvalsh"):
+        monkeypatch.setattr(cnp.linalg, name, lambda *args, _n=name, **kw: calls.append(_n))
+    matfunc.sqrtm(a)
+    matfunc.inv_sqrtm(a)
+    assert calls == []
