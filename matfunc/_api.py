@@ -51,7 +51,7 @@ def _check_result(x: Any, y: Any, saved: Any, /, *, name: str, opts: Any, xp: An
 
 
 def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **kw: Any) -> Any:
-    a = _validation.as_array(a)
+    a = _validation.as_float_array(a)
     with _host_threads(a) as (workers, map_):
         xp, glue, ctype, opts, check = _prepare(a, name=name, inverse=inverse, method=method, check=check, **kw)
         if 0 in a.shape:  # empty batch or n = 0: nothing to compute
@@ -104,7 +104,7 @@ def _cast(x: Any, dtype: Any, xp: Any) -> Any:
 
 
 def _apply_vjp(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **kw: Any):
-    a = _validation.as_array(a)
+    a = _validation.as_float_array(a)
     xp, glue, ctype, opts, check = _prepare(a, name=name, inverse=inverse, method=method, check=check, **kw)
     if glue is not None and hasattr(glue, "vjp"):  # e.g. Dask: lazy, block-wise
         return glue.vjp(a, opts=opts, xp=xp, check=check, name=name)
@@ -183,8 +183,9 @@ def sqrtm(
         Taylor degree (default 10) or Padé order ``m`` for ``[m/m]`` or a pair ``(m, n)`` (default 5, at most
         20: past it rounding in the matrix polynomials outgrows the approximation's gain).
     num_iters : int, optional
-        Newton–Schulz steps of ``schedule`` (default: those covering what 15 scaled cubic steps cover in
-        float64, 10 in float32: 10 / 7 ``"polar-express"`` steps, 37 / 25 products; see :func:`newton_schulz_iters`).
+        Newton–Schulz steps of ``schedule`` (default: the fewest that cover what 15 scaled cubic steps cover in
+        float64, 10 in float32, condition numbers 1.55e8 / 1.9e5: 10 / 7 ``"polar-express"`` steps, 37 / 25
+        products, which cover 3.9e8 / 1.0e6; see :func:`newton_schulz_iters`).
     scale : {"spectral", "frobenius"}, optional
         Normalisation: an upper bound on the largest eigenvalue, ``||A^8||_F^(1/8)`` from 3 squarings
         (at most ``n^(1/16)`` times too large, never too small), with accelerated
@@ -212,16 +213,23 @@ def sqrtm(
         For ``method="newton-schulz"``: the products of all but the last two steps in this dtype (PyTorch and JAX
         accumulate in float32), for tensor-core speed on GPUs; the schedule defaults to ``"scaled"`` (cubic steps
         keep less of the rounding). The result keeps the low-precision rounding: a relative error of about
-        ``eps_low * sqrt(cond) / 10`` (bfloat16 ``eps_low = 2^-7``: 5e-4 at cond 10, 2e-2 at 1e3; float16 ``2^-10``),
-        up to cond 1e3 (bfloat16) / 1e4 (float16), past which the iteration diverges and ``check=True`` raises.
+        ``eps_low * sqrt(cond) / 10`` (bfloat16 ``eps_low = 2^-7``: 5e-4 at cond 10, 2e-2 at 1e3; float16 ``2^-10``;
+        ``check=True`` guarantees ``eps_low * sqrt(cond) / 4``), up to cond 1e3 (bfloat16) / 1e4 (float16), past
+        which the iteration diverges: ``check=True`` tests the input's condition number (one Cholesky) and raises
+        past about twice these.
         On CPUs it is not faster. See docs/derivations/schedules.md, "Mixed precision". Real input; NumPy/CuPy
         have only float16.
     check : bool, optional
-        On concrete arrays (skipped under tracing): check the input (finite, symmetric, no negative
-        diagonal entry) and the result: finite, and its residual ``||Y^2 - A||_F / ||A||_F`` (one extra
-        batched product; ``||W A W - I||_F`` for :func:`inv_sqrtm`, two) within what the method gives for
-        positive semidefinite input (:mod:`matfunc.core.accuracy`). That catches indefinite input and
-        Newton–Schulz past its covered condition number, with an error that names the fix.
+        On concrete arrays (skipped under tracing, including any active JAX trace, and for lazy Dask graphs,
+        which check chunk by chunk at compute time): the input is finite, symmetric, with no negative diagonal
+        entry (``O(n^2)``), and the result is within the forward error that
+        :func:`matfunc.core.accuracy.forward_bound` states for the method, dtype and product precision, or a
+        ``ValueError`` names the fix (docs/guides/checks.md, "Square roots"). ``"eig"``: read off the forward's
+        eigenvalues (indefinite input; singular input of :func:`inv_sqrtm`), no extra ``O(n^3)`` work.
+        ``"newton-schulz"``: the input's condition number against the steps' cover (one Cholesky; for
+        :func:`inv_sqrtm`, and :func:`sqrtm` with ``matmul_dtype`` or ``lower_bound``) and the residual
+        ``||Y^2 - A||_F / tr(A)`` (one product) or ``||W A W - I||_F`` (two; it bounds the inverse root's error).
+        ``"taylor"``/``"pade"``: the residual against the approximant's worst case on PSD input.
 
     Returns
     -------
@@ -234,7 +242,8 @@ def sqrtm(
         Non-square input, fewer than 2 dimensions, NaN/Inf, non-symmetric or indefinite input, a result that
         failed its residual check (``check=True``), or an unknown option.
     TypeError
-        Integer, boolean or complex dtype.
+        A dtype that is not floating, integer or boolean, or extended precision (``float128``). Integer and
+        boolean arrays are computed in float64, as in SciPy; complex input is Hermitian input.
 
     References
     ----------
@@ -436,8 +445,8 @@ def solve_lyapunov(
         ``"eig"``: :math:`X = V [\hat G_{ij} / (s_i + s_j)] V^T` from ``eigh(s)``.
     num_iters : int, optional
         Sign-iteration steps (the scaled cubic). The default (15 in float64, 10 in float32) converges for
-        ``cond(S)**2`` up to 1.5e8 (float64); ``matfunc.newton_schulz_iters(cond(S)**2, schedule="scaled")`` gives
-        the steps for any ``S``.
+        ``cond(S)**2`` up to 1.55e8 (float64; 1.9e5 in float32);
+        ``matfunc.newton_schulz_iters(cond(S)**2, schedule="scaled")`` gives the steps for any ``S``.
     scale : {"spectral", "frobenius"}
         Normalisation of ``S`` (see :func:`sqrtm`); ``"frobenius"`` uses the paper's plain steps.
     check : bool, optional
@@ -455,7 +464,7 @@ def solve_lyapunov(
     array([[1., 1.],
            [1., 1.]])
     """
-    s, g = _validation.as_array(s), _validation.as_array(g)
+    s, g = _validation.as_float_array(s), _validation.as_float_array(g)
     xp = _compat.array_namespace(s, g)
     glue = _compat.backend_module(xp)
     method = _options.option_name(method, "method")

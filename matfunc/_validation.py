@@ -17,6 +17,7 @@ from .core.primitives import is_complex, mH, real, sym
 
 __all__ = [
     "as_array",
+    "as_float_array",
     "check_static",
     "compute_dtype",
     "check_finite",
@@ -45,6 +46,37 @@ def as_array(a: Any, /) -> Any:
         if not a.dtype.isnative:
             a = a.astype(a.dtype.newbyteorder("="))
     return a
+
+
+def as_float_array(a: Any, /) -> Any:
+    """:func:`as_array`, and SciPy's rule for integer and boolean arrays of every framework: computed in float64
+    (JAX without ``jax_enable_x64``: its default float, float32), as integer lists already were. (The roots use
+    it; the other families are to switch from :func:`as_array`, whose integer arrays are refused.)"""
+    a = as_array(a)
+    if isinstance(a, np.ndarray):
+        return a.astype(np.float64) if a.dtype.kind in "biu" else a
+    dtype = getattr(a, "dtype", None)
+    if dtype is None or getattr(a, "ndim", None) is None:
+        return a
+    from . import _compat
+
+    try:  # only array types array-api-compat knows (anything else is refused later, with its dtype named)
+        xp = _compat.array_namespace(a)
+    except TypeError:
+        return a
+    # Dask keeps refusing them until its tests follow (tests/test_dask.py::test_static_errors_are_eager)
+    if xp.isdtype(dtype, ("integral", "bool")) and _compat.backend_name(xp) != "dask":
+        return xp.astype(a, _default_float(xp, a))
+    return a
+
+
+def _default_float(xp: ModuleType, a: Any) -> Any:
+    """float64, or the namespace's default real float where it has no float64 enabled (JAX without x64)."""
+    from . import _compat
+
+    if _compat.backend_name(xp) == "jax":
+        return xp.__array_namespace_info__().default_dtypes(device=_compat.device(a))["real floating"]
+    return xp.float64
 
 
 def check_static(a: Any, /, *, name: str, xp: ModuleType) -> None:

@@ -144,3 +144,37 @@ def test_eig_check_does_no_matrix_product(monkeypatch):
     matfunc.sqrtm(a)
     matfunc.inv_sqrtm(a)
     assert calls == []
+
+
+def test_lower_bound_below_resolution_names_the_fix():
+    """Regression (issue 25 item 14): lower_bound=1e-300 raised "condition number 1.07108e+300 is out of reach of
+    the 'polar-express' schedule", an internal message without the parameter or the fix."""
+    with pytest.raises(ValueError, match=r"lower_bound=1e-300 is below what this dtype can resolve.*leave it out"):
+        matfunc.sqrtm(np.eye(3), "newton-schulz", lower_bound=1e-300)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+@pytest.mark.parametrize("fn", [matfunc.sqrtm, matfunc.inv_sqrtm])
+def test_newton_schulz_at_extreme_scale(fn, scale):
+    """Full-precision Newton–Schulz at extreme scales: the right root, and no error naming low-precision products
+    (issue 25 item 14)."""
+    d = np.array([1.0, 0.5, 0.25])
+    y = fn(scale * np.diag(d), "newton-schulz")
+    want = np.diag((scale * d) ** (-0.5 if fn is matfunc.inv_sqrtm else 0.5))
+    np.testing.assert_allclose(y, want, rtol=1e3 * np.finfo(np.float64).eps)
+
+
+def test_quoted_covered_conditions_are_the_computed_ones():
+    """Issue 25 item 17: the default covered condition was quoted as 1.8e8 / 1.55e8 / 1.5e8. The docstrings of the
+    roots quote the computed values (scaled cubic defaults 1.55e8 / 1.9e5, the polar-express forward 3.9e8 / 1.0e6)."""
+    from matfunc.core.options import default_coverage, default_forward_iters
+    from matfunc.core.root_schedules import root_covered
+
+    eps64, eps32 = float(np.finfo(np.float64).eps), float(np.finfo(np.float32).eps)
+    assert f"{default_coverage(eps64):.3g}" == "1.55e+08" and f"{default_coverage(eps32):.2g}" == "1.9e+05"
+    forward = [root_covered("polar-express", default_forward_iters(e), e) for e in (eps64, eps32)]
+    assert [f"{c:.2g}" for c in forward] == ["3.9e+08", "1e+06"]
+    for doc in (matfunc.sqrtm.__doc__, matfunc.solve_lyapunov.__doc__):
+        assert "1.55e8" in doc and "1.8e8" not in doc and "1.5e8 " not in doc
+    assert "3.9e8 / 1.0e6" in matfunc.sqrtm.__doc__
+    assert "complex dtype" not in matfunc.sqrtm.__doc__.split("TypeError")[1].split("References")[0]

@@ -24,10 +24,14 @@ def test_shape_errors_name_the_shape(xp, f, shape):
 
 @pytest.mark.parametrize("f", FUNCS)
 @pytest.mark.parametrize("dtype", ["int64", "int32", "bool"])
-def test_integer_and_bool_are_type_errors(xp, f, dtype):
-    x = xp.asarray(np.eye(3).astype(dtype))
-    with pytest.raises(TypeError, match="real or complex floating-point array, got dtype"):
-        f(x)
+def test_integer_and_bool_arrays_computed_in_float64(xp, f, dtype):
+    """SciPy's rule, as for integer lists (issue 25 item 14: integer ndarrays were refused)."""
+    x = xp.asarray(4 * np.eye(3).astype(dtype) if dtype != "bool" else np.eye(3).astype(dtype))
+    y = f(x)
+    assert str(y.dtype).endswith("float64")
+    want = np.eye(3) * (2.0 if dtype != "bool" else 1.0)
+    want = want if f is matfunc.sqrtm else np.linalg.inv(want)
+    np.testing.assert_allclose(np.asarray(y if not hasattr(y, "detach") else y.detach()), want, rtol=1e-12)
 
 
 @pytest.mark.parametrize("f", FUNCS)

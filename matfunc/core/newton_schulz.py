@@ -6,7 +6,7 @@
 so that ``Y_k -> A_n^{1/2}`` and ``Z_k -> A_n^{-1/2}``. With every ``a_k = 1`` this is the paper's NS;
 the scales ``a_k`` (:func:`.ns_schedule`, fixed for a given step count) accelerate the growth of small
 eigenvalues from 9/4 to up to 5.625 (= 9a/4 at the cap a = 2.5) per step, so 15 steps reach float64
-accuracy up to cond 1.5e8 where plain NS needs about 28. Step counts are fixed per call (``jax.jit``-safe).
+accuracy up to cond 1.55e8 where plain NS needs about 28. Step counts are fixed per call (``jax.jit``-safe).
 Cost: ``3k - 3`` matrix products for ``k`` steps when one of Y or Z is wanted (the first step is a
 polynomial in ``A_n`` and the last skips the unused iterate).
 

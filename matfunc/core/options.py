@@ -60,7 +60,7 @@ DEFAULT_SCHEDULE = "polar-express"
 
 def default_ns_iters(eps: float) -> int:
     """Default steps of the *scaled cubic*: the Lyapunov backward's sign iteration (and ``schedule="scaled"``
-    forwards): 15 in float64 (covers cond 1.5e8), 10 in float32 (cond 1.9e5)."""
+    forwards): 15 in float64 (covers cond 1.55e8), 10 in float32 (cond 1.9e5)."""
     return 15 if eps < 1e-10 else 10
 
 
@@ -209,6 +209,13 @@ def resolve(
     # rounding than the quintics (docs/derivations/schedules.md, "Mixed precision").
     sched = schedule_name(schedule) if explicit else ("scaled" if matmul_dtype is not None else DEFAULT_SCHEDULE)
     design = _design_condition(lower_bound, n)
+    if design and design * eps * eps > 1.0:  # below eps^2 a bound says nothing the dtype can resolve
+        raise ValueError(
+            f"lower_bound={lower_bound!r} is below what this dtype can resolve (eps = {eps:.3g}: eigenvalues under "
+            f"eps * lambda_max are rounding noise, and no step count reaches 1 / lower_bound); pass lower_bound >= "
+            f"{eps * eps:.1g}, or leave it out: the default steps cover condition numbers up to "
+            f"{root_covered(DEFAULT_SCHEDULE, default_forward_iters(eps), eps):.3g}"
+        )
     if (auto or name != "newton-schulz") and (explicit or design):  # auto: the same call must fail on any device
         what = "lower_bound" if design else "schedule"
         raise ValueError(f"{what} applies to method='newton-schulz', not {'auto' if auto else name!r}")
