@@ -116,7 +116,7 @@ def jax_precision() -> Any:
 
     import jax
 
-    if jax.config.jax_default_matmul_precision is not None:
+    if jax.config.jax_default_matmul_precision is not None:  # type: ignore[attr-defined]
         return contextlib.nullcontext()
     return jax.default_matmul_precision("highest")
 

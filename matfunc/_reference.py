@@ -103,7 +103,7 @@ def paper_sqrtm_vjp(a: Any, /, *, xp: ModuleType | None = None) -> tuple[Any, Ca
 
 
 @functools.cache
-def _torch_paper_function() -> type:
+def _torch_paper_function() -> Any:
     import torch
 
     from ._compat import array_namespace

@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -87,7 +88,7 @@ class CovariancePooling(nn.Module):
         check: bool = False,
         normalize: str | None = None,
         compensate: bool = True,
-        **kwargs: object,
+        **kwargs: Any,
     ):
         super().__init__()
         if normalize not in (None, "trace"):
@@ -162,7 +163,7 @@ def _integer_option(value: object, layer: str, name: str) -> int:
     return int(value)
 
 
-def _real_option(value: object, layer: str, name: str, *, upper: float = math.inf) -> float:
+def _real_option(value: Any, layer: str, name: str, *, upper: float = math.inf) -> float:
     """A finite real option in [0, upper] (NumPy floating scalars too), as a Python float, or ``ValueError``."""
     ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and 0.0 <= float(value) <= upper
     if not ok or not math.isfinite(float(value)):
@@ -171,7 +172,7 @@ def _real_option(value: object, layer: str, name: str, *, upper: float = math.in
     return float(value)
 
 
-def _check_options(fn, method: str, backward: str, kwargs: dict) -> None:
+def _check_options(fn: Callable[..., Any], method: str, backward: str, kwargs: dict[str, Any]) -> None:
     """Bad method names or keywords fail when the layer is built, not at its first forward (a 2 x 2 call)."""
     fn(torch.eye(2, dtype=torch.float64), method, backward=backward, **kwargs)
 
@@ -245,6 +246,11 @@ class ZCAWhitening(nn.Module):
     L. Huang, D. Yang, B. Lang, J. Deng, "Decorrelated Batch Normalization", CVPR 2018.
     """
 
+    # Buffers (None without track_running_stats, and then never read).
+    running_mean: torch.Tensor
+    running_cov: torch.Tensor
+    num_batches_tracked: torch.Tensor
+
     def __init__(
         self,
         num_features: int,
@@ -257,7 +263,7 @@ class ZCAWhitening(nn.Module):
         backward: str = "auto",
         check: bool = False,
         num_groups: int = 1,
-        **kwargs: object,
+        **kwargs: Any,
     ):
         super().__init__()
         num_features = _integer_option(num_features, "ZCAWhitening", "num_features")

@@ -457,7 +457,7 @@ def vjp(a: Any, /, *, opts: Options, xp: ModuleType, check: bool, name: str) -> 
     ctype = _validation.compute_dtype(dtype, xp=xp)
     x = xp.astype(a, ctype) if dtype != ctype else a
     blocked_grad = _blocked(x, opts) and opts.backward == "lyapunov"
-    saved = None
+    saved: Any = None  # the blocked forward's state, kept only for the blocked Lyapunov gradient
     if _blocked(x, opts):
         y, saved = _blocked_forward(x, opts=opts, xp=xp, check=check)
         saved = gradients.saved_for(saved, opts) if blocked_grad else None

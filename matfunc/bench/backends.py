@@ -16,6 +16,9 @@ class Backend:
     """How to move data, synchronise and differentiate on one framework/device."""
 
     autodiff = False
+    torch: Any  # the framework module, on the backends that have one
+    jax: Any
+    cp: Any
 
     def __init__(self, name: str, device: str) -> None:
         self.name, self.device = name, device

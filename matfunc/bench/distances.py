@@ -59,7 +59,7 @@ def reference_fid(
     mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray, f1: np.ndarray, f2: np.ndarray
 ) -> float:
     """FID from the data factors ``S = F^T F``: ``||R1 R2^T||_*`` with ``F = Q R``."""
-    r1, r2 = np.linalg.qr(f1, mode="r"), np.linalg.qr(f2, mode="r")
+    r1, r2 = np.asarray(np.linalg.qr(f1, mode="r")), np.asarray(np.linalg.qr(f2, mode="r"))
     t = np.linalg.svd(r1 @ r2.T, compute_uv=False).sum()
     d = mu1 - mu2
     return float(d @ d + np.trace(s1) + np.trace(s2) - 2 * t)
@@ -113,7 +113,7 @@ def run(
     """Measure ``cases`` (of :data:`CASES`); returns one row (a dict) per case."""
     import matfunc
 
-    torch = None
+    torch: Any = None
     if use_torch:
         try:
             import torch

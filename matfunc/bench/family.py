@@ -17,7 +17,7 @@ import argparse
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -52,7 +52,7 @@ SPEED_SHAPES: tuple[tuple[int, int], ...] = ((256, 64), (16, 512))
 def call(kind: str, p: float | None, a: Any, method: str, **kw: Any) -> Any:
     """The public function of an entry."""
     if kind == "power":
-        return matfunc.powm(a, p, method=method, **kw)
+        return matfunc.powm(a, cast(float, p), method=method, **kw)
     return matfunc.logm(a, method=method, **kw) if kind == "log" else matfunc.expm(a, method=method, **kw)
 
 
@@ -151,14 +151,14 @@ def speed_table(shapes: tuple[tuple[int, int], ...] = SPEED_SHAPES, repeat: int 
 
         cells = []
         for m in ("eig", "newton-schulz", "newton"):
-            cells.append(_timeit(fwd_bwd(lambda x, m=m: matfunc.powm(x, -0.25, method=m, check=False)), repeat, sync))
+            cells.append(_timeit(fwd_bwd(lambda x, m=m: matfunc.powm(x, -0.25, method=m, check=False)), repeat, sync))  # type: ignore[misc]
         cells.append(_timeit(fwd_bwd(eigh_autograd), repeat, sync))
         try:
             import scipy.linalg as sl
 
             a64 = a.double().cpu().numpy()
             cells.append(
-                _timeit(lambda a64=a64: [sl.fractional_matrix_power(m_, -0.25) for m_ in a64], 1, lambda: None)
+                _timeit(lambda a64=a64: [sl.fractional_matrix_power(m_, -0.25) for m_ in a64], 1, lambda: None)  # type: ignore[misc]
             )
         except ImportError:
             cells.append(math.nan)

@@ -124,10 +124,10 @@ def run(cfg: Config) -> dict:
         g = be.to(inputs["g"].astype(dt))
         # Roofline primitives: one batched matmul, the SPD solve the core uses, an LU solve.
         prims = _primitives(be, x)
-        roof = {"backend": be.label, "dtype": dt, "batch": b, "n": n}
-        for key, fn in prims.items():
+        roof: dict[str, Any] = {"backend": be.label, "dtype": dt, "batch": b, "n": n}
+        for key, prim in prims.items():
             try:
-                roof[key] = 1e3 * measure(fn, be.sync, repeat=max(cfg.repeat, 30), max_time=cfg.max_time)
+                roof[key] = 1e3 * measure(prim, be.sync, repeat=max(cfg.repeat, 30), max_time=cfg.max_time)
             except Exception as exc:
                 roof[key] = None
                 roof[key + "_error"] = _short(exc)
@@ -139,13 +139,20 @@ def run(cfg: Config) -> dict:
         for m in methods:
             counts = matmul_counts(m, dtype=dt, on_cpu=not be.on_gpu, n=n)
             for phase in PHASES:
-                row = {"backend": be.label, "dtype": dt, "batch": b, "n": n, "method": m.label, "phase": phase}
-                fn = None
+                row: dict[str, Any] = {
+                    "backend": be.label,
+                    "dtype": dt,
+                    "batch": b,
+                    "n": n,
+                    "method": m.label,
+                    "phase": phase,
+                }
+                fn: Callable[[], Any] | None = None
                 try:
                     if over():
                         raise TimeoutError
                     f, fvjp = functions(m, be)
-                    maker = {"fwd": be.fwd, "bwd": be.bwd, "fwd+bwd": be.fwdbwd}[phase]
+                    maker: Any = {"fwd": be.fwd, "bwd": be.bwd, "fwd+bwd": be.fwdbwd}[phase]
                     fn = maker(f, fvjp, x) if phase == "fwd" else maker(f, fvjp, x, g)
                     wait(fn())  # warm-up: jit compilation, caches, thread pools
                     be.sync()
@@ -174,16 +181,23 @@ def run(cfg: Config) -> dict:
                 if over():
                     skipped.append({"what": "accuracy", "backend": be.label, "method": m.label, "cond": cond})
                     continue
-                row = {"backend": be.label, "dtype": cfg.acc_dtype, "n": cfg.acc_n, "method": m.label, "cond": cond}
+                acc: dict[str, Any] = {
+                    "backend": be.label,
+                    "dtype": cfg.acc_dtype,
+                    "n": cfg.acc_n,
+                    "method": m.label,
+                    "cond": cond,
+                }
+                measured = True
                 try:
-                    row.update(accuracy(m, be, cfg, cond))
+                    acc.update(accuracy(m, be, cfg, cond))
                 except NotImplementedError:
-                    row = None
+                    measured = False
                 except Exception as exc:
-                    row.update(value_err=None, grad_err=None, error=_short(exc))
-                if row is not None:
-                    errors.append(row)
-                    msg = f"value {_fmt_err(row.get('value_err'))} grad {_fmt_err(row.get('grad_err'))}"
+                    acc.update(value_err=None, grad_err=None, error=_short(exc))
+                if measured:
+                    errors.append(acc)
+                    msg = f"value {_fmt_err(acc.get('value_err'))} grad {_fmt_err(acc.get('grad_err'))}"
                 else:
                     msg = "n/a"
                 prog.step(f"{be.label} accuracy {m.label} cond {cond:g}: {msg}")
@@ -244,7 +258,7 @@ def accuracy(m: Method, be: Backend, cfg: Any, cond: float) -> dict:
     grad = q @ (((q.mT @ g) @ q) / (s[:, None] + s[None, :])) @ q.mT
     f, fvjp = functions(m, be)
     y, da = be.value_and_grad(f, fvjp, be.to(a.astype(cfg.acc_dtype)), be.to(g.astype(cfg.acc_dtype)))
-    out = {"value_err": rel(be.back(y), root)}
+    out: dict[str, Any] = {"value_err": rel(be.back(y), root)}
     if da is None:
         out["grad_err"] = None
         out["error"] = "n/a: no gradient"
@@ -261,7 +275,7 @@ def machine_info(backends: list[Backend], cfg: Config) -> dict:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    info = {
+    info: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu,
         "cores": os.cpu_count(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -160,13 +160,17 @@ def matmul_counts(method: Method, *, dtype: str, on_cpu: bool, n: int) -> tuple[
     fwd = SQUARINGS if opts.scale == "spectral" else 0
     solves = 0
     if opts.method == "pade":
-        fwd += matmul_count(max(opts.degree), 2)
+        fwd += matmul_count(max(cast(tuple[int, int], opts.degree)), 2)
         solves = 1
     elif opts.method == "taylor":
-        fwd += matmul_count(opts.degree)
+        fwd += matmul_count(cast(int, opts.degree))
     else:
         steps = opts.ns_steps()  # None: the cubic scaled or the paper's plain steps
-        fwd += ns_matmuls(opts.num_iters) if steps is None else root_matmuls(steps, "inv" if opts.inverse else "sqrt")
+        fwd += (
+            ns_matmuls(cast(int, opts.num_iters))
+            if steps is None
+            else root_matmuls(steps, "inv" if opts.inverse else "sqrt")
+        )
     bwd = (
         sign_matmuls(opts.backward_iters, symmetric=True, scaled=not opts.paper_steps)
         if opts.backward == "lyapunov"

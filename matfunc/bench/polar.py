@@ -198,16 +198,16 @@ def timing_table(
             cases.append(
                 (
                     name,
-                    lambda method=method, kw=kw, scale=scale, a=a: matfunc.orthogonalize(
+                    lambda method=method, kw=kw, scale=scale, a=a: matfunc.orthogonalize(  # type: ignore[misc]
                         a, method, scale=scale, check=False, **kw
                     ),
                     str(core_polar.polar_products(opts, m, n)),
                 )
             )
         cases.append(
-            ("matfunc.polar newton-schulz (u, p)", lambda a=a: matfunc.polar(a, "newton-schulz", check=False), "+1")
+            ("matfunc.polar newton-schulz (u, p)", lambda a=a: matfunc.polar(a, "newton-schulz", check=False), "+1")  # type: ignore[misc]
         )
-        cases.append(("matfunc.polar svd (u, p)", lambda a=a: matfunc.polar(a, "svd", check=False), "svd"))
+        cases.append(("matfunc.polar svd (u, p)", lambda a=a: matfunc.polar(a, "svd", check=False), "svd"))  # type: ignore[misc]
 
         def torch_svd(a: Any = a) -> Any:
             w, _, vh = torch.linalg.svd(a, full_matrices=False)
@@ -229,7 +229,7 @@ def timing_table(
 
                 nb = batch if scipy_batch is None else min(scipy_batch, batch)
                 a64 = a[:nb].double().numpy()
-                ms = 1e3 * _median_time(lambda a64=a64: [scipy.linalg.polar(x) for x in a64], lambda: None, 1)
+                ms = 1e3 * _median_time(lambda a64=a64: [scipy.linalg.polar(x) for x in a64], lambda: None, 1)  # type: ignore[misc]
                 ms *= batch / nb
                 rows.append(
                     f"| {batch}x{m}x{n} | scipy.linalg.polar (float64, loop; x{batch}/{nb}) | {ms:.1f} | svd | |"
@@ -293,7 +293,7 @@ def lowprec_table(
                     g = u.mT @ u if m >= n else u @ u.mT
                     cells.append(f"{float(torch.linalg.matrix_norm(g - eye, ord=2).max()):.1e}")
                 ms = 1e3 * _median_time(
-                    lambda mdt=mdt, lb=lb, a=a, method=method: matfunc.orthogonalize(
+                    lambda mdt=mdt, lb=lb, a=a, method=method: matfunc.orthogonalize(  # type: ignore[misc]
                         a, method, lower_bound=lb, matmul_dtype=mdt, check=False
                     ),
                     lambda: None,

@@ -79,7 +79,8 @@ def _contradicts(ms: dict[str, float | None]) -> list[str]:
     """The phases of one method that contradict each other: a part slower than the whole."""
     out = []
     for part in ("fwd", "bwd"):
-        if ms.get(part) is not None and ms.get("fwd+bwd") is not None and ms[part] > ms["fwd+bwd"]:
+        t_part, t_whole = ms.get(part), ms.get("fwd+bwd")
+        if t_part is not None and t_whole is not None and t_part > t_whole:
             out.append(part)
     return out
 
@@ -106,7 +107,7 @@ def time_tables(results: dict) -> list[tuple[str, str]]:
             ms = {p: _ms(tab, key, m, p) for p in PHASES}
             if all(v is None for v in ms.values()):
                 continue
-            bounds = {p: tab[(*key, m, p)].get("bound_ms") if (*key, m, p) in tab else None for p in PHASES}
+            bounds = {p: tab[key + (m, p)].get("bound_ms") if (*key, m, p) in tab else None for p in PHASES}
             sp = _spread(tab, key, m)
             rows.append(
                 [
@@ -145,7 +146,7 @@ def roofline_tables(results: dict) -> list[tuple[str, str]]:
             if counts is None or (*key, label, "fwd") not in tab or _ms(tab, key, label, "fwd") is None:
                 continue
             fwd_mm, solves, bwd_mm, kind = counts
-            fb, bb = tab[(*key, label, "fwd")].get("bound_ms"), tab[(*key, label, "bwd")].get("bound_ms")
+            fb, bb = tab[key + (label, "fwd")].get("bound_ms"), tab[key + (label, "bwd")].get("bound_ms")
             solve = f" + {solves} {'SPD' if kind == 'spd' else 'LU'} solve" if solves else ""
             rows.append(
                 [
@@ -206,14 +207,14 @@ def _auto_floor_note(t) -> str:
     eigh = _ratio(t(EIGH, "fwd"), t(PAPER, "fwd+bwd"))
     if eigh is not None:
         parts.append(f"an eigh-based forward alone takes {_fmt(eigh)} of the paper's forward+backward")
-    others = {
+    ratios = {
         m.label: _ratio(t(m.label, "fwd+bwd"), t(PAPER, "fwd+bwd"))
         for m in METHODS
         if m.kind == "matfunc" and m.label not in ("auto", "eig")
     }
-    others = {k: v for k, v in others.items() if v is not None}
+    others = {k: v for k, v in ratios.items() if v is not None}
     if others:
-        best = min(others, key=others.get)
+        best = min(others, key=lambda k: others[k])
         parts.append(f"fastest method without eigh: {best} {_fmt(others[best])}")
     return "; ".join(parts)
 

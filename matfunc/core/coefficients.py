@@ -16,7 +16,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from functools import cache, wraps
 from itertools import pairwise
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = [
     "taylor_coefficients",
@@ -307,7 +307,7 @@ def geometric_pade_floats(order: int) -> tuple[tuple[float, ...], tuple[float, .
 
 #: Pure functions of Python scalars with float/bool results (memoised by ``_memo``): safe to evaluate once at
 #: trace time and keep as constants.
-CONSTANT_RESULTS = (
+CONSTANT_RESULTS: tuple[Callable[..., Any], ...] = (
     pade_is_spd,
     ns_iters_for_condition,
     ns_condition_covered,

@@ -203,14 +203,14 @@ def _solver(saved: PolarSaved, /, *, opts: PolarOptions, xp: ModuleType) -> tupl
         denom = xp.maximum(s[..., :, None] + s[..., None, :], floor[..., None])
         vh = primitives.mH(v)
 
-        def solve(r: Any) -> Any:
+        def solve_eig(r: Any) -> Any:
             return v @ (((vh @ r) @ v) / xp.astype(denom, r.dtype)) @ vh
 
-        def pinv() -> Any:
+        def pinv_eig() -> Any:
             d = 1.0 / xp.maximum(s, floor)
             return (v * xp.astype(d, v.dtype)[..., None, :]) @ vh
 
-        return solve, pinv
+        return solve_eig, pinv_eig
     root = saved.r if saved.r is not None else xp.max(saved.s, axis=-1, keepdims=True)[..., None]
     root = _positive(root, xp=xp)
     rt = xp.astype(root, p.dtype)

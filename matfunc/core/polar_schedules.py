@@ -22,6 +22,8 @@ memoised, no array values (``jax.jit``-safe; :data:`CONSTANT_RESULTS` for ``torc
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 from .coefficients import _memo, ns_condition_covered, ns_schedule  # the compile-safe memo
 
@@ -90,10 +92,10 @@ def minimax_quintic(lo: float, hi: float) -> tuple[Step, float]:
     if not 0.0 < lo < hi:
         raise ValueError(f"need 0 < lo < hi, got [{lo}, {hi}]")
     if hi - lo < REMEZ_WIDTH * hi:
-        step = QUINTIC_NS if abs(hi - 1.0) < REMEZ_WIDTH and abs(lo - 1.0) < REMEZ_WIDTH else None
-        if step is not None:
-            err = max(abs(1 - _p(step, lo)), abs(1 - _p(step, hi)), abs(1 - _p(step, 1.0)))
-            return step, err
+        near = QUINTIC_NS if abs(hi - 1.0) < REMEZ_WIDTH and abs(lo - 1.0) < REMEZ_WIDTH else None
+        if near is not None:
+            err = max(abs(1 - _p(near, lo)), abs(1 - _p(near, hi)), abs(1 - _p(near, 1.0)))
+            return near, err
     # start: Chebyshev extrema of [lo, hi] in the variable x (geometric for wide intervals)
     if hi / lo > 10:
         pts = [lo * (hi / lo) ** (i / 3) for i in range(4)]
@@ -229,7 +231,7 @@ def schedule_bound(steps: tuple[Step, ...], lower_bound: float) -> float:
 
 
 #: Pure functions of Python scalars (memoised): safe to evaluate once at trace time and keep as constants.
-CONSTANT_RESULTS = (
+CONSTANT_RESULTS: tuple[Callable[..., Any], ...] = (
     minimax_quintic,
     polar_express_schedule,
     polar_express_iters,

@@ -32,6 +32,8 @@ Everything here is plain Python floats, memoised, computed from static numbers o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 from . import polar_schedules as _ps
 from .coefficients import _memo, ns_condition_covered, ns_iters_for_condition
@@ -277,4 +279,11 @@ def steps_bound(steps: tuple[Step, ...], lower_bound: float) -> float:
 
 
 #: Pure functions of Python scalars (memoised): safe to evaluate once at trace time and keep as constants.
-CONSTANT_RESULTS = (minimax_cubic, minimax_cubic_schedule, root_iters, root_covered, root_steps, steps_bound)
+CONSTANT_RESULTS: tuple[Callable[..., Any], ...] = (
+    minimax_cubic,
+    minimax_cubic_schedule,
+    root_iters,
+    root_covered,
+    root_steps,
+    steps_bound,
+)
