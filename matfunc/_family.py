@@ -324,6 +324,63 @@ def _check_cover(x: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
     )
 
 
+def _check_spectrum(x: Any, y: Any, w: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
+    """``"eig"``, check=True, after the forward: everything from its eigenvalues ``w`` but one ``n^2`` pass.
+
+    - Input finite and symmetric: ``max |a - a^H| <= rtol max|w|`` (``max|w| = ||a||_2``; a NaN or Inf anywhere
+      makes the difference NaN, which fails, and then names itself).
+    - Definiteness: for ``log`` and ``p < 0`` every eigenvalue above ``n eps max|w|`` (the threshold of
+      :func:`matfunc._validation.check_nonsingular`), for ``p > 0`` none below ``-rtol max|w|``: ``n`` reads
+      instead of a Cholesky. Computed eigenvalues are within ``eps ||a||_2`` of the exact ones (backward-stable
+      ``eigh``), which these margins exceed.
+    - Result finite: ``|y_ij| <= max_k |f(w_k)|`` (orthonormal ``V``; for ``exp`` the Gram form bounds ``y_ii``
+      by ``e^{max w}``), so finite ``f(w)`` proves it; only an ``exp`` past the dtype's largest exponent reads
+      ``y`` (:func:`_check_output`)."""
+    v, w = _compat.values(x), _compat.values(w)
+    n = w.shape[-1]
+    with _compat.quiet(xp, v):
+        top = xp.max(xp.abs(w), axis=-1)
+        asym = xp.max(xp.abs(v - primitives.mH(v)), axis=(-2, -1))
+        rtol = max(_validation.symmetry_rtol(n, plan.eps), 16.0 * float(xp.finfo(v.dtype).eps))
+        bad = ~(asym <= rtol * top)
+        if bool(xp.any(bad)):
+            _validation.check_finite(v, name=plan.name, xp=xp)
+            raise ValueError(
+                f"{plan.name} expects symmetric (Hermitian) matrices; {_first_bad(bad, tuple(v.shape[:-2]), xp)} "
+                f"is not (max |a - a^H| / ||a||_2 > {rtol:.3g}). Symmetrise it, e.g. (a + a^H) / 2."
+            )
+        _check_eigenvalues(w, top, plan=plan, xp=xp)
+        fw = spectral.values(plan.fn, w, plan.eps, xp=xp)
+        if not bool(xp.all(xp.isfinite(xp.max(xp.abs(fw), axis=-1)))):
+            _check_output(x, y, plan=plan, xp=xp)  # exp past the largest exponent: y may still be finite
+
+
+def _check_eigenvalues(w: Any, top: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
+    """The definiteness tests of :func:`_check_spectrum` (``top = max|w|`` per matrix)."""
+    if plan.fn.kind == "exp" or (plan.fn.kind == "power" and plan.fn.p == 0):
+        return
+    n = w.shape[-1]
+    low = xp.min(w, axis=-1)
+    if plan.fn.singular:
+        bad = ~(low > (n * plan.eps) * top)
+    else:
+        bad = ~(low >= -_validation.symmetry_rtol(n, plan.eps) * top)
+    if not bool(xp.any(bad)):
+        return
+    where = _first_bad(bad, tuple(w.shape[:-1]), xp)
+    if plan.fn.singular:
+        what = "logarithm" if plan.fn.kind == "log" else f"power {plan.fn.p:g}"
+        raise SingularMatrixError(
+            f"{plan.name}: {where} is singular or indefinite to working precision (smallest eigenvalue <= n * eps * "
+            f"max |eigenvalue| = {n} * {plan.eps:.3g} * max |w|); its {what} is not defined. Pass ridge=eps to "
+            f"{plan.name} (a + eps * I) to regularise it"
+        )
+    raise ValueError(
+        f"{_domain(plan)}; {where} has a negative eigenvalue (below -{_validation.symmetry_rtol(n, plan.eps):.3g} "
+        "* max |eigenvalue|). Project it onto the PSD cone (clip negative eigenvalues) or add a ridge."
+    )
+
+
 def _check_output(x: Any, y: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
     yv = _compat.values(y)
     with _compat.quiet(xp, yv):
@@ -418,16 +475,19 @@ def _product_forward(x: Any, /, *, plan: _Plan, check: bool, xp: ModuleType, vjp
     raise AssertionError(plan.method)
 
 
-def _forward(x: Any, /, *, plan: _Plan, check: bool, xp: ModuleType) -> Any:
+def _forward(x: Any, /, *, plan: _Plan, check: bool, xp: ModuleType) -> tuple[Any, Any]:
+    """``(f(x), w)``: ``w`` the eigenvalues for ``"eig"`` (for its checks), else None."""
     glue = _glue(xp)
     if plan.method == "eig":
         if glue is not None:
-            return glue.apply_spectral(x, fn=plan.fn, eps=plan.eps)
-        return spectral.spectral_forward(primitives.sym(x), plan.fn, eps=plan.eps, xp=xp)[0]
+            if check:
+                return glue.apply_spectral(x, fn=plan.fn, eps=plan.eps, eigenvalues=True)
+            return glue.apply_spectral(x, fn=plan.fn, eps=plan.eps), None
+        return spectral.spectral_forward(primitives.sym(x), plan.fn, eps=plan.eps, xp=xp)[:2]
     y = _product_forward(x, plan=plan, check=check, xp=xp)
     if plan.backward == "eig" and glue is not None:
         y = glue.straight_through(y, glue.apply_spectral(x, fn=plan.fn, eps=plan.eps))
-    return y
+    return y, None
 
 
 def _resolve(
@@ -497,7 +557,12 @@ def _prepared(a: Any, ctype: Any, ridge: float, check: bool, /, *, plan: Any, xp
     """The input in the compute dtype with its ridge, and whether values are checked; checks it if so."""
     x = _ridged(_cast(a, ctype, xp), ridge, xp)
     check = check and _compat.is_concrete(x)  # no value checks under a trace (issue 25 item 8)
-    if check:
+    if check and plan.method == "eig":  # the rest from the forward's eigenvalues (_check_spectrum)
+        if plan.name != "expm":
+            v = _compat.values(x)
+            with _compat.quiet(xp, v):
+                _check_diagonal(v, plan=plan, xp=xp)
+    elif check:
         _check_input(x, plan=plan, xp=xp)
         if plan.method == "taylor":
             _check_spread(x, plan=plan, xp=xp)
@@ -557,8 +622,10 @@ def _run(
         return xp.astype(a, a.dtype, copy=True)
     x, check = _prepared(a, ctype, ridge, check, plan=plan, xp=xp)
     with _compat.quiet(xp, x):
-        y = _forward(x, plan=plan, check=check, xp=xp)
-        if check:
+        y, w = _forward(x, plan=plan, check=check, xp=xp)
+        if check and plan.method == "eig":
+            _check_spectrum(x, y, w, plan=plan, xp=xp)
+        elif check:
             _check_output(x, y, plan=plan, xp=xp)
     return _cast(y, a.dtype, xp)
 
@@ -624,7 +691,9 @@ def _run_vjp(
             y = _product_forward(x, plan=plan, check=check, xp=xp, vjps=parts)
             if not chained:
                 w, v = spectral.eigh(primitives.sym(x), xp=xp)
-        if check:
+        if check and plan.method == "eig":
+            _check_spectrum(x, y, w, plan=plan, xp=xp)
+        elif check:
             _check_output(x, y, plan=plan, xp=xp)
 
     def vjp(g: Any) -> Any:

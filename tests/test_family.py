@@ -704,3 +704,39 @@ def test_jit_on_a_constant(call):
     x0 = jnp.ones((4, 4))
     out = jax.jit(lambda x: call(t) + x)(x0)
     np.testing.assert_allclose(np.asarray(out), np.asarray(call(t)) + 1.0, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda a, **k: matfunc.powm(a, -0.25, **k), lambda a, **k: matfunc.powm(a, 0.3, **k), matfunc.logm, matfunc.expm],
+)
+def test_eig_check_adds_no_cubic_work(call):
+    """Issue 26 item 1: check=True for "eig" derives its tests from the forward's eigenvalues: the same O(n^3)
+    operations (one eigh, the products of the composition; no Cholesky, no extra products) as check=False, forward
+    and backward, recorded at the ATen level; what it adds is O(n^2) elementwise work."""
+    torch = pytest.importorskip("torch")
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    cubic = ("eigh", "cholesky", "mm", "bmm", "matmul", "solve", "inv", "eigvals", "svd", "qr", "lu")
+
+    class Record(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.__name__.split(".")[0]
+            if any(c in name for c in cubic):
+                self.ops.append(name)
+            return func(*args, **(kwargs or {}))
+
+    a0 = torch.tensor(spd(8, 10.0, batch=(3,), seed=1)[0])
+    recs = {}
+    for check in (True, False):
+        a = a0.clone().requires_grad_(True)
+        with Record() as rec:
+            y = call(a, method="eig", check=check)
+            torch.autograd.grad(y.sum(), a)
+        recs[check] = sorted(rec.ops)
+    assert recs[True] == recs[False], recs
+    assert any("eigh" in op for op in recs[True])

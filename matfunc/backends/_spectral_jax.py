@@ -120,9 +120,27 @@ def _leaf_jvp(fn: spectral.Spectral, eps: float, primals: tuple[Any], tangents: 
     raise NotImplementedError(_THRICE)
 
 
-def apply_spectral(a: Any, /, *, fn: spectral.Spectral, eps: float) -> Any:
-    """``f(sym a)`` by ``eigh`` with the Daleckii–Krein tangent rule."""
-    return _spectral(a, fn, eps)
+def apply_spectral(a: Any, /, *, fn: spectral.Spectral, eps: float, eigenvalues: bool = False) -> Any:
+    """``f(sym a)`` by ``eigh`` with the Daleckii–Krein tangent rule; with ``eigenvalues``, ``(f(sym a), w)``
+    where ``w`` are the eigenvalues for the value checks (eager calls only: one ``eigh``, no gradient)."""
+    if not eigenvalues:
+        return _spectral(a, fn, eps)
+    y, w = _spectral_w(a, fn, eps)
+    return y, jax.lax.stop_gradient(w)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+@_compat.precise
+def _spectral_w(a: Any, fn: spectral.Spectral, eps: float) -> tuple[Any, Any]:
+    return spectral.spectral_forward(primitives.sym(a), fn, eps=eps, xp=_XP)[:2]
+
+
+@_spectral_w.defjvp
+@_compat.precise
+def _spectral_w_jvp(fn: spectral.Spectral, eps: float, primals: tuple[Any], tangents: tuple[Any]) -> Any:
+    (a,), (da,) = primals, tangents
+    y, w, v, k, g, z = _decomposition(a, fn, eps)
+    return (y, w), (_first_order(v, k, g, z, da), jnp.zeros_like(w))
 
 
 def straight_through(value: Any, grad_of: Any) -> Any:

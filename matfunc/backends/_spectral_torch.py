@@ -146,10 +146,12 @@ def _forward_mode(a: torch.Tensor) -> bool:
     return torch.autograd.forward_ad.unpack_dual(a).tangent is not None
 
 
-def apply_spectral(a: torch.Tensor, /, *, fn: spectral.Spectral, eps: float) -> torch.Tensor:
-    """``f(sym a)`` by ``eigh`` with the Daleckii–Krein backward (float32/float64/complex tensors)."""
+def apply_spectral(a: torch.Tensor, /, *, fn: spectral.Spectral, eps: float, eigenvalues: bool = False) -> Any:
+    """``f(sym a)`` by ``eigh`` with the Daleckii–Krein backward (float32/float64/complex tensors); with
+    ``eigenvalues``, ``(f(sym a), w)`` (``w`` non-differentiable: for the value checks)."""
     cls = _SpectralFwd if _forward_mode(a) else _Spectral
-    return cls.apply(a, fn, eps)[0]
+    out = cls.apply(a, fn, eps)
+    return (out[0], out[1]) if eigenvalues else out[0]
 
 
 def straight_through(value: torch.Tensor, grad_of: torch.Tensor) -> torch.Tensor:
