@@ -4,6 +4,7 @@ glue (torch, jax) or straight to the core (NumPy, CuPy, array-api-strict)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from . import _compat, _threads, _validation
@@ -19,7 +20,10 @@ from .core.scaling import normalize as _normalize
 __all__ = ["sqrtm", "inv_sqrtm", "sqrtm_vjp", "inv_sqrtm_vjp", "solve_lyapunov"]
 
 
-def _prepare(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **kw: Any):
+def _prepare(
+    a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **kw: Any
+) -> tuple[Any, Any, Any, _options.Options, bool]:
+    """``(xp, glue, compute dtype, resolved options, check)`` of a call, after its static and value checks."""
     xp = _compat.array_namespace(a)
     _validation.check_static(a, name=name, xp=xp)
     glue = _compat.backend_module(xp)
@@ -103,7 +107,9 @@ def _cast(x: Any, dtype: Any, xp: Any) -> Any:
     return xp.astype(x, dtype) if x.dtype != dtype else x
 
 
-def _apply_vjp(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **kw: Any):
+def _apply_vjp(
+    a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **kw: Any
+) -> tuple[Any, Callable[[Any], Any]]:
     a = _validation.as_float_array(a)
     xp, glue, ctype, opts, check = _prepare(a, name=name, inverse=inverse, method=method, check=check, **kw)
     if glue is not None and hasattr(glue, "vjp"):  # e.g. Dask: lazy, block-wise

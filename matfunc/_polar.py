@@ -138,7 +138,9 @@ def _concrete(a: Any, glue: Any) -> bool:
     return _compat.is_concrete(a)
 
 
-def _prepare(a: Any, /, *, name: str, method: object, check: bool, **kw: Any):
+def _prepare(
+    a: Any, /, *, name: str, method: object, check: bool, **kw: Any
+) -> tuple[Any, Any, Any, Any, _core.PolarOptions, Any, bool]:
     a = _validation.as_array(a)
     xp = _compat.array_namespace(a)
     _check_static(a, name=name, xp=xp)
@@ -293,7 +295,9 @@ def orthogonality_tol(opts: _core.PolarOptions, m: int, n: int) -> float:
     return math.sqrt(k) * (2.0 * d + d * d + rounding)
 
 
-def _unitary(a: Any, xp: Any, glue: Any, ctype: Any, opts: _core.PolarOptions, low: Any, check: bool, name: str):
+def _unitary(
+    a: Any, xp: Any, glue: Any, ctype: Any, opts: _core.PolarOptions, low: Any, check: bool, name: str
+) -> tuple[Any, Any]:
     x = _cast(a, ctype, xp)
     with _compat.quiet(xp, x):
         if glue is not None and hasattr(glue, "polar_apply"):  # torch/JAX autodiff (unrolled too), Dask chunks

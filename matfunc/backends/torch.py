@@ -351,6 +351,7 @@ def apply_with_state(a: Any, /, *, opts: Options, xp: ModuleType) -> tuple[Any, 
         if levels > 1:
             # one more order for a plain autograd graph around the torch.func transforms
             return _higher_order(a, opts=opts, levels=levels + _base_requires_grad(a), xp=xp), None
+        fn: type[torch.autograd.Function]
         if _forward_mode(a):
             fn = _SqrtmEigFwd if opts.backward == "eig" else _SqrtmFwd
         else:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from functools import cache
+from typing import cast
 
 from .coefficients import pade_coefficients, taylor_coefficients
 from .newton_schulz import LOW_COVERED, LOW_EPS
@@ -54,12 +55,12 @@ def _scalar_bound(method: str, degree: int | tuple[int, int], inverse: bool) -> 
         from fractions import Fraction
 
         power = Fraction(-1, 2) if inverse else Fraction(1, 2)
-        c = tuple(float(x) for x in taylor_coefficients(int(degree), power))
+        c = tuple(float(x) for x in taylor_coefficients(int(cast(int, degree)), power))
 
         def r(z: float) -> float:
             return _polyval(c, z)
     else:
-        p, q = pade_coefficients(*degree)
+        p, q = pade_coefficients(*cast("tuple[int, int]", degree))
         pf, qf = tuple(float(x) for x in p), tuple(float(x) for x in q)
 
         def r(z: float) -> float:
@@ -148,12 +149,12 @@ def _scalar_forward(method: str, degree: int | tuple[int, int]) -> float:
     if method == "taylor":
         from fractions import Fraction
 
-        c = tuple(float(x) for x in taylor_coefficients(int(degree), Fraction(1, 2)))
+        c = tuple(float(x) for x in taylor_coefficients(int(cast(int, degree)), Fraction(1, 2)))
 
         def r(z: float) -> float:
             return _polyval(c, z)
     else:
-        p, q = pade_coefficients(*degree)
+        p, q = pade_coefficients(*cast("tuple[int, int]", degree))
         pf, qf = tuple(float(x) for x in p), tuple(float(x) for x in q)
 
         def r(z: float) -> float:

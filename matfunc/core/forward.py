@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from . import primitives
 from .eig import eigh_root
@@ -37,9 +37,9 @@ class Saved(NamedTuple):
 def normalized_forward(a_n: Any, /, *, opts: Options, xp: ModuleType) -> Any:
     """``f(a_n)`` for the normalised ``a_n`` (spectrum in (0, 1]) by a matrix-product method."""
     if opts.method == "taylor":
-        return taylor_sqrt(a_n, degree=opts.degree, inverse=opts.inverse, xp=xp)
+        return taylor_sqrt(a_n, degree=cast(int, opts.degree), inverse=opts.inverse, xp=xp)
     if opts.method == "pade":
-        return pade_sqrt(a_n, degree=opts.degree, inverse=opts.inverse, xp=xp)
+        return pade_sqrt(a_n, degree=cast("tuple[int, int]", opts.degree), inverse=opts.inverse, xp=xp)
     if opts.method == "newton-schulz" and opts.matmul_dtype is not None:
         y, z = newton_schulz_mixed(
             a_n,
@@ -54,7 +54,7 @@ def normalized_forward(a_n: Any, /, *, opts: Options, xp: ModuleType) -> Any:
         # The paper's plain steps with its Frobenius scaling; the accelerated schedule otherwise.
         y, z = newton_schulz(
             a_n,
-            num_iters=opts.num_iters,
+            num_iters=cast(int, opts.num_iters),
             eps=opts.eps,
             want="inv" if opts.inverse else "sqrt",
             scaled=not opts.paper_steps,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
+from typing import cast  # num_iters is filled in (an int) for the iterative methods, which alone read it
 
 from .coefficients import ns_condition_covered, ns_iters_for_condition
 from .newton_schulz import LOW_EPS, REFINE_STEPS
@@ -103,15 +104,15 @@ class Options:
         """Condition number up to which the iterative parts (NS forward, sign backward) converge."""
         if self.method == "newton-schulz":
             if self.design_cond > 0:  # steps designed for a declared bound converge up to it (if they reach it)
-                return min(self.design_cond, root_covered(self.schedule, self.num_iters, self.eps))
-            return root_covered(self.schedule, self.num_iters, self.eps)
+                return min(self.design_cond, root_covered(self.schedule, cast(int, self.num_iters), self.eps))
+            return root_covered(self.schedule, cast(int, self.num_iters), self.eps)
         return ns_condition_covered(self.backward_iters, self.eps)
 
     def all_ns_steps(self) -> tuple[tuple[float, float, float], ...]:
         """The ``(alpha, beta, gamma)`` of every Newton–Schulz step, whatever the schedule (the paper's plain
         steps for ``scale="frobenius"``)."""
         sched = "plain" if self.paper_steps else self.schedule
-        return root_steps(sched, self.num_iters, self.eps, self.design_cond)
+        return root_steps(sched, cast(int, self.num_iters), self.eps, self.design_cond)
 
     def ns_steps(self) -> tuple[tuple[float, float, float], ...] | None:
         """The ``(alpha, beta, gamma)`` of the Newton–Schulz steps, or None for ``schedule="scaled"`` without a
@@ -121,7 +122,7 @@ class Options:
             return None
         if self.paper_steps:
             return None
-        return root_steps(self.schedule, self.num_iters, self.eps, self.design_cond)
+        return root_steps(self.schedule, cast(int, self.num_iters), self.eps, self.design_cond)
 
 
 def _method_name(method: str) -> str:
