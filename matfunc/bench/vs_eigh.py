@@ -45,7 +45,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -101,14 +101,14 @@ class Function:
         import matfunc
 
         if self.name == "powm":
-            return matfunc.powm(a, self.p, **kw)
+            return matfunc.powm(a, cast(float, self.p), **kw)
         return getattr(matfunc, self.name)(a, **kw)
 
     def vjp(self, a: Any, **kw: Any) -> tuple[Any, Any]:
         import matfunc
 
         if self.name == "powm":
-            return matfunc.powm_vjp(a, self.p, **kw)
+            return matfunc.powm_vjp(a, cast(float, self.p), **kw)
         return getattr(matfunc, self.name + "_vjp")(a, **kw)
 
     def f_torch(self, w: Any) -> Any:
@@ -136,7 +136,8 @@ class Function:
         if self.name == "inv_sqrtm":
             return -0.5 / (w * np.sqrt(w))
         if self.name == "powm":
-            return self.p * w ** (self.p - 1)
+            p = cast(float, self.p)
+            return p * w ** (p - 1)
         return 1 / w if self.name == "logm" else np.exp(w)
 
 
@@ -170,8 +171,8 @@ def _torch_variants(fn: Function, a: Any, g: Any) -> dict[tuple[str, str], Calla
     leaf = a.detach().clone().requires_grad_(True)  # one leaf for all: autograd.grad accumulates nothing
     out: dict[tuple[str, str], Callable[[], Any]] = {}
     for name, f in calls.items():
-        out[(name, "fwd")] = lambda f=f: f(a)
-        out[(name, "fwd+bwd")] = lambda f=f: torch.autograd.grad(f(leaf), leaf, g)[0]
+        out[(name, "fwd")] = lambda f=f: f(a)  # type: ignore[misc]
+        out[(name, "fwd+bwd")] = lambda f=f: torch.autograd.grad(f(leaf), leaf, g)[0]  # type: ignore[misc]
     return out
 
 
@@ -180,7 +181,7 @@ def _numpy_variants(fn: Function, a: np.ndarray, g: np.ndarray) -> dict[tuple[st
         w, v = np.linalg.eigh(x)
         return (v * fn.f_numpy(w)[..., None, :]) @ np.swapaxes(v, -1, -2)
 
-    def plain_vjp(x: np.ndarray, gg: np.ndarray) -> np.ndarray:
+    def plain_vjp(x: np.ndarray, gg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         w, v = np.linalg.eigh(x)
         vt = np.swapaxes(v, -1, -2)
         fw = fn.f_numpy(w)
@@ -317,7 +318,10 @@ def run(
                     while attempts <= max(retry, 0):
                         attempts += 1
                         times = measure_rounds([calls[k] for k in keys], lambda: None, repeat=rounds, max_time=max_time)
-                        stats = [_stats({v: times[keys.index((v, ph))] for v in VARIANTS}) for ph in phases]
+                        stats = [
+                            _stats({v: cast("list[float]", times[keys.index((v, ph))]) for v in VARIANTS})
+                            for ph in phases
+                        ]
                         worst = max(max(st["spread"].values()) for st in stats)
                         if best is None or worst < max(max(st["spread"].values()) for st in best):
                             best = stats
