@@ -58,17 +58,19 @@ class _Plan:
 # --- option resolution (static: dtype, device, p; never values) --------------------------------------------
 
 
-def _dyadic(p: float) -> int | None:
-    """``k`` with ``|p| = 1/2^k`` (k >= 1), else None."""
+def _dyadic(p: float | None) -> int | None:
+    """``k`` with ``|p| = 1/2^k`` (k >= 1), else None (also for no ``p``: logm, expm)."""
+    if p is None:
+        return None
     f = Fraction(abs(p)).limit_denominator(1 << 20)
     if float(f) != abs(p) or f.numerator != 1 or f.denominator < 2 or f.denominator & (f.denominator - 1):
         return None
     return f.denominator.bit_length() - 1
 
 
-def _inverse_root(p: float) -> int | None:
-    """``q`` with ``p = -1/q`` (q >= 1 integer), else None."""
-    if p >= 0:
+def _inverse_root(p: float | None) -> int | None:
+    """``q`` with ``p = -1/q`` (q >= 1 integer), else None (also for no ``p``: logm, expm)."""
+    if p is None or p >= 0:
         return None
     q = round(-1.0 / p)
     return q if q >= 1 and -1.0 / q == p else None
@@ -425,7 +427,9 @@ def _chain(x: Any, /, *, plan: _Plan, levels: int, last_inverse: bool, check: bo
 
     for level in range(levels):
         inverse = last_inverse and level == levels - 1
-        kw = dict(method="newton-schulz", num_iters=_sqrt_steps(plan, level), check=check and level == 0)
+        kw: dict[str, Any] = dict(
+            method="newton-schulz", num_iters=_sqrt_steps(plan, level), check=check and level == 0
+        )
         try:
             if vjps is None:
                 x = (inv_sqrtm if inverse else sqrtm)(x, **kw)
@@ -517,6 +521,7 @@ def _resolve(
         raise ValueError(f"max_spread applies to expm(method='taylor'), not {m!r}")
     if m == "newton":
         q = _inverse_root(p)
+        assert q is not None  # _method accepts "newton" only for p = -1/q
         k = (
             num_iters
             if num_iters is not None
@@ -658,7 +663,7 @@ def _run_vjp(
         xp=xp,
     )
     ridge = _positive_number(ridge, "ridge", minimum=0.0)
-    kw = dict(
+    kw: dict[str, Any] = dict(
         name=name,
         fn=fn,
         method=plan.method,
@@ -687,8 +692,8 @@ def _run_vjp(
         if plan.method == "eig":
             y, w, v = spectral.spectral_forward(primitives.sym(x), plan.fn, eps=plan.eps, xp=xp)
         else:
-            parts: list | None = [] if chained else None
-            y = _product_forward(x, plan=plan, check=check, xp=xp, vjps=parts)
+            parts: list[Any] = []  # the VJPs of the chained roots (collected only when chained)
+            y = _product_forward(x, plan=plan, check=check, xp=xp, vjps=parts if chained else None)
             if not chained:
                 w, v = spectral.eigh(primitives.sym(x), xp=xp)
         if check and plan.method == "eig":
