@@ -45,4 +45,7 @@ step "ruff check, ruff format --check"
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
 
+step "mypy (configured in pyproject.toml: the matfunc package, public API fully annotated)"
+"$venv/bin/mypy"
+
 step "done"

@@ -241,3 +241,4 @@ def test_readme_commands_are_the_two_ci_and_users_run():
     script = (ROOT / ".ci" / "test.sh").read_text()
     for step in ("-m build", "twine check --strict", "-m pytest", "-m matfunc", "ruff check", "ruff format --check"):
         assert step in script, step
+    assert script.index("-m pytest") < script.index("ruff check") < script.index("mypy")  # checks after the tests
