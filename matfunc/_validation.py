@@ -291,9 +291,10 @@ def accuracy_stats(
     the result, so that a diverged result cannot pass by its own size. ``a`` and ``y`` in the compute dtype.
 
     - ``"eig"`` with the forward's eigenvalues ``lam`` (no matrix product at all): ``sqrtm``: ``rho =
-      max(-lambda_min, 0) / lambda_max`` against the rounding of ``eigh`` (:func:`symmetry_rtol`): an indefinite
-      input. ``inv_sqrtm``: ``rho = n eps lambda_max / lambda_min`` against 1: a singular (or indefinite) input.
-      Without ``lam``, the residuals below with the rounding of a backward-stable method.
+      ||min(lambda, 0)||_2 / sum(lambda)``, the residual ``||Y^2 - A||_F / tr(A)`` of the clamped root, against the
+      rounding of ``eigh`` (:func:`symmetry_rtol`): an indefinite input. ``inv_sqrtm``: ``rho = n eps lambda_max /
+      lambda_min`` against 1: a singular (or indefinite) input. Without ``lam``, the residuals below with the
+      rounding of a backward-stable method.
     - Newton–Schulz: the input test ``lambda_min(A) > c / cover`` (:func:`matfunc.core.accuracy.covered`; ``c`` the
       forward's spectral scale ``scale``, recomputed when not given; one Cholesky): past the cover ``tol = -1``
       (always fails, reported as such). For every inverse root, and for ``sqrtm`` with ``matmul_dtype`` or a
@@ -326,7 +327,11 @@ def accuracy_stats(
             rho = xp.where(lmin > 0, ratio, xp.full_like(lmax, math.inf))
             rho = xp.where(xp.isnan(lmin) | xp.isnan(lmax), xp.full_like(rho, math.nan), rho)
             return rho, ones
-        rho = xp.maximum(-lmin, xp.zeros_like(lmin)) / xp.where(lmax > 0, lmax, ones)
+        # ||Y^2 - A||_F / tr(A) of the clamped root, read off the eigenvalues: its negative part over their sum
+        neg = xp.minimum(lam, xp.zeros_like(lam))
+        tr = xp.sum(lam, axis=-1)
+        rho = xp.sqrt(xp.sum(neg * neg, axis=-1)) / xp.where(tr > 0, tr, ones)
+        rho = xp.where((tr > 0) | (lmax == 0), rho, xp.full_like(rho, math.inf))
         return rho, xp.full_like(rho, rtol)
     d = xp.max(real(xp.linalg.diagonal(a), xp=xp), axis=-1)[..., None, None]
     d = xp.where(d > 0, d, xp.ones_like(d))
@@ -422,20 +427,6 @@ def raise_accuracy(rho: Any, tol: Any, bad: Any, /, *, where: str, name: str, op
             + f", eps = {opts.eps:.3g}); its inverse square root is not defined. Add a ridge (a + eps * I) to "
             "regularise it"
         )
-    if t < 0:  # outside the cover (input test)
-        what = (
-            f"with matmul_dtype={low!r} the iteration reaches that precision's accuracy up to condition numbers of "
-            f"about {covered(opts):.0e} (measured; past it the rounding of the {low} steps diverges)"
-            if low is not None
-            else f"its {opts.num_iters} {opts.schedule!r} steps"
-            + (" (designed for the declared lower_bound)" if opts.design_cond > 0 else "")
-            + f" cover condition numbers up to {covered(opts):.3g}"
-        )
-        raise ValueError(
-            f"{name}(method={opts.method!r}{f', matmul_dtype={low!r}' if low else ''}): the result for {where} has "
-            f"not converged: {what}, and this matrix is worse conditioned, singular or indefinite (its smallest "
-            f"eigenvalue is below lambda_max / {covered(opts):.3g}, an input test). {_fix_ns(opts)}{tail}"
-        )
     if not math.isfinite(r):
         if low is not None:
             raise ValueError(
@@ -447,38 +438,46 @@ def raise_accuracy(rho: Any, tol: Any, bad: Any, /, *, where: str, name: str, op
             f"{name}(method={opts.method!r}) gave NaN/Inf for {where}: the input is not positive semidefinite (a "
             "negative eigenvalue), or too ill-conditioned for this method." + tail
         )
-    if opts.method == "eig":
+    what = "||W A W - I||_F" if opts.inverse else "||Y^2 - A||_F / tr(A)"
+    head = (
+        f"{name}(method={opts.method!r}{f', matmul_dtype={low!r}' if low else ''}): the result for {where} has "
+        f"residual {what} = {r:.3g} > "
+    )
+    if opts.method == "eig":  # from the eigenvalues: the clamped negative part, ||min(lambda, 0)|| / tr(A)
         raise ValueError(
-            f"{name}(method='eig'): {where} is indefinite: its smallest eigenvalue is -{r:.3g} times its largest "
-            f"(rounding allows {t:.3g}), so it is not positive semidefinite and has no real square root. Project it "
-            "onto the PSD cone (clip its negative eigenvalues) or pass check=False to get the root of the clipped "
-            "matrix."
+            head + f"{t:.3g}, from clamping negative eigenvalues to zero: the input is indefinite, not positive "
+            "semidefinite, and has no real square root. Project it onto the PSD cone (clip its negative "
+            "eigenvalues) or pass check=False to get the root of the clipped matrix."
         )
-    if opts.inverse:
-        what = f"||W A W - I||_F = {r:.3g} (twice a bound on the relative error of W)"
+    if t < 0:  # the input test of the cover
         limit = (
-            f"which is not below {CERTIFY} (no accuracy can be certified)"
-            if r >= CERTIFY
-            else f"above {t:.3g}, what the method leaves at its certified condition number"
+            f"what its cover allows (an input test: its smallest eigenvalue is below lambda_max / {covered(opts):.3g})"
         )
+    elif opts.inverse and r >= CERTIFY and opts.method == "newton-schulz" and low is None:
+        limit = f"{t:.3g} (at or above {CERTIFY} no accuracy can be certified)"
     else:
-        what, limit = f"||Y^2 - A||_F / tr(A) = {r:.3g}", f"above {t:.3g}"
-    head = f"{name}(method={opts.method!r}{f', matmul_dtype={low!r}' if low else ''}): the result for {where} has "
+        limit = f"{t:.3g}"
     if opts.method == "newton-schulz":
+        if low is not None:
+            steps = (
+                f"with matmul_dtype={low!r} the iteration reaches that precision's accuracy up to condition numbers "
+                f"of about {LOW_COVERED[low]:.0e} (measured; past it the rounding of the {low} steps diverges)"
+            )
+        elif opts.paper_steps:
+            steps = f"its {opts.num_iters} plain (scale='frobenius') steps do not converge for it"
+        else:
+            bound = " (designed for the declared lower_bound)" if opts.design_cond > 0 else ""
+            steps = (
+                f"its {opts.num_iters} {opts.schedule!r} steps{bound} cover condition numbers up to {covered(opts):.3g}"
+            )
         raise ValueError(
-            head + f"residual {what}, {limit}: the iteration has not converged (the input is worse conditioned "
-            f"than its steps cover, singular or indefinite). {_fix_ns(opts)}{tail}"
-        )
-    if opts.inverse:
-        raise ValueError(
-            head + f"residual {what}, {limit}: method={opts.method!r} loses accuracy as the condition number grows "
-            "(its approximant's branch point at eigenvalue 0), or the input is not positive definite. Use "
-            "method='eig' or 'newton-schulz', or regularise it (a + eps * I)." + tail
+            head + f"{limit}, so the iteration has not converged: {steps}, and this matrix is worse conditioned, "
+            f"singular or indefinite. {_fix_ns(opts)}{tail}"
         )
     raise ValueError(
-        head + f"residual {what}, {limit}, more than method={opts.method!r} gives for any positive semidefinite "
-        "input (its worst case, at eigenvalues near zero): the input is not positive semidefinite (a negative "
-        "eigenvalue), or far outside the method's range. Use method='eig' to see its spectrum;" + tail
+        head + f"{limit}, more than method={opts.method!r} gives for any positive semidefinite input (its worst "
+        "case, at eigenvalues near zero): the input is not positive semidefinite (a negative eigenvalue), or far "
+        "outside the method's range. Use method='eig' to see its spectrum;" + tail
     )
 
 

@@ -72,9 +72,20 @@ FULL = {"float64": (1e2, 1e5, 1e8, 1e9, 1e11, 1e13), "float32": (1e2, 1e4, 1e5, 
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("method", ["eig", "newton-schulz", "pade", "taylor"])
-def test_forward_error_within_bound_or_raised(method, dtype):
-    outcomes = _sweep(method, dtype, None, FULL[dtype])
+@pytest.mark.parametrize(
+    ("method", "lib"),
+    [
+        ("eig", "numpy"),
+        ("eig", "torch"),
+        ("newton-schulz", "numpy"),
+        ("newton-schulz", "torch"),
+        ("pade", "numpy"),
+        ("taylor", "numpy"),
+    ],
+)
+def test_forward_error_within_bound_or_raised(method, lib, dtype):
+    """PyTorch's float32 eigh is less accurate than NumPy's (which computes it in float64): both within the bound."""
+    outcomes = _sweep(method, dtype, None, FULL[dtype], lib=lib)
     if method == "newton-schulz":  # past its cover the inverse root raises (input test), at every size
         cover = covered(_opts(method, inverse=True, dtype=dtype, n=32))
         past = [o for o in outcomes if o[1] and o[0] > 2 * cover]
@@ -122,7 +133,7 @@ def test_eig_check_from_eigenvalues(lib, requires_grad):
     def arr(m):
         return torch.tensor(m, requires_grad=requires_grad) if lib == "torch" else m
 
-    with pytest.raises(ValueError, match=r"indefinite: its smallest eigenvalue is -0.333 times its largest"):
+    with pytest.raises(ValueError, match=r"residual \|\|Y\^2 - A\|\|_F / tr\(A\) = 0.5 > .*the input is indefinite"):
         matfunc.sqrtm(arr(indefinite))
     with pytest.raises(matfunc.SingularMatrixError, match="singular or indefinite"):
         matfunc.inv_sqrtm(arr(singular))
