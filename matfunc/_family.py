@@ -479,6 +479,14 @@ def _product_forward(x: Any, /, *, plan: _Plan, check: bool, xp: ModuleType, vjp
     raise AssertionError(plan.method)
 
 
+def _host_threads(x: Any) -> Any:
+    """``matfunc._threads``' plan for NumPy-backed host arrays (one BLAS thread, the batch over worker
+    threads), as ``sqrtm`` has it; a no-op for the other backends."""
+    from ._api import _host_threads as plan
+
+    return plan(x)
+
+
 def _forward(x: Any, /, *, plan: _Plan, check: bool, xp: ModuleType) -> tuple[Any, Any]:
     """``(f(x), w)``: ``w`` the eigenvalues for ``"eig"`` (for its checks), else None."""
     glue = _glue(xp)
@@ -626,8 +634,20 @@ def _run(
     if 0 in a.shape:
         return xp.astype(a, a.dtype, copy=True)
     x, check = _prepared(a, ctype, ridge, check, plan=plan, xp=xp)
-    with _compat.quiet(xp, x):
-        y, w = _forward(x, plan=plan, check=check, xp=xp)
+    with _compat.quiet(xp, x), _host_threads(x) as (workers, map_):
+        if plan.method == "eig" and _glue(xp) is None:  # host arrays: blocks of the batch in the worker threads
+            from ._api import _blocks
+            from .core.blocking import over_batch
+
+            y, w = over_batch(
+                lambda t: spectral.spectral_forward(primitives.sym(t), plan.fn, eps=plan.eps, xp=xp)[:2],
+                (x,),
+                *_blocks(x, xp, workers),
+                xp=xp,
+                map_=map_,
+            )
+        else:
+            y, w = _forward(x, plan=plan, check=check, xp=xp)
         if check and plan.method == "eig":
             _check_spectrum(x, y, w, plan=plan, xp=xp)
         elif check:
@@ -687,7 +707,7 @@ def _run_vjp(
     if 0 in a.shape:
         return xp.astype(a, dtype, copy=True), lambda g: xp.zeros_like(a)
     x, check = _prepared(a, ctype, ridge, check, plan=plan, xp=xp)
-    with _compat.quiet(xp, x):
+    with _compat.quiet(xp, x), _host_threads(x):
         chained = plan.backward == "auto" and plan.method in ("newton-schulz", "iss")
         if plan.method == "eig":
             y, w, v = spectral.spectral_forward(primitives.sym(x), plan.fn, eps=plan.eps, xp=xp)
@@ -704,7 +724,7 @@ def _run_vjp(
     def vjp(g: Any) -> Any:
         _check_cotangent(g, shape, name)
         gc = _cast(g, ctype, xp)
-        with _compat.quiet(xp, gc):
+        with _compat.quiet(xp, gc), _host_threads(gc):
             if not chained:
                 da = spectral.spectral_vjp(w, v, gc, plan.fn, eps=plan.eps, xp=xp)
             elif plan.method == "newton-schulz":
