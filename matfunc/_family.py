@@ -804,7 +804,7 @@ def powm(
         regularise the inverse functions), gradients included.
     num_iters : int, optional
         ``"newton"``: its steps (default: those covering the condition number of :func:`sqrtm`'s default,
-        1.8e8 in float64 and 1.9e5 in float32; 14 for ``q = 4`` in float64). ``"newton-schulz"``: the steps of the
+        1.55e8 in float64 and 1.9e5 in float32; 14 for ``q = 4`` in float64). ``"newton-schulz"``: the steps of the
         first square root, in :func:`sqrtm`'s default schedule (``"polar-express"``; default 10 / 7 in float64 /
         float32, :func:`newton_schulz_iters`); the later ones take the steps for the square-rooted condition number.
     backward : {"auto", "eig"}, optional
@@ -865,7 +865,7 @@ def logm(
         :math:`\log(A + \text{ridge}\, I)`.
     max_cond : float, optional
         ``"iss"``: the condition number it covers (default that of :func:`sqrtm`'s Newton–Schulz default,
-        1.8e8 in float64, 1.9e5 in float32); ``s``, ``m`` and the steps follow from it
+        1.55e8 in float64, 1.9e5 in float32); ``s``, ``m`` and the steps follow from it
         (:func:`matfunc.core.coefficients.iss_parameters`).
     backward : {"auto", "eig"}, optional
         As in :func:`powm`; :func:`logm_vjp` with ``"iss"`` chains the square roots' Lyapunov backwards and the

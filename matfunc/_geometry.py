@@ -388,7 +388,7 @@ def distance_riemann(
         on accelerators.
     max_cond : float, optional
         ``"newton-schulz"``: the condition number its matrix-product pieces cover (default that of
-        :func:`sqrtm`'s Newton–Schulz default, 1.5e8 in float64, 1.9e5 in float32): the steps of the roots and
+        :func:`sqrtm`'s Newton–Schulz default, 1.55e8 in float64, 1.9e5 in float32): the steps of the roots and
         ``logm``'s ``max_cond``. What matters is the condition number of ``a`` and of
         :math:`A^{-1/2} B A^{-1/2}` (up to :math:`\kappa(A)\kappa(B)`); ``check=True`` tests it (one Cholesky)
         and raises with the value to pass.
@@ -460,7 +460,7 @@ def distance_logeuclid(
         solves only). ``"auto"``: ``"eig"`` in host memory, ``"newton-schulz"`` on accelerators.
     max_cond : float, optional
         ``"newton-schulz"``: the condition number of ``a`` and ``b`` that ``logm(method="iss")`` covers (default
-        1.5e8 in float64, 1.9e5 in float32); ``check=True`` tests it.
+        1.55e8 in float64, 1.9e5 in float32); ``check=True`` tests it.
     check : bool, optional
         As in :func:`distance_riemann`.
 
