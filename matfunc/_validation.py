@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-def as_array(a: Any, /) -> Any:
+def _as_host_array(a: Any, /) -> Any:
     """What SciPy accepts, as a plain array: lists/tuples become NumPy arrays (integers as float64),
     ``np.matrix`` (whose ``*`` is a matrix product) a plain ``ndarray``, and non-native byte order native
     (``>f8`` is float64, computed in float64). Arrays of other frameworks pass through."""
@@ -49,10 +49,10 @@ def as_array(a: Any, /) -> Any:
 
 
 def as_float_array(a: Any, /) -> Any:
-    """:func:`as_array`, and SciPy's rule for integer and boolean arrays of every framework: computed in float64
-    (JAX without ``jax_enable_x64``: its default float, float32), as integer lists already were. (The roots use
-    it; the other families are to switch from :func:`as_array`, whose integer arrays are refused.)"""
-    a = as_array(a)
+    """Lists, ``np.matrix`` and non-native byte order as plain arrays (:func:`_as_host_array`), and SciPy's rule
+    for integer and boolean arrays of every framework: computed in float64 (JAX without ``jax_enable_x64``: its
+    default float, float32), as integer lists are. One rule for every public function (``as_array``)."""
+    a = _as_host_array(a)
     if isinstance(a, np.ndarray):
         return a.astype(np.float64) if a.dtype.kind in "biu" else a
     dtype = getattr(a, "dtype", None)
@@ -68,6 +68,9 @@ def as_float_array(a: Any, /) -> Any:
     if xp.isdtype(dtype, ("integral", "bool")) and _compat.backend_name(xp) != "dask":
         return xp.astype(a, _default_float(xp, a))
     return a
+
+
+as_array = as_float_array
 
 
 def _default_float(xp: ModuleType, a: Any) -> Any:

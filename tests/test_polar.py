@@ -280,8 +280,10 @@ def test_dtypes_and_errors():
     assert u.dtype == np.float16 and p.dtype == np.float16
     with pytest.raises(TypeError, match="extended precision"):
         matfunc.polar(np.ones((3, 2), dtype=np.longdouble))
+    u, p = matfunc.polar(np.array([[1, 0], [0, 2]], dtype=np.int64))  # integer arrays as lists: float64
+    assert u.dtype == np.float64 and np.allclose(p, [[1, 0], [0, 2]])
     with pytest.raises(TypeError, match="floating"):
-        matfunc.polar(np.ones((3, 2), dtype=np.int64))
+        matfunc.polar(np.ones((3, 2), dtype="U3"))
     u, p = matfunc.polar([[1, 0], [0, 2]])  # lists as SciPy: integers as float64
     assert u.dtype == np.float64 and np.allclose(p, [[1, 0], [0, 2]])
     with pytest.raises(ValueError, match=r"\(\.\.\., m, n\)"):

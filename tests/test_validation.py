@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from conftest import spd
@@ -32,6 +34,27 @@ def test_integer_and_bool_arrays_computed_in_float64(xp, f, dtype):
     want = np.eye(3) * (2.0 if dtype != "bool" else 1.0)
     want = want if f is matfunc.sqrtm else np.linalg.inv(want)
     np.testing.assert_allclose(np.asarray(y if not hasattr(y, "detach") else y.detach()), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name, f, want",
+    [
+        ("powm", lambda x: matfunc.powm(x, 0.5), 2.0),
+        ("logm", matfunc.logm, math.log(4.0)),
+        ("expm", lambda x: matfunc.expm(x / 4), math.e),
+        ("polar", lambda x: matfunc.polar(x)[1], 4.0),
+        ("bures_wasserstein", lambda x: matfunc.bures_wasserstein(x, x) + 2 * np.eye(3), 2.0),
+        ("distance_riemann", lambda x: matfunc.distance_riemann(x, x) + 2 * np.eye(3), 2.0),
+        ("whitening_coloring", lambda x: matfunc.whitening_coloring(x, x), 1.0),
+    ],
+)
+def test_every_function_takes_integer_arrays_as_float64(name, f, want):
+    """One rule for all public functions (issue 25 item 14): integer ndarrays are computed in float64, as
+    integer lists are (SciPy's rule); before, every function but the roots refused them."""
+    y = f(4 * np.eye(3, dtype=np.int64))
+    assert y.dtype == np.float64, name
+    if y.ndim == 2 and name not in ("whitening_coloring",):
+        np.testing.assert_allclose(y, want * np.eye(3), rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("f", FUNCS)

@@ -180,7 +180,7 @@ def test_errors():
     with pytest.raises(TypeError, match="complex content"):
         wct(good + 0j, good)
     with pytest.raises(TypeError, match="non-floating style"):
-        wct(good, np.ones((3, 10), dtype=np.int64))
+        wct(good, np.ones((3, 10), dtype="U3"))
     for alpha in (-0.1, 1.5, "1", True):
         with pytest.raises(ValueError, match="alpha must be a number in"):
             wct(good, good, alpha=alpha)
