@@ -482,7 +482,7 @@ def test_option_errors():
     with pytest.raises(TypeError, match="squared"):
         matfunc.bures_wasserstein(a, a, squared="yes")
     with pytest.raises(TypeError, match="floating"):
-        matfunc.root_fidelity(np.eye(2, dtype=int), a)
+        matfunc.root_fidelity(np.eye(2).astype("U3"), a)
     _, vjp = matfunc.root_fidelity_vjp(a, a)
     with pytest.raises(ValueError, match="cotangent"):
         vjp(np.ones(2))
