@@ -326,7 +326,15 @@ def _check_cover(x: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
     )
 
 
-def _check_spectrum(x: Any, y: Any, w: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
+def _asymmetry(v: Any, /, *, xp: ModuleType) -> Any:
+    """``max |a - a^H|`` per matrix (NaN where ``a`` has NaN or Inf). Real: ``a - a^T`` is antisymmetric, so its
+    largest entry is its largest magnitude (no ``abs`` pass)."""
+    if primitives.is_complex(v):
+        return xp.max(xp.abs(v - primitives.mH(v)), axis=(-2, -1))
+    return xp.max(v - primitives.mH(v), axis=(-2, -1))
+
+
+def _check_spectrum(x: Any, y: Any, w: Any, /, *, plan: _Plan, xp: ModuleType, asym: Any = None) -> None:
     """``"eig"``, check=True, after the forward: everything from its eigenvalues ``w`` but one ``n^2`` pass.
 
     - Input finite and symmetric: ``max |a - a^H| <= rtol max|w|`` (``max|w| = ||a||_2``; a NaN or Inf anywhere
@@ -337,12 +345,12 @@ def _check_spectrum(x: Any, y: Any, w: Any, /, *, plan: _Plan, xp: ModuleType) -
       ``eigh``), which these margins exceed.
     - Result finite: ``|y_ij| <= max_k |f(w_k)|`` (orthonormal ``V``; for ``exp`` the Gram form bounds ``y_ii``
       by ``e^{max w}``), so finite ``f(w)`` proves it; only an ``exp`` past the dtype's largest exponent reads
-      ``y`` (:func:`_check_output`)."""
+      ``y`` (:func:`_check_output`). ``asym``: :func:`_asymmetry` of ``x``, where the forward computed it."""
     v, w = _compat.values(x), _compat.values(w)
     n = w.shape[-1]
     with _compat.quiet(xp, v):
         top = xp.max(xp.abs(w), axis=-1)
-        asym = xp.max(xp.abs(v - primitives.mH(v)), axis=(-2, -1))
+        asym = _asymmetry(v, xp=xp) if asym is None else _compat.values(asym)
         rtol = max(_validation.symmetry_rtol(n, plan.eps), 16.0 * float(xp.finfo(v.dtype).eps))
         bad = ~(asym <= rtol * top)
         if bool(xp.any(bad)):
@@ -639,17 +647,20 @@ def _run(
             from ._api import _blocks
             from .core.blocking import over_batch
 
-            y, w = over_batch(
-                lambda t: spectral.spectral_forward(primitives.sym(t), plan.fn, eps=plan.eps, xp=xp)[:2],
+            y, w, asym = over_batch(
+                lambda t: (
+                    *spectral.spectral_forward(primitives.sym(t), plan.fn, eps=plan.eps, xp=xp)[:2],
+                    _asymmetry(t, xp=xp) if check else None,  # read while the block is in cache
+                ),
                 (x,),
-                *_blocks(x, xp, workers),
+                *_blocks(x, xp, workers, eig=True),
                 xp=xp,
                 map_=map_,
             )
         else:
-            y, w = _forward(x, plan=plan, check=check, xp=xp)
+            (y, w), asym = _forward(x, plan=plan, check=check, xp=xp), None
         if check and plan.method == "eig":
-            _check_spectrum(x, y, w, plan=plan, xp=xp)
+            _check_spectrum(x, y, w, plan=plan, xp=xp, asym=asym)
         elif check:
             _check_output(x, y, plan=plan, xp=xp)
     return _cast(y, a.dtype, xp)
@@ -707,10 +718,24 @@ def _run_vjp(
     if 0 in a.shape:
         return xp.astype(a, dtype, copy=True), lambda g: xp.zeros_like(a)
     x, check = _prepared(a, ctype, ridge, check, plan=plan, xp=xp)
-    with _compat.quiet(xp, x), _host_threads(x):
+    from ._api import _blocks
+    from .core.blocking import over_batch
+
+    host = _glue(xp) is None  # host arrays: blocks of the batch in the worker threads (as in _run)
+
+    def blocks(t: Any, workers: int) -> tuple[tuple[int, ...], int | None]:
+        return _blocks(t, xp, workers, eig=True) if host else (tuple(t.shape[:-2]), None)
+
+    with _compat.quiet(xp, x), _host_threads(x) as (workers, map_):
         chained = plan.backward == "auto" and plan.method in ("newton-schulz", "iss")
         if plan.method == "eig":
-            y, w, v = spectral.spectral_forward(primitives.sym(x), plan.fn, eps=plan.eps, xp=xp)
+            y, w, v = over_batch(
+                lambda t: spectral.spectral_forward(primitives.sym(t), plan.fn, eps=plan.eps, xp=xp),
+                (x,),
+                *blocks(x, workers),
+                xp=xp,
+                map_=map_,
+            )
         else:
             parts: list[Any] = []  # the VJPs of the chained roots (collected only when chained)
             y = _product_forward(x, plan=plan, check=check, xp=xp, vjps=parts if chained else None)
@@ -724,9 +749,15 @@ def _run_vjp(
     def vjp(g: Any) -> Any:
         _check_cotangent(g, shape, name)
         gc = _cast(g, ctype, xp)
-        with _compat.quiet(xp, gc), _host_threads(gc):
+        with _compat.quiet(xp, gc), _host_threads(gc) as (workers, map_):
             if not chained:
-                da = spectral.spectral_vjp(w, v, gc, plan.fn, eps=plan.eps, xp=xp)
+                da = over_batch(
+                    lambda ww, vv, gg: spectral.spectral_vjp(ww, vv, gg, plan.fn, eps=plan.eps, xp=xp),
+                    (w, v, gc),
+                    *blocks(gc, workers),
+                    xp=xp,
+                    map_=map_,
+                )
             elif plan.method == "newton-schulz":
                 da = gc
                 for back in reversed(parts):

@@ -22,6 +22,8 @@ __all__ = [
     "compute_dtype",
     "check_finite",
     "check_values",
+    "values_stats",
+    "report_values",
     "check_result",
     "check_nonsingular",
     "check_accuracy",
@@ -151,21 +153,36 @@ def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
     """NaN/Inf, symmetry and negative diagonal entries (a necessary condition of semidefiniteness: the full
     test costs a factorisation); ``ValueError`` naming the first offending matrix. ``eps`` is that of the
     compute dtype; half-precision input may also be asymmetric by 16 units in its own last place."""
-    batch = tuple(a.shape[:-2])
-    complex_ = is_complex(a)
-    if complex_:
+    report_values(a, values_stats(a, xp=xp), name=name, eps=eps, xp=xp)
+
+
+def values_stats(a: Any, /, *, xp: ModuleType) -> tuple[Any, Any, Any]:
+    """``(scale, asym, low)`` per matrix for :func:`report_values`: ``max |a_ij|``, ``max |a - a^H|`` and the
+    smallest diagonal entry (real part). Computed block by block in the worker threads of a NumPy batch
+    (``matfunc._api``), where each block is then decomposed while it is still in cache."""
+    if is_complex(a):
         scale = xp.max(xp.abs(a), axis=(-2, -1))
     else:  # two reductions and no temporary (max and min propagate NaN)
         scale = xp.maximum(xp.max(a, axis=(-2, -1)), -xp.min(a, axis=(-2, -1)))
-    if not bool(xp.all(xp.isfinite(scale))):  # max propagates NaN and Inf: one pass instead of isfinite(a)
-        check_finite(a, name=name, xp=xp)
-    n = a.shape[-1]
-    if complex_ or not bool(xp.all(scale <= 0.5 * float(xp.finfo(a.dtype).max))):
+    if is_complex(a) or not bool(xp.all(scale <= 0.5 * float(xp.finfo(a.dtype).max))):
         # Hermitian: a - a^H includes 2i Im(a_ii). Halves first: no overflow near the float maximum.
         asym = 2.0 * xp.max(xp.abs(a * 0.5 - mH(a) * 0.5), axis=(-2, -1))
     else:  # a - a^T is antisymmetric: its largest entry is its largest magnitude (one temporary, no abs)
         asym = xp.max(a - mH(a), axis=(-2, -1))
-    rtol = max(symmetry_rtol(n, eps), 16.0 * float(xp.finfo(a.dtype).eps))
+    return scale, asym, xp.min(real(xp.linalg.diagonal(a), xp=xp), axis=-1)
+
+
+def report_values(
+    a: Any, stats: tuple[Any, Any, Any], /, *, name: str, eps: float, xp: ModuleType, dtype: Any = None
+) -> None:
+    """The verdict of :func:`check_values` on :func:`values_stats` of ``a`` (``dtype``: the user's, if ``a`` was
+    cast to the compute dtype: half precision's own rounding is allowed)."""
+    scale, asym, low = stats
+    batch = tuple(a.shape[:-2])
+    if not bool(xp.all(xp.isfinite(scale))):  # max propagates NaN and Inf: one pass instead of isfinite(a)
+        check_finite(a, name=name, xp=xp)
+    n = a.shape[-1]
+    rtol = max(symmetry_rtol(n, eps), 16.0 * float(xp.finfo(a.dtype if dtype is None else dtype).eps))
     bad = asym > rtol * scale
     if bool(xp.any(bad)):
         where = _first_bad(bad, xp=xp, shape=batch)
@@ -178,7 +195,7 @@ def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
             f"(max |a - a^H| / max |a| = {worst:.3g} > {rtol:.3g}; a real diagonal included). "
             "Take its Hermitian part, e.g. (a + a^H) / 2."
         )
-    negative = xp.min(real(xp.linalg.diagonal(a), xp=xp), axis=-1) < -rtol * scale
+    negative = low < -rtol * scale
     if bool(xp.any(negative)):
         raise ValueError(
             f"{name} expects positive semidefinite matrices; {_first_bad(negative, xp=xp, shape=batch)} has a "

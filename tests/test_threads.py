@@ -352,3 +352,102 @@ def test_after_a_call_other_threads_can_limit_blas(users_blas, two_workers):
     t.join(30)
     assert seen == [[1] * len(users_blas)]
     assert _blas_threads() == users_blas
+
+
+# --- PyTorch CPU eigh through NumPy's LAPACK (matfunc.backends.torch._eigh) ----------------------------------
+
+
+@pytest.fixture
+def host_eigh_calls(monkeypatch):
+    """Record what ``_threads.host_eigh`` answered for each torch ``eigh`` (None: torch's own ``eigh`` ran)."""
+    calls = []
+    real = _threads.host_eigh
+
+    def spy(x, **kw):
+        out = real(x, **kw)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(_threads, "host_eigh", spy)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])
+def test_torch_cpu_eigh_runs_on_one_blas_thread_per_matrix(two_workers, host_eigh_calls, dtype):
+    """torch 2.13's batched CPU eigh spreads every small matrix over all of MKL's threads (1024 x 32x32 float32:
+    340 ms vs 37 ms this way, `python -m matfunc.bench.vs_eigh`); matfunc hands the batch to NumPy's LAPACK on
+    one BLAS thread per worker. The results are those of torch's eigh to rounding; BLAS's and torch's thread
+    settings are as they were."""
+    torch = pytest.importorskip("torch")
+    from matfunc.backends import torch as glue
+
+    a = torch.as_tensor(spd(32, batch=(150,), cond=100.0, seed=3)).to(getattr(torch, dtype))
+    if a.is_complex():
+        b = torch.randn(a.shape, dtype=a.real.dtype, generator=torch.Generator().manual_seed(0))
+        a = a + 1e-4j * (b - b.mT)  # i (B - B^T) is Hermitian: positive definite still
+    before, threads = _blas_threads(), torch.get_num_threads()
+    w, v = glue._eigh(a)
+    assert host_eigh_calls == [True] and two_workers == [2]
+    assert (w.dtype, v.dtype, w.shape, v.shape) == (a.real.dtype, a.dtype, a.shape[:-1], a.shape)
+    w0, _ = torch.linalg.eigh(a)
+    eps = torch.finfo(w.dtype).eps
+    assert float((w - w0).abs().max()) <= 32 * eps * float(w0.abs().max())
+    recon = (v * w.to(v.dtype)[..., None, :]) @ v.mH
+    assert float((recon - a).abs().max()) <= 32 * eps * float(w0.abs().max())
+    assert _blas_threads() == before and torch.get_num_threads() == threads
+    y = matfunc.sqrtm(a)  # the public call takes the same route
+    assert host_eigh_calls[-1] is True
+    assert float((y @ y - a).abs().max()) <= 1e3 * eps * float(w0.abs().max())
+
+
+def test_torch_eigh_stays_in_torch_where_numpy_cannot_see(two_workers, host_eigh_calls, monkeypatch):
+    """Autograd recording, torch.func transforms, one large matrix, torch.set_num_threads(1), other Python threads
+    alive and NaN input (torch's own error or result) all keep torch's eigh."""
+    torch = pytest.importorskip("torch")
+    from matfunc.backends import torch as glue
+
+    a = torch.as_tensor(spd(32, batch=(150,), cond=100.0, seed=4))
+    leaf = a.clone().requires_grad_(True)
+    w, v = glue._eigh(leaf)  # autograd records through torch's eigh
+    assert w.grad_fn is not None and host_eigh_calls == []
+    torch.func.vmap(glue._eigh)(a)  # functorch-wrapped tensors
+    assert host_eigh_calls == []
+    glue._eigh(torch.as_tensor(spd(600, seed=0)))  # one matrix above MAX_N: MKL's threads pay there
+    assert host_eigh_calls == [False]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        glue._eigh(a)  # the user's one thread: NumPy on one thread, no pool
+    finally:
+        torch.set_num_threads(threads)
+    assert host_eigh_calls[-1] is True and two_workers == []
+    monkeypatch.setattr(_threads, "alone", lambda: False)  # BLAS cannot be held to one thread
+    glue._eigh(a)
+    assert host_eigh_calls[-1] is False
+    monkeypatch.undo()
+    nan = a.clone()
+    nan[7, 0, 0] = float("nan")
+    try:
+        expected = torch.linalg.eigh(nan)
+    except RuntimeError as err:
+        with pytest.raises(type(err)):
+            glue._eigh(nan)
+    else:
+        got = glue._eigh(nan)
+        assert all(torch.equal(x.isnan(), y.isnan()) for x, y in zip(got, expected, strict=True))
+
+
+@pytest.mark.parametrize("name", ["powm", "logm", "expm"])
+def test_spectral_vjps_pool_the_batch_with_the_same_bits(two_workers, monkeypatch, name):
+    """powm_vjp/logm_vjp/expm_vjp ("eig") on NumPy: the forward and the VJP run the batch's blocks in the
+    worker threads (before, one BLAS thread and no pool: 1.3-1.5x the plain eigh code's time); same bits."""
+    a = spd(32, batch=(3, 50), cond=100.0, seed=1)
+    g = np.random.default_rng(5).standard_normal(a.shape)
+    fn = {"powm": lambda x: matfunc.powm_vjp(x, -0.25), "logm": matfunc.logm_vjp, "expm": matfunc.expm_vjp}[name]
+    y, back = fn(a)
+    da = back(g)
+    assert two_workers == [2, 2]
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 1)
+    y1, back1 = fn(a)
+    np.testing.assert_array_equal(y, y1)
+    np.testing.assert_array_equal(da, back1(g))

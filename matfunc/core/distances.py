@@ -25,7 +25,7 @@ def eig_factor(a: Any, /, *, eager: bool, xp: ModuleType, eps: float | None = No
 
     ``eps``: the precision the input was known to (default: its dtype's); float32 statistics computed in float64
     keep float32's threshold, their eigenvalues below it being rounding of the input, not data."""
-    w, v = xp.linalg.eigh(primitives.sym(a))
+    w, v = primitives.eigh(primitives.sym(a), xp=xp)
     n = a.shape[-1]
     eps = float(xp.finfo(w.dtype).eps) if eps is None else eps
     tol = (math.sqrt(n) * eps) * xp.max(w, axis=-1, keepdims=True)

@@ -69,7 +69,7 @@ def forward(a: Any, /, *, opts: Options, xp: ModuleType) -> tuple[Any, Saved]:
     """``a^{1/2}`` (or ``a^{-1/2}`` if ``opts.inverse``) of a symmetric batch, and the state for backward."""
     if opts.method == "eig":
         y, v, s, lam = eigh_root(a, inverse=opts.inverse, xp=xp)
-        return primitives.sym(y), Saved(a, None, None, v, s, lam)
+        return y, Saved(a, None, None, v, s, lam)  # from_eig: exactly symmetric already
     a_n, c = normalize(a, scale=opts.scale, xp=xp)
     f = normalized_forward(a_n, opts=opts, xp=xp)
     root_c = xp.sqrt(c)

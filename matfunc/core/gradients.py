@@ -39,7 +39,7 @@ __all__ = ["sqrtm_vjp", "sqrtm_jvp", "saved_for"]
 def _eig_parts(saved: Saved, /, *, xp: ModuleType) -> tuple[Any, Any]:
     if saved.v is not None:
         return saved.v, saved.s
-    lam, v = xp.linalg.eigh(saved.a)
+    lam, v = primitives.eigh(saved.a, xp=xp)
     return v, xp.sqrt(xp.maximum(lam, xp.zeros_like(lam)))
 
 

@@ -55,7 +55,7 @@ def exact_options(opts: Options, *, inverse: bool | None = None) -> Options:
 def root(v: Any, s: Any, /, *, inverse: bool, eps: float, xp: ModuleType) -> Any:
     """The exact ``A^{1/2}`` (``A^{-1/2}``) from ``(V, s)``, as the eig forward computes it (same floor)."""
     d = 1.0 / xp.maximum(s, _positive_floor(s, eps, xp=xp)) if inverse else s
-    return primitives.sym(from_eig(v, d, xp=xp))
+    return from_eig(v, d, xp=xp)
 
 
 def solve(v: Any, s: Any, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:

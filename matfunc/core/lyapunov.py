@@ -148,7 +148,7 @@ def loewner_solve(v: Any, denom: Any, g: Any, /) -> Any:
 
 def eig_lyapunov(s: Any, g: Any, /, *, xp: ModuleType) -> Any:
     """Exact solve through ``eigh(s)``; pair sums below ``sqrt(eps) * max(s)`` are clamped (singular ``s``)."""
-    w, v = xp.linalg.eigh(s)
+    w, v = primitives.eigh(s, xp=xp)
     eps = float(xp.finfo(s.dtype).eps)
     denom = w[..., :, None] + w[..., None, :]
     floor = math.sqrt(eps) * xp.max(xp.abs(w), axis=-1, keepdims=True)[..., None]

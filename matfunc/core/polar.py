@@ -153,7 +153,7 @@ def polar_forward(a: Any, /, *, opts: PolarOptions, low: Any = None, xp: ModuleT
         # on T / max|t_ij| (U is scale-invariant): the Gram matrix of a tiny (huge) T underflows (overflows)
         mx = _pow2_scale(t, xp=xp)
         tn = t / xp.astype(mx, t.dtype)
-        lam, v = xp.linalg.eigh(primitives.sym(primitives.mH(tn) @ tn))
+        lam, v = primitives.eigh(primitives.sym(primitives.mH(tn) @ tn), xp=xp)
         sn = xp.sqrt(xp.maximum(lam, xp.zeros_like(lam)))
         floor = _floor(sn, opts.eps, xp=xp)
         inv = xp.where(sn > floor, 1.0 / xp.where(sn > floor, sn, xp.ones_like(sn)), xp.zeros_like(sn))
@@ -197,7 +197,7 @@ def _solver(saved: PolarSaved, /, *, opts: PolarOptions, xp: ModuleType) -> tupl
         if saved.v is not None:
             v, s = saved.v, saved.s
         else:
-            lam, v = xp.linalg.eigh(p)
+            lam, v = primitives.eigh(p, xp=xp)
             s = xp.maximum(lam, xp.zeros_like(lam))
         floor = _floor(s, opts.eps, xp=xp)
         denom = xp.maximum(s[..., :, None] + s[..., None, :], floor[..., None])
