@@ -120,11 +120,14 @@ def _host_threads(a: Any) -> Any:
 
 def _blocks(x: Any, xp: Any, workers: int = 1, *, eig: bool = False) -> tuple[tuple[int, ...], int | None]:
     """Batch shape and block size for eager host arrays (NumPy, array-api-strict): see core.blocking; at
-    least one block per worker thread. ``eig``: an eigendecomposition gains nothing from cache blocks, and each
-    block's Python calls cost (4000 x 32x32 float64 with its checks: 63 blocks took 5% more than 2): one block
-    per worker."""
-    rows = _block_rows(tuple(x.shape), xp.finfo(x.dtype).bits // 8) if _compat.is_cpu(x) and not eig else None
+    least one block per worker thread. ``eig``: at most 8 blocks per worker: the decomposition gains nothing from
+    cache blocks and each block's Python calls cost (4000 x 32x32 float64 with its checks: 63 blocks took 5%
+    more than 2), while the symmetrisation and the product still gain (32 x 128x128: 8 blocks 25 ms, 2 blocks
+    30 ms)."""
+    rows = _block_rows(tuple(x.shape), xp.finfo(x.dtype).bits // 8) if _compat.is_cpu(x) else None
     batch = tuple(x.shape[:-2])
+    if eig and rows is not None:
+        rows = max(rows, -(-math.prod(batch) // (8 * max(workers, 1))))
     return batch, _threads.split_rows(math.prod(batch), rows, workers)
 
 

@@ -291,13 +291,15 @@ def run(
     phases: tuple[str, ...] = PHASES,
     retry: int = 2,
     progress: Callable[[str], None] | None = None,
+    settle: float = 0.0,
 ) -> list[dict[str, Any]]:
     """One row per (backend, function, size, phase): the stats of :func:`_stats` and the relative difference of
     the default call's result (NumPy ``fwd+bwd``: its VJP) from the plain code's. ``sizes`` None: :data:`SIZES`
     (NumPy: :data:`NUMPY_SIZES`). Each (backend, function, size) is one set of interleaved rounds over its
     variants and phases: ``rounds`` rounds, or fewer (at least 3) past ``max_time`` seconds per callable; a set
     with a disturbed row is measured again, up to ``retry`` more times, and the attempt with the smallest spread
-    is kept (``attempts`` in the row)."""
+    is kept (``attempts`` in the row). ``settle``: seconds of idle CPU before each timed call
+    (:func:`.measure.measure_rounds`)."""
     rows: list[dict[str, Any]] = []
     for backend in backends:
         framework = backend.partition(":")[0]
@@ -317,7 +319,9 @@ def run(
                     attempts = 0
                     while attempts <= max(retry, 0):
                         attempts += 1
-                        times = measure_rounds([calls[k] for k in keys], lambda: None, repeat=rounds, max_time=max_time)
+                        times = measure_rounds(
+                            [calls[k] for k in keys], lambda: None, repeat=rounds, max_time=max_time, settle=settle
+                        )
                         stats = [
                             _stats({v: cast("list[float]", times[keys.index((v, ph))]) for v in VARIANTS})
                             for ph in phases
@@ -650,6 +654,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine torch's CPU eigh with 2 threads ran 20-60x slower without it)",
     )
     p.add_argument("--retry", type=int, default=2, help="re-measurements of a disturbed set (default 2)")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds of sleep before each timed call, so that each starts on an idle CPU (OpenBLAS's threads spin "
+        "for about 0.1 s after a call and slow what runs next; 0.2 covers it)",
+    )
     p.add_argument("--memory", action="store_true", help="the second-order memory table instead of the timings")
     p.add_argument("--out", default=None, help="write the rows and the machine line to this JSON file")
     args = p.parse_args(argv)
@@ -688,6 +699,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             phases=phases,
             retry=args.retry,
             progress=lambda s: print(s, flush=True),
+            settle=args.settle,
         )
         result["rows"] = rows
         result["machine_after"] = machine(args.threads)
