@@ -175,7 +175,7 @@ def _first_bad(mask: Any, shape: tuple[int, ...], xp: ModuleType) -> str:
 def _check_symmetric(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
     """Finite and symmetric (Hermitian), for ``expm`` (any sign)."""
     _validation.check_finite(a, name=name, xp=xp)
-    asym = 2.0 * xp.max(xp.abs(a * 0.5 - primitives.mH(a) * 0.5), axis=(-2, -1))
+    asym = _validation.asymmetry(a, xp=xp, halved=True)
     scale = xp.max(xp.abs(a), axis=(-2, -1))
     rtol = max(_validation.symmetry_rtol(a.shape[-1], eps), 16.0 * float(xp.finfo(a.dtype).eps))
     bad = asym > rtol * scale
@@ -326,14 +326,6 @@ def _check_cover(x: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
     )
 
 
-def _asymmetry(v: Any, /, *, xp: ModuleType) -> Any:
-    """``max |a - a^H|`` per matrix (NaN where ``a`` has NaN or Inf). Real: ``a - a^T`` is antisymmetric, so its
-    largest entry is its largest magnitude (no ``abs`` pass)."""
-    if primitives.is_complex(v):
-        return xp.max(xp.abs(v - primitives.mH(v)), axis=(-2, -1))
-    return xp.max(v - primitives.mH(v), axis=(-2, -1))
-
-
 def _check_spectrum(x: Any, y: Any, w: Any, /, *, plan: _Plan, xp: ModuleType, asym: Any = None) -> None:
     """``"eig"``, check=True, after the forward: everything from its eigenvalues ``w`` but one ``n^2`` pass.
 
@@ -345,12 +337,13 @@ def _check_spectrum(x: Any, y: Any, w: Any, /, *, plan: _Plan, xp: ModuleType, a
       ``eigh``), which these margins exceed.
     - Result finite: ``|y_ij| <= max_k |f(w_k)|`` (orthonormal ``V``; for ``exp`` the Gram form bounds ``y_ii``
       by ``e^{max w}``), so finite ``f(w)`` proves it; only an ``exp`` past the dtype's largest exponent reads
-      ``y`` (:func:`_check_output`). ``asym``: :func:`_asymmetry` of ``x``, where the forward computed it."""
+      ``y`` (:func:`_check_output`). ``asym``: :func:`matfunc._validation.asymmetry` of ``x``, where the forward
+      computed it."""
     v, w = _compat.values(x), _compat.values(w)
     n = w.shape[-1]
     with _compat.quiet(xp, v):
         top = xp.max(xp.abs(w), axis=-1)
-        asym = _asymmetry(v, xp=xp) if asym is None else _compat.values(asym)
+        asym = _validation.asymmetry(v, xp=xp) if asym is None else _compat.values(asym)
         rtol = max(_validation.symmetry_rtol(n, plan.eps), 16.0 * float(xp.finfo(v.dtype).eps))
         bad = ~(asym <= rtol * top)
         if bool(xp.any(bad)):
@@ -650,7 +643,7 @@ def _run(
             y, w, asym = over_batch(
                 lambda t: (
                     *spectral.spectral_forward(primitives.sym(t), plan.fn, eps=plan.eps, xp=xp)[:2],
-                    _asymmetry(t, xp=xp) if check else None,  # read while the block is in cache
+                    _validation.asymmetry(t, xp=xp) if check else None,  # read while the block is in cache
                 ),
                 (x,),
                 *_blocks(x, xp, workers, eig=True),

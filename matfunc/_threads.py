@@ -189,12 +189,11 @@ def host_eigh(x: Any, /, *, max_workers: int | None = None) -> tuple[Any, Any] |
             return None
         if workers < 2 or total < 2 or total * n**3 < MIN_WORK:
             return np.linalg.eigh(x)  # type: ignore[no-any-return]
-        flat = x.reshape(total, *shape[-2:])
-        step = -(-total // workers)
-        parts = list(_pool(workers).map(np.linalg.eigh, [flat[i : i + step] for i in range(0, total, step)]))
-    w = np.concatenate([p[0] for p in parts]).reshape(*shape[:-1])
-    v = np.concatenate([p[1] for p in parts]).reshape(shape)
-    return w, v
+        from .core.blocking import over_batch
+
+        return over_batch(  # type: ignore[no-any-return]
+            np.linalg.eigh, (x,), shape[:-2], split_rows(total, None, workers), xp=np, map_=_pool(workers).map
+        )
 
 
 def split_rows(total: int, rows: int | None, workers: int) -> int | None:

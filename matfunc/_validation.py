@@ -23,6 +23,7 @@ __all__ = [
     "check_finite",
     "check_values",
     "values_stats",
+    "asymmetry",
     "report_values",
     "check_result",
     "check_nonsingular",
@@ -164,12 +165,19 @@ def values_stats(a: Any, /, *, xp: ModuleType) -> tuple[Any, Any, Any]:
         scale = xp.max(xp.abs(a), axis=(-2, -1))
     else:  # two reductions and no temporary (max and min propagate NaN)
         scale = xp.maximum(xp.max(a, axis=(-2, -1)), -xp.min(a, axis=(-2, -1)))
-    if is_complex(a) or not bool(xp.all(scale <= 0.5 * float(xp.finfo(a.dtype).max))):
-        # Hermitian: a - a^H includes 2i Im(a_ii). Halves first: no overflow near the float maximum.
-        asym = 2.0 * xp.max(xp.abs(a * 0.5 - mH(a) * 0.5), axis=(-2, -1))
-    else:  # a - a^T is antisymmetric: its largest entry is its largest magnitude (one temporary, no abs)
-        asym = xp.max(a - mH(a), axis=(-2, -1))
-    return scale, asym, xp.min(real(xp.linalg.diagonal(a), xp=xp), axis=-1)
+    huge = not bool(xp.all(scale <= 0.5 * float(xp.finfo(a.dtype).max)))
+    return scale, asymmetry(a, xp=xp, halved=huge), xp.min(real(xp.linalg.diagonal(a), xp=xp), axis=-1)
+
+
+def asymmetry(a: Any, /, *, xp: ModuleType, halved: bool = False) -> Any:
+    """``max |a - a^H|`` per matrix (NaN where ``a`` has NaN or Inf). Real: ``a - a^T`` is antisymmetric, so its
+    largest entry is its largest magnitude (one temporary, no ``abs`` pass); Hermitian: ``a - a^H`` includes
+    ``2i Im(a_ii)``. ``halved``: halves first, so that nothing overflows near the float maximum."""
+    if halved:
+        return 2.0 * xp.max(xp.abs(a * 0.5 - mH(a) * 0.5), axis=(-2, -1))
+    if is_complex(a):
+        return xp.max(xp.abs(a - mH(a)), axis=(-2, -1))
+    return xp.max(a - mH(a), axis=(-2, -1))
 
 
 def report_values(

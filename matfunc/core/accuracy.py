@@ -28,6 +28,7 @@ negative eigenvalue has no real root, and no method can match it), or too ill-co
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 from typing import cast
 
@@ -48,29 +49,35 @@ def _polyval(coeffs: tuple[float, ...], z: float) -> float:
 
 
 @cache
-def _scalar_bound(method: str, degree: int | tuple[int, int], inverse: bool) -> float:
-    """``max_{l in [0, 1]}`` of the scalar residual of the method's approximant ``r`` of ``l^{1/2}``
-    (``l^{-1/2}`` if ``inverse``), on a fine grid refined towards ``l = 0`` where it peaks."""
+def _grid() -> tuple[float, ...]:
+    """Points of [0, 1], refined towards 0 where the residuals peak."""
+    return (0.0, *(10.0 ** (-12 * (1 - k / _GRID)) for k in range(_GRID + 1)), *(k / _GRID for k in range(_GRID + 1)))
+
+
+def _approximant(method: str, degree: int | tuple[int, int], inverse: bool) -> Callable[[float], float]:
+    """The method's scalar approximant ``r(z)`` of ``(1 - z)^{1/2}`` (``^{-1/2}`` if ``inverse``), from the
+    coefficients the kernels use."""
     if method == "taylor":
         from fractions import Fraction
 
         power = Fraction(-1, 2) if inverse else Fraction(1, 2)
         c = tuple(float(x) for x in taylor_coefficients(int(cast(int, degree)), power))
-
-        def r(z: float) -> float:
-            return _polyval(c, z)
-    else:
-        p, q = pade_coefficients(*cast("tuple[int, int]", degree))
-        pf, qf = tuple(float(x) for x in p), tuple(float(x) for x in q)
-
-        def r(z: float) -> float:
-            num, den = _polyval(pf, z), _polyval(qf, z)
-            return den / num if inverse else num / den
-
-    grid = [0.0] + [10.0 ** (-12 * (1 - k / _GRID)) for k in range(_GRID + 1)] + [k / _GRID for k in range(_GRID + 1)]
+        return lambda z: _polyval(c, z)
+    p, q = pade_coefficients(*cast("tuple[int, int]", degree))
+    pf, qf = tuple(float(x) for x in p), tuple(float(x) for x in q)
     if inverse:
-        return max(abs(lam * r(1.0 - lam) ** 2 - 1.0) for lam in grid)
-    return max(abs(r(1.0 - lam) ** 2 - lam) for lam in grid)
+        return lambda z: _polyval(qf, z) / _polyval(pf, z)
+    return lambda z: _polyval(pf, z) / _polyval(qf, z)
+
+
+@cache
+def _scalar_bound(method: str, degree: int | tuple[int, int], inverse: bool) -> float:
+    """``max_{l in [0, 1]}`` of the scalar residual of the method's approximant ``r`` of ``l^{1/2}``
+    (``l^{-1/2}`` if ``inverse``), on a fine grid refined towards ``l = 0`` where it peaks."""
+    r = _approximant(method, degree, inverse)
+    if inverse:
+        return max(abs(lam * r(1.0 - lam) ** 2 - 1.0) for lam in _grid())
+    return max(abs(r(1.0 - lam) ** 2 - lam) for lam in _grid())
 
 
 def rounding_growth(opts: Options) -> float:
@@ -146,19 +153,5 @@ def forward_bound(opts: Options, cond: float, n: int) -> float:
 def _scalar_forward(method: str, degree: int | tuple[int, int]) -> float:
     """``max_{l in [0, 1]} |r(1 - l) - l^(1/2)|`` of the method's approximant ``r`` of ``sqrt`` (same grid as
     :func:`_scalar_bound`)."""
-    if method == "taylor":
-        from fractions import Fraction
-
-        c = tuple(float(x) for x in taylor_coefficients(int(cast(int, degree)), Fraction(1, 2)))
-
-        def r(z: float) -> float:
-            return _polyval(c, z)
-    else:
-        p, q = pade_coefficients(*cast("tuple[int, int]", degree))
-        pf, qf = tuple(float(x) for x in p), tuple(float(x) for x in q)
-
-        def r(z: float) -> float:
-            return _polyval(pf, z) / _polyval(qf, z)
-
-    grid = [0.0] + [10.0 ** (-12 * (1 - k / _GRID)) for k in range(_GRID + 1)] + [k / _GRID for k in range(_GRID + 1)]
-    return max(abs(r(1.0 - lam) - lam**0.5) for lam in grid)
+    r = _approximant(method, degree, False)
+    return max(abs(r(1.0 - lam) - lam**0.5) for lam in _grid())
