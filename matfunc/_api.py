@@ -3,8 +3,9 @@ glue (torch, jax) or straight to the core (NumPy, CuPy, array-api-strict)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import _compat, _threads, _validation
@@ -15,6 +16,7 @@ from .core.blocking import block_rows as _block_rows
 from .core.blocking import over_batch as _over_batch
 from .core.forward import forward as _forward
 from .core.primitives import sym
+from .core.primitives import symmetrize as _symmetrize
 from .core.scaling import normalize as _normalize
 
 __all__ = ["sqrtm", "inv_sqrtm", "sqrtm_vjp", "inv_sqrtm_vjp", "solve_lyapunov"]
@@ -73,7 +75,7 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
                 y = glue.apply(x, opts=opts, xp=xp, check=check)
             elif check:  # the checks block by block too: in the worker threads of a pooled batch
                 inputs = opts.method == "eig"  # the input's values too (deferred by _prepare)
-                try:
+                with _named_input_errors(a, inputs, name=name, eps=opts.eps, xp=xp):
                     y, rho, tol, *stats = _over_batch(
                         lambda t: _checked_forward(t, opts=opts, xp=xp, inputs=inputs),
                         (x,),
@@ -81,17 +83,13 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
                         xp=xp,
                         map_=map_,
                     )
-                except Exception:
-                    if inputs:  # e.g. eigh of NaN input: name the input's problem instead
-                        _validation.check_values(a, name=name, eps=opts.eps, xp=xp)
-                    raise
                 if inputs:
                     _validation.report_values(x, tuple(stats), name=name, eps=opts.eps, xp=xp, dtype=a.dtype)
                 _validation.report_accuracy(rho, tol, name=name, opts=opts, xp=xp)
                 return _cast(y, a.dtype, xp)
             else:
                 y = _over_batch(
-                    lambda t: _forward(sym(t), opts=opts, xp=xp)[0],
+                    lambda t: _forward(_symmetrize(t, xp=xp), opts=opts, xp=xp)[0],
                     (x,),
                     *_blocks(x, xp, workers, eig=opts.method == "eig"),
                     xp=xp,
@@ -102,13 +100,28 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
         return _cast(y, a.dtype, xp)
 
 
+@contextlib.contextmanager
+def _named_input_errors(a: Any, deferred: bool, /, *, name: str, eps: float, xp: Any) -> Iterator[None]:
+    """Around a forward whose input check was deferred (``_prepare(defer=True)``): an error of the forward
+    itself (``eigh`` of NaN input) becomes the input check's, which names the problem."""
+    try:
+        yield
+    except Exception:
+        if deferred:
+            _validation.check_values(a, name=name, eps=eps, xp=xp)
+        raise
+
+
 def _checked_forward(t: Any, /, *, opts: Any, xp: Any, inputs: bool = False) -> tuple[Any, ...]:
     """The result of one block and its check statistics (``_validation.accuracy_stats``: for ``"eig"`` from its
     eigenvalues, for Newton–Schulz with the forward's own scale); ``inputs``: also the input's
     (``_validation.values_stats``), read while the block is in cache. NumPy, 4000 x 32x32 float64, 2 threads:
     the checks cost 1-3% this way, 8-11% as a pass over the whole batch before the pooled forward."""
-    stats = _validation.values_stats(t, xp=xp) if inputs else ()
-    y, saved = _forward(sym(t), opts=opts, xp=xp)
+    if inputs:
+        s, stats = _validation.values_stats(t, xp=xp, symmetrize=True)
+    else:
+        s, stats = _symmetrize(t, xp=xp), ()
+    y, saved = _forward(s, opts=opts, xp=xp)
     return (y, *_validation.accuracy_stats(t, y, opts=opts, xp=xp, lam=saved.lam, scale=saved.c), *stats)
 
 
@@ -139,7 +152,7 @@ def _apply_vjp(
     a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **kw: Any
 ) -> tuple[Any, Callable[[Any], Any]]:
     a = _validation.as_float_array(a)
-    xp, glue, ctype, opts, check = _prepare(a, name=name, inverse=inverse, method=method, check=check, **kw)
+    xp, glue, ctype, opts, check = _prepare(a, name=name, inverse=inverse, method=method, check=check, defer=True, **kw)
     if glue is not None and hasattr(glue, "vjp"):  # e.g. Dask: lazy, block-wise
         return glue.vjp(a, opts=opts, xp=xp, check=check, name=name)
     if opts.backward == "unrolled":
@@ -152,12 +165,21 @@ def _apply_vjp(
         y = xp.astype(a, dtype, copy=True)
         return y, lambda g: xp.zeros_like(a)
     x = _cast(a, ctype, xp)
+    inputs = check and glue is None and opts.method == "eig"  # the input check deferred by _prepare
 
     def fwd(t: Any) -> Any:
-        return _forward(sym(t), opts=opts, xp=xp)
+        if inputs:  # the input's statistics read in the pass that symmetrises the block
+            s, stats = _validation.values_stats(t, xp=xp, symmetrize=True)
+            return (*_forward(s, opts=opts, xp=xp), *stats)
+        return _forward(_symmetrize(t, xp=xp), opts=opts, xp=xp)
 
     with _compat.quiet(xp, x), _host_threads(x) as (workers, map_):
-        y, saved = _over_batch(fwd, (x,), *_blocks(x, xp, workers, eig=opts.method == "eig"), xp=xp, map_=map_)
+        with _named_input_errors(a, inputs, name=name, eps=opts.eps, xp=xp):
+            y, saved, *stats = _over_batch(
+                fwd, (x,), *_blocks(x, xp, workers, eig=opts.method == "eig"), xp=xp, map_=map_
+            )
+        if inputs:
+            _validation.report_values(x, tuple(stats), name=name, eps=opts.eps, xp=xp, dtype=a.dtype)
         if check and _compat.is_concrete(y):
             _check_result(x, y, saved, name=name, opts=opts, xp=xp)
     saved = _gradients.saved_for(saved, opts)._replace(lam=None)

@@ -640,11 +640,8 @@ def _run(
             from ._api import _blocks
             from .core.blocking import over_batch
 
-            y, w, asym = over_batch(
-                lambda t: (
-                    *spectral.spectral_forward(primitives.sym(t), plan.fn, eps=plan.eps, xp=xp)[:2],
-                    _validation.asymmetry(t, xp=xp) if check else None,  # read while the block is in cache
-                ),
+            y, w, _, asym = over_batch(
+                lambda t: _host_eig_forward(t, plan=plan, check=check, xp=xp),
                 (x,),
                 *_blocks(x, xp, workers, eig=True),
                 xp=xp,
@@ -657,6 +654,16 @@ def _run(
         elif check:
             _check_output(x, y, plan=plan, xp=xp)
     return _cast(y, a.dtype, xp)
+
+
+def _host_eig_forward(t: Any, /, *, plan: _Plan, check: bool, xp: ModuleType) -> tuple[Any, Any, Any, Any]:
+    """``(f(t), w, V, asym)`` of one block of a host batch: the asymmetry of the input for ``check=True``
+    (:func:`_check_spectrum`), read in the pass that symmetrises it, while the block is in cache."""
+    if check:
+        s, asym = primitives.symmetrize(t, xp=xp, asymmetry=True)
+    else:
+        s, asym = primitives.symmetrize(t, xp=xp), None
+    return (*spectral.spectral_forward(s, plan.fn, eps=plan.eps, xp=xp), asym)
 
 
 def _run_vjp(
@@ -722,8 +729,8 @@ def _run_vjp(
     with _compat.quiet(xp, x), _host_threads(x) as (workers, map_):
         chained = plan.backward == "auto" and plan.method in ("newton-schulz", "iss")
         if plan.method == "eig":
-            y, w, v = over_batch(
-                lambda t: spectral.spectral_forward(primitives.sym(t), plan.fn, eps=plan.eps, xp=xp),
+            y, w, v, asym = over_batch(
+                lambda t: _host_eig_forward(t, plan=plan, check=check, xp=xp),
                 (x,),
                 *blocks(x, workers),
                 xp=xp,
@@ -735,7 +742,7 @@ def _run_vjp(
             if not chained:
                 w, v = spectral.eigh(primitives.sym(x), xp=xp)
         if check and plan.method == "eig":
-            _check_spectrum(x, y, w, plan=plan, xp=xp)
+            _check_spectrum(x, y, w, plan=plan, xp=xp, asym=asym)
         elif check:
             _check_output(x, y, plan=plan, xp=xp)
 
@@ -762,7 +769,7 @@ def _run_vjp(
                 for back in reversed(roots):
                     da = back(da)
                 da = da / c
-        return _cast(primitives.sym(da), dtype, xp)
+        return _cast(da if not chained else primitives.symmetrize(da, xp=xp), dtype, xp)  # spectral_vjp's is
 
     return _cast(y, dtype, xp), vjp
 

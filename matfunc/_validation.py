@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import SingularMatrixError
+from .core import primitives
 from .core.accuracy import residual_bound, rounding_growth
 from .core.newton_schulz import LOW_COVERED, LOW_EPS
 from .core.options import DEFAULT_SCHEDULE, Options
@@ -157,27 +158,31 @@ def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
     report_values(a, values_stats(a, xp=xp), name=name, eps=eps, xp=xp)
 
 
-def values_stats(a: Any, /, *, xp: ModuleType) -> tuple[Any, Any, Any]:
+def values_stats(a: Any, /, *, xp: ModuleType, symmetrize: bool = False) -> Any:
     """``(scale, asym, low)`` per matrix for :func:`report_values`: ``max |a_ij|``, ``max |a - a^H|`` and the
     smallest diagonal entry (real part). Computed block by block in the worker threads of a NumPy batch
-    (``matfunc._api``), where each block is then decomposed while it is still in cache."""
+    (``matfunc._api``), where each block is then decomposed while it is still in cache. ``symmetrize``: returns
+    ``(sym(a), stats)``, the asymmetry read in the same pass as the symmetrisation the forward needs
+    (``core.primitives.symmetrize``)."""
     if is_complex(a):
         scale = xp.max(xp.abs(a), axis=(-2, -1))
     else:  # two reductions and no temporary (max and min propagate NaN)
         scale = xp.maximum(xp.max(a, axis=(-2, -1)), -xp.min(a, axis=(-2, -1)))
     huge = not bool(xp.all(scale <= 0.5 * float(xp.finfo(a.dtype).max)))
-    return scale, asymmetry(a, xp=xp, halved=huge), xp.min(real(xp.linalg.diagonal(a), xp=xp), axis=-1)
+    if symmetrize and not huge:
+        s, asym = primitives.symmetrize(a, xp=xp, asymmetry=True)
+    else:
+        s, asym = (sym(a) if symmetrize else None), asymmetry(a, xp=xp, halved=huge)
+    stats = (scale, asym, xp.min(real(xp.linalg.diagonal(a), xp=xp), axis=-1))
+    return (s, stats) if symmetrize else stats
 
 
 def asymmetry(a: Any, /, *, xp: ModuleType, halved: bool = False) -> Any:
-    """``max |a - a^H|`` per matrix (NaN where ``a`` has NaN or Inf). Real: ``a - a^T`` is antisymmetric, so its
-    largest entry is its largest magnitude (one temporary, no ``abs`` pass); Hermitian: ``a - a^H`` includes
-    ``2i Im(a_ii)``. ``halved``: halves first, so that nothing overflows near the float maximum."""
+    """``max |a - a^H|`` per matrix (:func:`matfunc.core.primitives.asymmetry`; not finite where ``a`` is not).
+    ``halved``: halves first, so that nothing overflows near the float maximum."""
     if halved:
         return 2.0 * xp.max(xp.abs(a * 0.5 - mH(a) * 0.5), axis=(-2, -1))
-    if is_complex(a):
-        return xp.max(xp.abs(a - mH(a)), axis=(-2, -1))
-    return xp.max(a - mH(a), axis=(-2, -1))
+    return primitives.asymmetry(a, xp=xp)
 
 
 def report_values(

@@ -139,7 +139,7 @@ def sqrtm_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
     """``dA`` for upstream gradient ``g`` of ``sqrtm`` (``opts.inverse``: ``inv_sqrtm``) at the saved point."""
     if opts.backward == "lyapunov":  # the symmetric sign solve takes sym(rhs) itself and returns a symmetric X
         return _lyapunov_solve(saved, g, adjoint=True, opts=opts, xp=xp)
-    g = primitives.sym(g)
+    g = primitives.symmetrize(g, xp=xp)
     if opts.backward == "eig":
         da = _eig_vjp(saved, g, opts=opts, xp=xp)
     elif opts.backward == "svd-pade":
@@ -149,7 +149,7 @@ def sqrtm_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
             f"backward={opts.backward!r} differentiates through the forward iterations and needs a framework "
             "with automatic differentiation (PyTorch or JAX); use 'lyapunov', 'eig' or 'svd-pade' here"
         )
-    return primitives.sym(da)
+    return primitives.symmetrize(da, xp=xp)
 
 
 def saved_for(saved: Saved, opts: Options) -> Saved:

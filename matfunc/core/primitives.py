@@ -8,6 +8,7 @@ xp=xp)`` and never ask which framework they run on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -21,6 +22,9 @@ __all__ = [
     "spd_solve",
     "eigh",
     "gram",
+    "signed_gram",
+    "symmetrize",
+    "asymmetry",
     "self_adjoint_solve",
     "eye_like",
     "sym",
@@ -32,11 +36,12 @@ __all__ = [
 ]
 
 _OVERRIDES: dict[tuple[str, str], Callable[..., Any]] = {}
+_NAMES = {"matmul_add", "solve", "spd_solve", "self_adjoint_solve", "eigh", "gram", "signed_gram", "symmetrize"}
 
 
 def register(xp_name: str, name: str, fn: Callable[..., Any]) -> None:
     """Install ``fn`` as primitive ``name`` for namespaces whose ``__name__`` is ``xp_name``."""
-    if name not in {"matmul_add", "solve", "spd_solve", "self_adjoint_solve", "eigh", "gram"}:
+    if name not in _NAMES:
         raise ValueError(f"unknown primitive {name!r}")
     _OVERRIDES[(xp_name, name)] = fn
 
@@ -85,13 +90,112 @@ def sym(a: Any) -> Any:
     return h + mH(h)  # two passes, as (a + a^T) * 0.5
 
 
+def asymmetry(a: Any, /, *, xp: ModuleType) -> Any:
+    """``max |a - a^H|`` per matrix (NaN where ``a`` has NaN or Inf). Real: ``a - a^T`` is antisymmetric, so its
+    largest entry is its largest magnitude (one temporary, no ``abs`` pass); Hermitian: ``a - a^H`` includes
+    ``2i Im(a_ii)``."""
+    if is_complex(a):
+        return xp.max(xp.abs(a - mH(a)), axis=(-2, -1))
+    return xp.max(a - mH(a), axis=(-2, -1))
+
+
+def symmetrize(a: Any, /, *, xp: ModuleType, asymmetry: bool = False) -> Any:
+    """:func:`sym` of an input matrix, the first step of every forward; with ``asymmetry=True`` the pair
+    ``(sym(a), max |a - a^H|)`` (:func:`asymmetry`, for the input check), bit for bit the two separately.
+
+    Both read ``a`` once transposed. NumPy walks a transposed operand of a large matrix across a memory page per
+    element; its version (below) works on square tiles instead, both results from each tile pair."""
+    fn = _override(xp, "symmetrize")
+    if fn is not None and not is_complex(a):
+        out = fn(a, asymmetry)
+        if out is not None:
+            return out
+    s = sym(a)
+    return (s, globals()["asymmetry"](a, xp=xp)) if asymmetry else s
+
+
+_TILE_BYTES = 1 << 17  # a tile (over the batch) of 128 KiB: 128 x 128 float64 of one matrix
+
+
+def _symmetrize_tiled(a: Any, with_asym: bool) -> Any:
+    """:func:`symmetrize` for real NumPy arrays on square tiles of ``_TILE_BYTES`` (None: too small to gain).
+
+    For each pair of tiles ``(I, J)``, ``(J, I)`` below the diagonal: one transposed copy of ``a[J, I]`` into a
+    contiguous scratch tile, then ``a[I, J] / 2 + a[J, I]^T / 2`` (``sym``'s operations, so its bits), mirrored
+    into ``[J, I]``, and ``a[I, J] - a[J, I]^T`` for the asymmetry. 1 x 1024x1024 float64, 2 threads: 5.7 ms
+    against 12 ms for ``sym`` and ``asymmetry`` as whole-array operations (2048: 25 against 68 ms)."""
+    import numpy as np
+
+    n, batch = a.shape[-1], tuple(a.shape[:-2])
+    count = math.prod(batch)
+    b = next((t for t in (128, 64, 32) if count * t * t * a.itemsize <= _TILE_BYTES), 0)
+    if not b or n < 2 * b:
+        return None
+    out = np.empty(a.shape, a.dtype)
+    worst = np.zeros(batch, a.dtype)
+    scratch, half = np.empty((*batch, b, b), a.dtype), np.empty((*batch, b, b), a.dtype)
+    for i in range(0, n, b):
+        for j in range(0, i + 1, b):
+            x = a[..., i : i + b, j : j + b]
+            k, m = x.shape[-2], x.shape[-1]
+            t, h, o = scratch[..., :k, :m], half[..., :k, :m], out[..., i : i + k, j : j + m]
+            np.copyto(t, np.swapaxes(a[..., j : j + m, i : i + k], -1, -2))
+            np.multiply(x, 0.5, out=o)
+            np.multiply(t, 0.5, out=h)
+            o += h
+            if i != j:
+                out[..., j : j + m, i : i + k] = np.swapaxes(o, -1, -2)
+            if with_asym:
+                np.subtract(x, t, out=t)
+                np.maximum(worst, np.max(t, axis=(-2, -1)), out=worst)
+                if i != j:  # the transposed tile's differences are these, negated
+                    np.maximum(worst, -np.min(t, axis=(-2, -1)), out=worst)
+    return (out, worst) if with_asym else out  # (np.maximum propagates NaN, as the whole-array max does)
+
+
 def gram(w: Any, /, *, xp: ModuleType) -> Any:
     """The Gram matrix ``W W^H``, exactly Hermitian (``sym`` of the product, unless the backend's product is
-    exactly symmetric already: NumPy's ``W @ W.T``, a BLAS ``syrk``, below)."""
+    exactly symmetric already: NumPy's ``W @ W.T``, a BLAS ``syrk``, below).
+
+    On the CPU, for ``n >= 512``, by halves: ``W = [W_1; W_2]`` gives the blocks ``W_1 W_1^H``, ``W_2 W_1^H`` and
+    ``W_2 W_2^H`` (the fourth is the transpose of the second), the diagonal ones again by halves: 3/4 of the
+    flops per level, where a product has no symmetric form (PyTorch, JAX): 1 x 1024x1024 float32, 2 threads,
+    11.5 ms against 18 ms for ``sym(W @ W^T)`` and 14 ms for the bare product."""
     fn = _override(xp, "gram")
     if fn is not None and not is_complex(w):
         return fn(w)
-    return sym(w @ mH(w))
+    return _gram_halves(w, xp=xp)
+
+
+def _gram_halves(w: Any, /, *, xp: ModuleType) -> Any:
+    n = w.shape[-2]
+    if n < _GRAM_SPLIT or not _on_cpu(w):
+        return sym(w @ mH(w))
+    m = n // 2
+    w1, w2 = w[..., :m, :], w[..., m:, :]
+    y11, y22, y21 = _gram_halves(w1, xp=xp), _gram_halves(w2, xp=xp), w2 @ mH(w1)
+    return xp.concat([xp.concat([y11, mH(y21)], axis=-1), xp.concat([y21, y22], axis=-1)], axis=-2)
+
+
+_GRAM_SPLIT = 512  # gram by halves from this n on (CPU): at n = 256 the blocks' products lose their speed
+
+
+def _on_cpu(w: Any) -> bool:
+    from .._compat import is_cpu
+
+    return is_cpu(w)
+
+
+def signed_gram(v: Any, d: Any, /, *, xp: ModuleType) -> Any:
+    """``V diag(d) V^H``, exactly Hermitian, for real ``d`` of any sign (``log`` of the eigenvalues).
+
+    The default forms ``sym((V diag(d)) V^H)``. NumPy (below) splits it into two Gram matrices,
+    ``W_+ W_+^T - W_- W_-^T`` with ``W_± = V diag(sqrt(max(±d, 0)))`` on the columns where some ``±d > 0``: two
+    symmetric rank-k updates with ``n^2 k`` flops each instead of one ``2 n^3`` product and a ``sym`` pass."""
+    fn = _override(xp, "signed_gram")
+    if fn is not None and not is_complex(v):
+        return fn(v, d)
+    return sym((v * xp.astype(d, v.dtype)[..., None, :]) @ mH(v))
 
 
 def _gram_syrk(w: Any) -> Any:
@@ -101,7 +205,30 @@ def _gram_syrk(w: Any) -> Any:
     return w @ mT(w)
 
 
+def _signed_gram_syrk(v: Any, d: Any) -> Any:
+    import numpy as np
+
+    d = np.asarray(d, dtype=v.dtype)
+    batch_axes = tuple(range(d.ndim - 1))
+    out = None
+    for sign in (1.0, -1.0):
+        part = np.maximum(sign * d, 0)
+        cols = np.flatnonzero(np.any(part > 0, axis=batch_axes)) if batch_axes else np.flatnonzero(part > 0)
+        if cols.size == 0:
+            continue
+        if cols[-1] - cols[0] + 1 == cols.size:  # a range (sorted d, as from eigh): a view, no copy
+            sl = slice(int(cols[0]), int(cols[-1]) + 1)
+            w = v[..., sl] * np.sqrt(part[..., sl])[..., None, :]
+        else:
+            w = np.take(v, cols, axis=-1) * np.sqrt(np.take(part, cols, axis=-1))[..., None, :]
+        g = w @ np.swapaxes(w, -1, -2)
+        out = (g if sign > 0 else -g) if out is None else (out - g if sign < 0 else out + g)
+    return np.zeros(v.shape, v.dtype) if out is None else out
+
+
 _OVERRIDES[("array_api_compat.numpy", "gram")] = _gram_syrk
+_OVERRIDES[("array_api_compat.numpy", "signed_gram")] = _signed_gram_syrk
+_OVERRIDES[("array_api_compat.numpy", "symmetrize")] = _symmetrize_tiled
 
 
 def eye_like(a: Any, /, *, xp: ModuleType) -> Any:
