@@ -51,8 +51,8 @@ def _map(fn: Callable[[Any], Any], x: Any) -> Any:
 
 def _concat(parts: list[Any], xp: ModuleType) -> Any:
     first = parts[0]
-    if first is None:
-        return None
+    if first is None or len(parts) == 1:  # one block: no copy (1 x 1024x1024 float64: 3.5 ms of page faults)
+        return first
     if isinstance(first, tuple):
         fields = [_concat([p[i] for p in parts], xp) for i in range(len(first))]
         return type(first)(*fields) if hasattr(first, "_fields") else tuple(fields)

