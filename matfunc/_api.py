@@ -37,13 +37,20 @@ def _prepare(
     if opts.matmul_dtype is not None:
         _validation.low_dtype(a, opts.matmul_dtype, name=name, xp=xp)
     check = check and 0 not in a.shape  # what the glue is told (Dask checks lazily, chunk by chunk)
-    if check and _compat.is_concrete(a) and not (defer and glue is None and opts.method == "eig"):
+    if check and _compat.is_concrete(a) and not (defer and _deferred(glue, opts)):
         v = _compat.values(a)
         with _compat.quiet(xp, v):
             _validation.check_values(v, name=name, eps=eps, xp=xp)
             if inverse and opts.method != "eig":  # "eig" reads singularity off its own eigenvalues (_check_result)
                 _validation.check_nonsingular(_cast(v, ctype, xp), name=name, eps=eps, xp=xp)
     return xp, glue, ctype, opts, check
+
+
+def _deferred(glue: Any, opts: Any) -> bool:
+    """Whether the input check of an ``"eig"`` call is read after (NumPy: within) the forward, from what it
+    computes anyway (``_validation.values_stats``): host batches block by block, the glue's (PyTorch, JAX)
+    from the symmetric part its forward returns."""
+    return opts.method == "eig" and (glue is None or hasattr(glue, "apply_with_state"))
 
 
 def _check_result(x: Any, y: Any, saved: Any, /, *, name: str, opts: Any, xp: Any) -> None:
@@ -70,7 +77,18 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
         with _compat.quiet(xp, x):
             saved = None
             if glue is not None and check and hasattr(glue, "apply_with_state"):  # the forward's eigenvalues / scale
-                y, saved = glue.apply_with_state(x, opts=opts, xp=xp)
+                inputs = _deferred(glue, opts) and _compat.is_concrete(a)
+                with _named_input_errors(a, inputs, name=name, eps=opts.eps, xp=xp):
+                    y, saved = glue.apply_with_state(x, opts=opts, xp=xp)
+                if inputs:
+                    part = None if saved is None or saved.a is None else _compat.values(saved.a)
+                    v = _compat.values(x)
+                    with _compat.quiet(xp, v):
+                        if part is None:
+                            _validation.check_values(v, name=name, eps=opts.eps, xp=xp)
+                        else:
+                            stats = _validation.values_stats(v, xp=xp, part=part)
+                            _validation.report_values(v, stats, name=name, eps=opts.eps, xp=xp, dtype=a.dtype)
             elif glue is not None:
                 y = glue.apply(x, opts=opts, xp=xp, check=check)
             elif check:  # the checks block by block too: in the worker threads of a pooled batch

@@ -114,7 +114,26 @@ def _eigh(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(out[0]), torch.from_numpy(out[1])
 
 
+def _hermitian_out(u: torch.Tensor) -> torch.Tensor | None:
+    """A fresh tensor for :func:`matfunc.core.primitives.hermitian_product` to assemble its blocks in (no
+    ``concat`` copies: 1 x 1024x1024 float32, 9.8 against 10.4 ms), where it splits (CPU, ``n >= 512``)."""
+    if u.device.type != "cpu" or u.shape[-2] < primitives._GRAM_SPLIT or is_traced(u):
+        return None
+    return torch.empty((*u.shape[:-1], u.shape[-2]), dtype=u.dtype)
+
+
+def _gram(w: torch.Tensor) -> torch.Tensor:
+    return primitives.hermitian_product(w, w, xp=_XP, out=_hermitian_out(w))
+
+
+def _signed_gram(v: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    u = v * d.to(v.dtype)[..., None, :]
+    return primitives.hermitian_product(u, v, xp=_XP, out=_hermitian_out(u))
+
+
 primitives.register(_XP.__name__, "eigh", _eigh)
+primitives.register(_XP.__name__, "gram", _gram)
+primitives.register(_XP.__name__, "signed_gram", _signed_gram)
 primitives.register(_XP.__name__, "spd_solve", _spd_solve)
 primitives.register(_XP.__name__, "matmul_add", _matmul_add)
 primitives.register(_XP.__name__, "solve", _solve)
