@@ -615,3 +615,19 @@ def test_vs_eigh_memory_jax():
     row = {"framework": "jax", "variant": "matfunc", "function": "logm", "batch": 2, "n": 8, "input_mib": 0.0}
     row.update(first_mib=first["mib"], second_mib=second["mib"], ratio=second["mib"] / first["mib"], how="x")
     assert "| jax | matfunc eig | logm(A) | 2x8 |" in vs_eigh.memory_table([row])
+
+
+def test_vs_eigh_cpu_time_clock():
+    """``--cpu-time`` times by the process's CPU time (a sleep costs none of it), and says so in the machine line."""
+    import time
+
+    from matfunc.bench.measure import measure_rounds
+
+    naps = measure_rounds([lambda: time.sleep(0.05)], lambda: None, repeat=3, max_time=1.0, clock=time.process_time)
+    assert all(t < 0.02 for t in naps[0])  # the wall clock reads 0.05 s each
+    result = vs_eigh.main(
+        ["--backend", "numpy:float64", "--sizes", "2x8", "--functions", "sqrtm", "--rounds", "3", "--retry", "0"]
+        + ["--threads", "1", "--cpu-time"]
+    )
+    assert result["machine"].endswith("timed by CPU time")
+    assert all(r["ms"]["default"] > 0 for r in result["rows"])

@@ -1,7 +1,8 @@
 """Divided differences f[x, y] as y -> x: matfunc's stable formula and the textbook quotient, against 50 digits.
 
-The error of (f(x) - f(y)) / (x - y) grows like eps / gap as the gap closes; matfunc's form (log1p/expm1 of the
-relative gap, docs/derivations/spectral.md) stays at a few units of roundoff for every gap. The reference is
+The error of (f(x) - f(y)) / (x - y) grows like eps / gap as the gap closes; matfunc's form (quotients of
+functions of the rounded ratio z = y / x, docs/derivations/spectral.md) stays at a few units of roundoff for every
+gap. The reference is
 Python's decimal arithmetic at 50 digits on the exact binary values of x and y (no extra dependency).
 """
 

@@ -65,12 +65,15 @@ def measure_rounds(
     repeat: int,
     max_time: float,
     settle: float = 0.0,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[list[float] | None]:
     """Seconds of every run of each (already warmed-up) function, timed in interleaved rounds in a shuffled
     order: ``repeat`` rounds, or fewer (but at least 3) once ``max_time`` seconds per function are spent; a
     single round when one round alone takes longer than that. None entries are skipped (None returned).
     ``settle``: seconds of sleep (not timed) before each run, so that every run starts on an idle CPU: OpenBLAS's
-    threads keep spinning for about 0.1 s after a multithreaded call and take a core from whatever runs next."""
+    threads keep spinning for about 0.1 s after a multithreaded call and take a core from whatever runs next.
+    ``clock``: what a run is timed by (``time.process_time``: the CPU time of this process, which other work on a
+    shared host does not add to; with one thread, a measure of the work each variant does)."""
     live = [i for i, fn in enumerate(fns) if fn is not None]
     times: dict[int, list[float]] = {i: [] for i in live}
     order = np.random.default_rng(0)  # a fresh order each round: what runs just before a function (e.g. a
@@ -80,10 +83,10 @@ def measure_rounds(
         for i in order.permutation(live):
             if settle > 0:
                 time.sleep(settle)
-            t0 = time.perf_counter()
+            t0 = clock()
             wait(fns[i]())
             sync()
-            times[i].append(time.perf_counter() - t0)
+            times[i].append(clock() - t0)
         spent = time.perf_counter() - start - settle * len(live) * (r + 1)
         if (r >= 2 or spent > 3 * budget) and spent > budget:
             break

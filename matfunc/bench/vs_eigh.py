@@ -292,6 +292,7 @@ def run(
     retry: int = 2,
     progress: Callable[[str], None] | None = None,
     settle: float = 0.0,
+    cpu_time: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per (backend, function, size, phase): the stats of :func:`_stats` and the relative difference of
     the default call's result (NumPy ``fwd+bwd``: its VJP) from the plain code's. ``sizes`` None: :data:`SIZES`
@@ -299,7 +300,8 @@ def run(
     variants and phases: ``rounds`` rounds, or fewer (at least 3) past ``max_time`` seconds per callable; a set
     with a disturbed row is measured again, up to ``retry`` more times, and the attempt with the smallest spread
     is kept (``attempts`` in the row). ``settle``: seconds of idle CPU before each timed call
-    (:func:`.measure.measure_rounds`)."""
+    (:func:`.measure.measure_rounds`). ``cpu_time``: time by the process's CPU time instead of the wall clock
+    (with ``threads=1``: the work of each variant, robust to other load on a shared host)."""
     rows: list[dict[str, Any]] = []
     for backend in backends:
         framework = backend.partition(":")[0]
@@ -320,7 +322,12 @@ def run(
                     while attempts <= max(retry, 0):
                         attempts += 1
                         times = measure_rounds(
-                            [calls[k] for k in keys], lambda: None, repeat=rounds, max_time=max_time, settle=settle
+                            [calls[k] for k in keys],
+                            lambda: None,
+                            repeat=rounds,
+                            max_time=max_time,
+                            settle=settle,
+                            clock=time.process_time if cpu_time else time.perf_counter,
                         )
                         stats = [
                             _stats({v: cast("list[float]", times[keys.index((v, ph))]) for v in VARIANTS})
@@ -661,6 +668,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="seconds of sleep before each timed call, so that each starts on an idle CPU (OpenBLAS's threads spin "
         "for about 0.1 s after a call and slow what runs next; 0.2 covers it)",
     )
+    p.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time by the process's CPU time instead of the wall clock: with --threads 1, the work of each variant, "
+        "which other load on a shared host does not add to",
+    )
     p.add_argument("--memory", action="store_true", help="the second-order memory table instead of the timings")
     p.add_argument("--out", default=None, help="write the rows and the machine line to this JSON file")
     args = p.parse_args(argv)
@@ -676,6 +689,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         with contextlib.suppress(ImportError):
             import torch  # noqa: F401  (so that machine() and _threads() see it)
     result: dict[str, Any] = {"machine": machine(args.threads), "command": " ".join(sys.argv)}
+    if args.cpu_time:
+        result["machine"] += ", timed by CPU time"
     if args.memory:
         funcs = tuple(f for f in args.functions if f in MEMORY_FUNCTIONS) or MEMORY_FUNCTIONS
         print(MEMORY_HEAD, flush=True)
@@ -698,6 +713,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             threads=args.threads,
             phases=phases,
             retry=args.retry,
+            cpu_time=args.cpu_time,
             progress=lambda s: print(s, flush=True),
             settle=args.settle,
         )

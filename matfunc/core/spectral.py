@@ -11,18 +11,21 @@ same formula is the JVP along ``sym(dA)`` and the VJP of ``sym(G)``: 4 matrix pr
 
 Each function here is a :class:`Spectral` record (hashable: a static argument under ``jax.jit``) with its
 values and its divided differences written so that they stay accurate as two eigenvalues meet: with
-``x = max``, ``y = min`` of a pair, ``v = (x - y) / x`` in [0, 1] and ``L = log(y / x)`` (``log1p(-v)`` for
-small ``v``),
+``x = max``, ``y = min`` of a pair and ``z = y / x`` (rounded, in (0, 1]),
 
-- ``log``:   :math:`f^{[1]} = \frac{-L / v}{x}` (limit ``1/x``),
-- ``x^p``:   :math:`f^{[1]} = x^{p-1}\,\frac{-\operatorname{expm1}(p L)}{v}` (limit ``p x^{p-1}``),
-- ``exp``:   :math:`f^{[1]} = e^{x}\,\frac{-\operatorname{expm1}(-d)}{d}`, ``d = x - y`` (limit ``e^x``).
+- ``log``:   :math:`f^{[1]} = \frac{\log z}{(z - 1)\, x}` (limit ``1/x``),
+- ``x^p``:   :math:`f^{[1]} = x^{p-1}\,\frac{\operatorname{expm1}(p \log z)}{z - 1}` (limit ``p x^{p-1}``),
+- ``exp``:   :math:`f^{[1]} = e^{x}\,\frac{1 - e^{-d}}{d}`, ``d = x - y``, ``1 - e^{-d} = E / (1 + E)`` with
+  ``E = expm1(d)`` (limit ``e^x``).
 
-Every quotient is of the form ``h(v) / v`` with ``h`` computed to full relative accuracy by ``log1p``/``expm1``,
-so it is accurate for every ``v > 0`` and tends to its limit continuously; only ``v == 0`` exactly (the diagonal,
-exactly repeated eigenvalues) takes the limit value. No difference of two rounded function values is ever
-formed, so nothing cancels. Every numerator is bounded (``0 <= -expm1(-d) < 1``, ``|p L|`` at most ``|p|``
-times the log of the condition number), so nothing overflows for moderate ``|p|``.
+Numerator and denominator are computed from the same rounded ``z``: ``z - 1`` is exact for ``z >= 1/2``, and
+``log z`` of a floating-point ``z`` near 1 is accurate to its last digits, so each quotient is a smooth function
+of ``z`` evaluated one rounding away from ``y / x`` (Goldberg's form of ``log1p``), accurate for every gap and
+tending to its limit continuously; where ``z`` rounds to 1 (ties, and gaps below a rounding) the limit is taken,
+exact to rounding. No difference of two rounded function values is ever formed, so nothing cancels. Every
+numerator is bounded (``0 <= E / (1 + E) < 1``, ``|p log z|`` at most ``|p|`` times the log of the condition
+number), so nothing overflows for moderate ``|p|``. The second divided differences (:func:`_dd1`, elementwise
+on triples) use the equivalent ``log1p``/``expm1`` form of ``v = (x - y) / x``.
 
 Singular input. ``log`` and negative powers are undefined at a zero eigenvalue, and the derivative of ``x^p``
 for ``p < 1`` is infinite there. Eigenvalues are clamped from below at ``eps * max|w|`` (the resolution of
