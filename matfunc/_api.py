@@ -189,7 +189,7 @@ def _apply_vjp(
         y = xp.astype(a, dtype, copy=True)
         return y, lambda g: xp.zeros_like(a)
     x = _cast(a, ctype, xp)
-    inputs = check and glue is None and opts.method == "eig"  # the input check deferred by _prepare
+    inputs = check and _deferred(glue, opts) and _compat.is_concrete(a)  # the input check _prepare deferred
 
     def fwd(t: Any) -> Any:
         if inputs:  # the input's statistics read in the pass that symmetrises the block

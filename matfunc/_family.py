@@ -660,7 +660,7 @@ def _host_eig_forward(t: Any, /, *, plan: _Plan, check: bool, xp: ModuleType) ->
     """``(f(t), w, V, asym)`` of one block of a host batch: the asymmetry of the input for ``check=True``
     (:func:`_check_spectrum`), read in the pass that symmetrises it, while the block is in cache."""
     if check:
-        s, asym = primitives.symmetrize(t, xp=xp, asymmetry=True)
+        s, asym = primitives.symmetrize(t, xp=xp, with_asymmetry=True)
     else:
         s, asym = primitives.symmetrize(t, xp=xp), None
     return (*spectral.spectral_forward(s, plan.fn, eps=plan.eps, xp=xp), asym)
@@ -769,7 +769,9 @@ def _run_vjp(
                 for back in reversed(roots):
                     da = back(da)
                 da = da / c
-        return _cast(da if not chained else primitives.symmetrize(da, xp=xp), dtype, xp)  # spectral_vjp's is
+        if chained:  # (spectral_vjp's result is exactly symmetric already)
+            da = primitives.symmetrize(da, xp=xp)
+        return _cast(da, dtype, xp)
 
     return _cast(y, dtype, xp), vjp
 

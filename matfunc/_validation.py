@@ -179,7 +179,7 @@ def values_stats(a: Any, /, *, xp: ModuleType, symmetrize: bool = False, part: A
         else:
             asym = 2.0 * xp.maximum(xp.max(d, axis=(-2, -1)), -xp.min(d, axis=(-2, -1)))
     elif symmetrize and not huge:
-        s, asym = primitives.symmetrize(a, xp=xp, asymmetry=True)
+        s, asym = primitives.symmetrize(a, xp=xp, with_asymmetry=True)
     else:
         s, asym = (sym(a) if symmetrize else None), asymmetry(a, xp=xp, halved=huge)
     stats = (scale, asym, xp.min(real(xp.linalg.diagonal(a), xp=xp), axis=-1))

@@ -41,7 +41,7 @@ def test_symmetrize_tiled_gives_the_bits_of_sym_and_asymmetry(shape, dtype):
         elif case == "diag-inf":
             b[..., 9, 9] = -np.inf
         with np.errstate(invalid="ignore"):  # (Inf - Inf; the public entries run quiet and report it)
-            s, asym = primitives.symmetrize(b, xp=xp, asymmetry=True)
+            s, asym = primitives.symmetrize(b, xp=xp, with_asymmetry=True)
             ref_s, ref_asym = _plain_sym(b), np.max(b - np.swapaxes(b, -1, -2), axis=(-2, -1))
         np.testing.assert_array_equal(s, ref_s, err_msg=case)
         np.testing.assert_array_equal(asym, ref_asym, err_msg=case)
@@ -54,7 +54,7 @@ def test_symmetrize_on_other_backends_is_sym(xp):
     """Without an override the pair is ``sym`` and ``asymmetry`` themselves."""
     a = np.random.default_rng(1).standard_normal((2, 40, 40))
     x = xp.asarray(a)
-    s, asym = primitives.symmetrize(x, xp=array_namespace(x), asymmetry=True)
+    s, asym = primitives.symmetrize(x, xp=array_namespace(x), with_asymmetry=True)
     np.testing.assert_array_equal(to_numpy(s), _plain_sym(a))
     np.testing.assert_allclose(to_numpy(asym), np.max(np.abs(a - np.swapaxes(a, -1, -2)), axis=(-2, -1)))
 
@@ -105,3 +105,18 @@ def test_one_block_is_not_copied():
     assert out[0] is a or np.shares_memory(out[0], a)
     parts = blocking.over_batch(lambda t: t * 2, (a,), (3,), 1, xp=array_namespace(a))
     np.testing.assert_array_equal(parts, 2 * a)
+
+
+def test_deferred_input_checks_still_run_on_every_backend(xp):
+    """The "eig" input checks read in (NumPy) or after (PyTorch, JAX) the forward, for the calls and the manual
+    VJPs of the roots and the spectral family: an asymmetric or NaN input still raises its own error."""
+    import matfunc
+
+    asym = xp.asarray(np.array([[2.0, 0.5], [0.1, 2.0]]))
+    nan = xp.asarray(np.array([[2.0, np.nan], [np.nan, 2.0]]))
+    calls = [matfunc.sqrtm, matfunc.inv_sqrtm, matfunc.sqrtm_vjp, matfunc.inv_sqrtm_vjp, matfunc.logm, matfunc.logm_vjp]
+    for f in calls:
+        with pytest.raises(ValueError, match="symmetric"):
+            f(asym, method="eig")
+        with pytest.raises(ValueError, match="NaN or Inf"):
+            f(nan, method="eig")
