@@ -641,7 +641,7 @@ def _run(
             from .core.blocking import over_batch
 
             y, w, _, asym = over_batch(
-                lambda t: _host_eig_forward(t, plan=plan, check=check, xp=xp),
+                lambda t: _host_eig_forward(t, plan=plan, check=check, xp=xp, vectors=False),
                 (x,),
                 *_blocks(x, xp, workers, eig=True),
                 xp=xp,
@@ -656,14 +656,18 @@ def _run(
     return _cast(y, a.dtype, xp)
 
 
-def _host_eig_forward(t: Any, /, *, plan: _Plan, check: bool, xp: ModuleType) -> tuple[Any, Any, Any, Any]:
+def _host_eig_forward(
+    t: Any, /, *, plan: _Plan, check: bool, xp: ModuleType, vectors: bool = True
+) -> tuple[Any, Any, Any, Any]:
     """``(f(t), w, V, asym)`` of one block of a host batch: the asymmetry of the input for ``check=True``
-    (:func:`_check_spectrum`), read in the pass that symmetrises it, while the block is in cache."""
+    (:func:`_check_spectrum`), read in the pass that symmetrises it, while the block is in cache. The symmetric
+    part feeds ``eigh`` only (its lower triangle) and its array takes the result; ``vectors=False``: no ``V``
+    (forward only: its array is reused too)."""
     if check:
-        s, asym = primitives.symmetrize(t, xp=xp, with_asymmetry=True)
+        s, asym = primitives.symmetrize(t, xp=xp, with_asymmetry=True, lower=True)
     else:
-        s, asym = primitives.symmetrize(t, xp=xp), None
-    return (*spectral.spectral_forward(s, plan.fn, eps=plan.eps, xp=xp), asym)
+        s, asym = primitives.symmetrize(t, xp=xp, lower=True), None
+    return (*spectral.spectral_forward(s, plan.fn, eps=plan.eps, xp=xp, overwrite_a=True, vectors=vectors), asym)
 
 
 def _run_vjp(

@@ -158,14 +158,15 @@ def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
     report_values(a, values_stats(a, xp=xp), name=name, eps=eps, xp=xp)
 
 
-def values_stats(a: Any, /, *, xp: ModuleType, symmetrize: bool = False, part: Any = None) -> Any:
+def values_stats(a: Any, /, *, xp: ModuleType, symmetrize: bool = False, part: Any = None, lower: bool = False) -> Any:
     """``(scale, asym, low)`` per matrix for :func:`report_values`: ``max |a_ij|``, ``max |a - a^H|`` and the
     smallest diagonal entry (real part). Computed block by block in the worker threads of a NumPy batch
     (``matfunc._api``), where each block is then decomposed while it is still in cache. ``symmetrize``: returns
     ``(sym(a), stats)``, the asymmetry read in the same pass as the symmetrisation the forward needs
     (``core.primitives.symmetrize``). ``part``: ``sym(a)`` as the forward computed it; the asymmetry is then
     ``2 max |a - sym(a)|`` (the same to a rounding of ``sym(a)``, far below the tolerance), contiguous passes
-    instead of a transposed one (PyTorch, 1024x1024 float32: 0.6 against 2 ms)."""
+    instead of a transposed one (PyTorch, 1024x1024 float32: 0.6 against 2 ms). ``lower``: the symmetric
+    part only feeds ``eigh`` (``core.primitives.symmetrize``)."""
     if is_complex(a):
         scale = xp.max(xp.abs(a), axis=(-2, -1))
     else:  # two reductions and no temporary (max and min propagate NaN)
@@ -179,7 +180,7 @@ def values_stats(a: Any, /, *, xp: ModuleType, symmetrize: bool = False, part: A
         else:
             asym = 2.0 * xp.maximum(xp.max(d, axis=(-2, -1)), -xp.min(d, axis=(-2, -1)))
     elif symmetrize and not huge:
-        s, asym = primitives.symmetrize(a, xp=xp, with_asymmetry=True)
+        s, asym = primitives.symmetrize(a, xp=xp, with_asymmetry=True, lower=lower)
     else:
         s, asym = (sym(a) if symmetrize else None), asymmetry(a, xp=xp, halved=huge)
     stats = (scale, asym, xp.min(real(xp.linalg.diagonal(a), xp=xp), axis=-1))

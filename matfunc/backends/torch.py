@@ -122,11 +122,11 @@ def _hermitian_out(u: torch.Tensor) -> torch.Tensor | None:
     return torch.empty((*u.shape[:-1], u.shape[-2]), dtype=u.dtype)
 
 
-def _gram(w: torch.Tensor) -> torch.Tensor:
+def _gram(w: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     return primitives.hermitian_product(w, w, xp=_XP, out=_hermitian_out(w))
 
 
-def _signed_gram(v: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+def _signed_gram(v: torch.Tensor, d: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     u = v * d.to(v.dtype)[..., None, :]
     return primitives.hermitian_product(u, v, xp=_XP, out=_hermitian_out(u))
 

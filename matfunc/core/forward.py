@@ -65,11 +65,15 @@ def normalized_forward(a_n: Any, /, *, opts: Options, xp: ModuleType) -> Any:
     raise ValueError(f"no normalised kernel for method {opts.method!r}")
 
 
-def forward(a: Any, /, *, opts: Options, xp: ModuleType) -> tuple[Any, Saved]:
-    """``a^{1/2}`` (or ``a^{-1/2}`` if ``opts.inverse``) of a symmetric batch, and the state for backward."""
+def forward(
+    a: Any, /, *, opts: Options, xp: ModuleType, overwrite_a: bool = False, vectors: bool = True
+) -> tuple[Any, Saved]:
+    """``a^{1/2}`` (or ``a^{-1/2}`` if ``opts.inverse``) of a symmetric batch, and the state for backward.
+    ``"eig"`` only (:func:`.eig.eigh_root`): ``overwrite_a``, ``a`` is the caller's temporary (then not saved),
+    ``vectors=False``, no backward follows (no eigenvectors saved)."""
     if opts.method == "eig":
-        y, v, s, lam = eigh_root(a, inverse=opts.inverse, xp=xp)
-        return y, Saved(a, None, None, v, s, lam)  # from_eig: exactly symmetric already
+        y, v, s, lam = eigh_root(a, inverse=opts.inverse, xp=xp, overwrite_a=overwrite_a, vectors=vectors)
+        return y, Saved(None if overwrite_a else a, None, None, v, s, lam)  # from_eig: exactly symmetric already
     a_n, c = normalize(a, scale=opts.scale, xp=xp)
     f = normalized_forward(a_n, opts=opts, xp=xp)
     root_c = xp.sqrt(c)

@@ -51,12 +51,11 @@ def _floor(s: Any, eps: float, /, *, xp: ModuleType) -> Any:
 def _eig_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
     v, s = _eig_parts(saved, xp=xp)
     floor = _floor(s, opts.eps, xp=xp)
-    pair = s[..., :, None] + s[..., None, :]
-    denom = xp.maximum(pair, floor[..., None])
-    if opts.inverse:
+    denom = xp.maximum(s[..., :, None] + s[..., None, :], floor[..., None])
+    if opts.inverse:  # -denom (sc_i sc_j), in place where the array allows ((-a) b = -(a b) exactly)
         sc = xp.maximum(s, floor)
-        denom = -denom * (sc[..., :, None] * sc[..., None, :])
-    return loewner_solve(v, denom, g)
+        denom *= sc[..., :, None] * (-sc[..., None, :])
+    return loewner_solve(v, denom, g, xp=xp)
 
 
 def _svd_pade_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
@@ -148,7 +147,7 @@ def sqrtm_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
             f"backward={opts.backward!r} differentiates through the forward iterations and needs a framework "
             "with automatic differentiation (PyTorch or JAX); use 'lyapunov', 'eig' or 'svd-pade' here"
         )
-    return primitives.symmetrize(da, xp=xp)
+    return primitives.symmetrize(da, xp=xp, overwrite=True)  # da: a temporary of its own
 
 
 def saved_for(saved: Saved, opts: Options) -> Saved:
@@ -193,4 +192,4 @@ def sqrtm_jvp(saved: Saved, da: Any, /, *, opts: Options, xp: ModuleType) -> Any
             f"backward={opts.backward!r} differentiates through the forward iterations and has no tangent "
             "rule; use 'lyapunov', 'eig' or 'svd-pade'"
         )
-    return primitives.symmetrize(dy, xp=xp)
+    return primitives.symmetrize(dy, xp=xp, overwrite=True)  # dy: a temporary of its own

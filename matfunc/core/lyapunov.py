@@ -140,12 +140,15 @@ def deflate(x: Any, b: Any, /, *, symmetric: bool, xp: ModuleType) -> Any:
     return x + 8.0 * r
 
 
-def loewner_solve(v: Any, denom: Any, g: Any, /) -> Any:
-    """``V [(V^T G V) / denom] V^T``: the eigenbasis solve shared by the exact solvers and gradients."""
-    vt = primitives.mH(v)
-    m = (vt @ g) @ v
+def loewner_solve(v: Any, denom: Any, g: Any, /, *, xp: ModuleType) -> Any:
+    """``V [(V^T G V) / denom] V^T``: the eigenbasis solve shared by the exact solvers and gradients (products
+    in reused temporaries where the backend allows: :func:`.primitives.congruence`)."""
+    return primitives.congruence(v, g, xp=xp, scale=lambda m: _divide(m, denom))
+
+
+def _divide(m: Any, denom: Any) -> Any:
     m /= denom  # in place where the array allows (a temporary fewer: page faults cost on the host)
-    return (v @ m) @ vt
+    return m
 
 
 def eig_lyapunov(s: Any, g: Any, /, *, xp: ModuleType) -> Any:
@@ -154,7 +157,7 @@ def eig_lyapunov(s: Any, g: Any, /, *, xp: ModuleType) -> Any:
     eps = float(xp.finfo(s.dtype).eps)
     denom = w[..., :, None] + w[..., None, :]
     floor = math.sqrt(eps) * xp.max(xp.abs(w), axis=-1, keepdims=True)[..., None]
-    return loewner_solve(v, xp.maximum(denom, floor), g)
+    return loewner_solve(v, xp.maximum(denom, floor), g, xp=xp)
 
 
 def sign_poly_matmuls(steps: tuple[tuple[float, float, float], ...]) -> int:

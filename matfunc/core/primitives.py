@@ -15,6 +15,8 @@ from typing import Any
 
 __all__ = [
     "register",
+    "matmul",
+    "congruence",
     "matmul_add",
     "matmul_in",
     "sum_to",
@@ -37,7 +39,17 @@ __all__ = [
 ]
 
 _OVERRIDES: dict[tuple[str, str], Callable[..., Any]] = {}
-_NAMES = {"matmul_add", "solve", "spd_solve", "self_adjoint_solve", "eigh", "gram", "signed_gram", "symmetrize"}
+_NAMES = {
+    "matmul",
+    "matmul_add",
+    "solve",
+    "spd_solve",
+    "self_adjoint_solve",
+    "eigh",
+    "gram",
+    "signed_gram",
+    "symmetrize",
+}
 
 
 def register(xp_name: str, name: str, fn: Callable[..., Any]) -> None:
@@ -100,15 +112,22 @@ def asymmetry(a: Any, /, *, xp: ModuleType) -> Any:
     return xp.max(a - mH(a), axis=(-2, -1))
 
 
-def symmetrize(a: Any, /, *, xp: ModuleType, with_asymmetry: bool = False) -> Any:
+def symmetrize(
+    a: Any, /, *, xp: ModuleType, with_asymmetry: bool = False, lower: bool = False, overwrite: bool = False
+) -> Any:
     """:func:`sym` of an input matrix, the first step of every forward; with ``with_asymmetry=True`` the pair
     ``(sym(a), max |a - a^H|)`` (:func:`asymmetry`, for the input check), bit for bit the two separately.
 
     Both read ``a`` once transposed. NumPy walks a transposed operand of a large matrix across a memory page per
-    element; its version (below) works on square tiles instead, both results from each tile pair."""
+    element; its version (below) works on square tiles instead, both results from each tile pair.
+
+    ``lower``: the result only feeds :func:`eigh`, which reads its lower triangle; a backend may leave the
+    strict upper triangle unspecified (NumPy writes the lower one only, zeros above: the mirrored, transposed
+    writes are a third of the pass). ``overwrite``: ``a`` is a temporary of the caller's and may be symmetrised
+    in place (a fresh array fewer: NumPy)."""
     fn = _override(xp, "symmetrize")
     if fn is not None and not is_complex(a):
-        out = fn(a, with_asymmetry)
+        out = fn(a, with_asymmetry, lower, overwrite)
         if out is not None:
             return out
     s = sym(a)
@@ -118,21 +137,24 @@ def symmetrize(a: Any, /, *, xp: ModuleType, with_asymmetry: bool = False) -> An
 _TILE_BYTES = 1 << 17  # a tile (over the batch) of 128 KiB: 128 x 128 float64 of one matrix
 
 
-def _symmetrize_tiled(a: Any, with_asym: bool) -> Any:
+def _symmetrize_tiled(a: Any, with_asym: bool, lower: bool = False, overwrite: bool = False) -> Any:
     """:func:`symmetrize` for real NumPy arrays on square tiles of ``_TILE_BYTES`` (None: too small to gain).
 
     For each pair of tiles ``(I, J)``, ``(J, I)`` below the diagonal: one transposed copy of ``a[J, I]`` into a
     contiguous scratch tile, then ``a[I, J] / 2 + a[J, I]^T / 2`` (``sym``'s operations, so its bits), mirrored
-    into ``[J, I]``, and ``a[I, J] - a[J, I]^T`` for the asymmetry. 1 x 1024x1024 float64, 2 threads: 5.7 ms
+    into ``[J, I]`` (not for ``lower``), and ``a[I, J] - a[J, I]^T`` for the asymmetry; ``overwrite``: in ``a``
+    itself (the scratch tile holds what the mirror overwrites). 1 x 1024x1024 float64, 2 threads: 5.7 ms
     against 12 ms for ``sym`` and ``asymmetry`` as whole-array operations (2048: 25 against 68 ms)."""
     import numpy as np
 
     n, batch = a.shape[-1], tuple(a.shape[:-2])
     count = math.prod(batch)
     b = next((t for t in (128, 64, 32) if count * t * t * a.itemsize <= _TILE_BYTES), 0)
-    if not b or n < 2 * b:
+    if not b or n < 2 * b or (overwrite and not a.flags.writeable):
         return None
-    out = np.empty(a.shape, a.dtype)
+    # lower: zeros above the diagonal, not np.empty's leftovers (a signalling NaN there raises in eigh's float32
+    # to float64 cast); calloc's pages cost no pass where they are fresh
+    out = a if overwrite else (np.zeros if lower else np.empty)(a.shape, a.dtype)
     worst = np.zeros(batch, a.dtype)
     scratch, half = np.empty((*batch, b, b), a.dtype), np.empty((*batch, b, b), a.dtype)
     for i in range(0, n, b):
@@ -141,26 +163,36 @@ def _symmetrize_tiled(a: Any, with_asym: bool) -> Any:
             k, m = x.shape[-2], x.shape[-1]
             t, h, o = scratch[..., :k, :m], half[..., :k, :m], out[..., i : i + k, j : j + m]
             np.copyto(t, np.swapaxes(a[..., j : j + m, i : i + k], -1, -2))
+            if with_asym:  # (before an in-place o overwrites x)
+                np.subtract(x, t, out=h)
+                np.maximum(worst, np.max(h, axis=(-2, -1)), out=worst)
+                if i != j:  # the transposed tile's differences are these, negated
+                    np.maximum(worst, -np.min(h, axis=(-2, -1)), out=worst)
             np.multiply(x, 0.5, out=o)
             np.multiply(t, 0.5, out=h)
             o += h
-            if i != j:
+            if i != j and not lower:
                 out[..., j : j + m, i : i + k] = np.swapaxes(o, -1, -2)
-            if with_asym:
-                np.subtract(x, t, out=t)
-                np.maximum(worst, np.max(t, axis=(-2, -1)), out=worst)
-                if i != j:  # the transposed tile's differences are these, negated
-                    np.maximum(worst, -np.min(t, axis=(-2, -1)), out=worst)
     return (out, worst) if with_asym else out  # (np.maximum propagates NaN, as the whole-array max does)
 
 
-def gram(w: Any, /, *, xp: ModuleType) -> Any:
+def gram(w: Any, /, *, xp: ModuleType, out: Any = None) -> Any:
     """The Gram matrix ``W W^H``, exactly Hermitian (:func:`hermitian_product`; NumPy's ``W @ W.T`` is a BLAS
-    ``syrk``, exactly symmetric with half the flops, below)."""
+    ``syrk``, exactly symmetric with half the flops, below). ``out``: as for :func:`matmul`."""
     fn = _override(xp, "gram")
     if fn is not None and not is_complex(w):
-        return fn(w)
+        return fn(w, out)
     return hermitian_product(w, w, xp=xp)
+
+
+def matmul(a: Any, b: Any, /, *, xp: ModuleType, out: Any = None) -> Any:
+    """``a @ b``; ``out``: a temporary of the caller's, of the result's shape and dtype and aliasing neither
+    operand, that a backend may write the result into (NumPy: a fresh array fewer, whose pages cost faults on
+    the host). Always use the returned array."""
+    fn = _override(xp, "matmul")
+    if fn is not None and out is not None:
+        return fn(a, b, out)
+    return a @ b
 
 
 def hermitian_product(u: Any, w: Any, /, *, xp: ModuleType, out: Any = None) -> Any:
@@ -202,32 +234,56 @@ def _on_cpu(w: Any) -> bool:
     return is_cpu(w)
 
 
-def signed_gram(v: Any, d: Any, /, *, xp: ModuleType) -> Any:
+def signed_gram(v: Any, d: Any, /, *, xp: ModuleType, out: Any = None) -> Any:
     """``V diag(d) V^H``, exactly Hermitian, for real ``d`` of any sign (``log`` of the eigenvalues).
 
     The default is :func:`hermitian_product` of ``V diag(d)`` and ``V``. NumPy (below) splits it into two Gram
     matrices, ``W_+ W_+^T - W_- W_-^T`` with ``W_± = V diag(sqrt(max(±d, 0)))`` on the columns where some
     ``±d > 0``: two symmetric rank-k updates with ``n^2 k`` flops each instead of one ``2 n^3`` product and a
-    ``sym`` pass."""
+    ``sym`` pass. ``out``: as for :func:`matmul`."""
     fn = _override(xp, "signed_gram")
     if fn is not None and not is_complex(v):
-        return fn(v, d)
+        return fn(v, d, out)
     return hermitian_product(v * xp.astype(d, v.dtype)[..., None, :], v, xp=xp)
 
 
-def _gram_syrk(w: Any) -> Any:
+def congruence(v: Any, g: Any, /, *, xp: ModuleType, scale: Callable[[Any], Any] | None = None) -> Any:
+    """``V s(V^H G V) V^H`` (``s = scale``, the identity by default; it may update its argument in place): the
+    eigenbasis step of the exact gradients and Loewner solves. The last two products are written into the
+    first two's temporaries where the backend allows (:func:`matmul`): NumPy allocates two arrays, not four."""
+    vh = mH(v)
+    t = vh @ g
+    m = t @ v
+    if scale is not None:
+        m = scale(m)
+    t = matmul(v, m, xp=xp, out=t)
+    return matmul(t, vh, xp=xp, out=m)
+
+
+def _gram_syrk(w: Any, out: Any = None) -> Any:
     """NumPy runs ``W @ W.T`` (the second operand the transposed view of the first) as a symmetric rank-k
     update, ``syrk``: half the flops, and one triangle mirrored, so exactly symmetric (no ``sym`` pass; 4 ms of a
     1024 x 1024 float64 root)."""
-    return w @ mT(w)
+    return _matmul_out(w, mT(w), out)
 
 
-def _signed_gram_syrk(v: Any, d: Any) -> Any:
+def _matmul_out(a: Any, b: Any, out: Any) -> Any:
+    import numpy as np
+
+    if out is None or not isinstance(out, np.ndarray) or not out.flags.writeable:
+        return a @ b
+    shape = (*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])
+    if out.shape != shape or out.dtype != np.result_type(a, b):
+        return a @ b
+    return np.matmul(a, b, out=out)
+
+
+def _signed_gram_syrk(v: Any, d: Any, out: Any = None) -> Any:
     import numpy as np
 
     d = np.asarray(d, dtype=v.dtype)
     batch_axes = tuple(range(d.ndim - 1))
-    out = None
+    y = None
     for sign in (1.0, -1.0):
         part = np.maximum(sign * d, 0)
         cols = np.flatnonzero(np.any(part > 0, axis=batch_axes)) if batch_axes else np.flatnonzero(part > 0)
@@ -238,12 +294,17 @@ def _signed_gram_syrk(v: Any, d: Any) -> Any:
             w = v[..., sl] * np.sqrt(part[..., sl])[..., None, :]
         else:
             w = np.take(v, cols, axis=-1) * np.sqrt(np.take(part, cols, axis=-1))[..., None, :]
-        g = w @ np.swapaxes(w, -1, -2)
-        out = (g if sign > 0 else -g) if out is None else (out - g if sign < 0 else out + g)
-    return np.zeros(v.shape, v.dtype) if out is None else out
+        if y is None:
+            y = _matmul_out(w, np.swapaxes(w, -1, -2), out)
+            if sign < 0:
+                np.negative(y, out=y)
+        elif sign < 0:
+            y -= w @ np.swapaxes(w, -1, -2)
+    return np.zeros(v.shape, v.dtype) if y is None else y
 
 
 _OVERRIDES[("array_api_compat.numpy", "gram")] = _gram_syrk
+_OVERRIDES[("array_api_compat.numpy", "matmul")] = _matmul_out
 _OVERRIDES[("array_api_compat.numpy", "signed_gram")] = _signed_gram_syrk
 _OVERRIDES[("array_api_compat.numpy", "symmetrize")] = _symmetrize_tiled
 
