@@ -58,6 +58,9 @@ def measure(fn: Callable[[], Any], sync: Callable[[], None], *, repeat: int, max
     return float(np.median(times))
 
 
+SPIN_S = 0.2  # OpenBLAS's idle threads spin for about 0.1 s after a multithreaded call
+
+
 def measure_rounds(
     fns: list[Callable[[], Any] | None],
     sync: Callable[[], None],
@@ -66,6 +69,7 @@ def measure_rounds(
     max_time: float,
     settle: float = 0.0,
     clock: Callable[[], float] = time.perf_counter,
+    number: int = 1,
 ) -> list[list[float] | None]:
     """Seconds of every run of each (already warmed-up) function, timed in interleaved rounds in a shuffled
     order: ``repeat`` rounds, or fewer (but at least 3) once ``max_time`` seconds per function are spent; a
@@ -73,7 +77,10 @@ def measure_rounds(
     ``settle``: seconds of sleep (not timed) before each run, so that every run starts on an idle CPU: OpenBLAS's
     threads keep spinning for about 0.1 s after a multithreaded call and take a core from whatever runs next.
     ``clock``: what a run is timed by (``time.process_time``: the CPU time of this process, which other work on a
-    shared host does not add to; with one thread, a measure of the work each variant does)."""
+    shared host does not add to; with one thread, a measure of the work each variant does). ``number > 1``: a run
+    is untimed calls for at least ``SPIN_S`` seconds, then ``number`` calls timed together (their mean, as
+    ``timeit``): the steady state of a loop that calls one function, where what ran before (another variant's
+    spinning BLAS threads) has passed."""
     live = [i for i, fn in enumerate(fns) if fn is not None]
     times: dict[int, list[float]] = {i: [] for i in live}
     order = np.random.default_rng(0)  # a fresh order each round: what runs just before a function (e.g. a
@@ -83,11 +90,19 @@ def measure_rounds(
         for i in order.permutation(live):
             if settle > 0:
                 time.sleep(settle)
+            if number > 1:  # untimed calls for at least SPIN_S: the earlier variant's BLAS threads stop spinning
+                t_end = time.perf_counter() + SPIN_S
+                while True:
+                    wait(fns[i]())
+                    sync()
+                    if time.perf_counter() >= t_end:
+                        break
             t0 = clock()
-            wait(fns[i]())
-            sync()
-            times[i].append(clock() - t0)
-        spent = time.perf_counter() - start - settle * len(live) * (r + 1)
+            for _ in range(max(number, 1)):
+                wait(fns[i]())
+                sync()
+            times[i].append((clock() - t0) / max(number, 1))
+        spent = (time.perf_counter() - start - settle * len(live) * (r + 1)) / max(number, 1)
         if (r >= 2 or spent > 3 * budget) and spent > budget:
             break
     return [times[i] if i in times else None for i in range(len(fns))]

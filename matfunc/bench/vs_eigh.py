@@ -293,6 +293,7 @@ def run(
     progress: Callable[[str], None] | None = None,
     settle: float = 0.0,
     cpu_time: bool = False,
+    number: int = 1,
 ) -> list[dict[str, Any]]:
     """One row per (backend, function, size, phase): the stats of :func:`_stats` and the relative difference of
     the default call's result (NumPy ``fwd+bwd``: its VJP) from the plain code's. ``sizes`` None: :data:`SIZES`
@@ -301,7 +302,8 @@ def run(
     with a disturbed row is measured again, up to ``retry`` more times, and the attempt with the smallest spread
     is kept (``attempts`` in the row). ``settle``: seconds of idle CPU before each timed call
     (:func:`.measure.measure_rounds`). ``cpu_time``: time by the process's CPU time instead of the wall clock
-    (with ``threads=1``: the work of each variant, robust to other load on a shared host)."""
+    (with ``threads=1``: the work of each variant, robust to other load on a shared host). ``number``: calls per
+    timed run after an untimed one, the steady state of a loop (:func:`.measure.measure_rounds`)."""
     rows: list[dict[str, Any]] = []
     for backend in backends:
         framework = backend.partition(":")[0]
@@ -328,6 +330,7 @@ def run(
                             max_time=max_time,
                             settle=settle,
                             clock=time.process_time if cpu_time else time.perf_counter,
+                            number=number,
                         )
                         stats = [
                             _stats({v: cast("list[float]", times[keys.index((v, ph))]) for v in VARIANTS})
@@ -674,6 +677,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="time by the process's CPU time instead of the wall clock: with --threads 1, the work of each variant, "
         "which other load on a shared host does not add to",
     )
+    p.add_argument(
+        "--number",
+        type=int,
+        default=1,
+        help="calls per timed run, after 0.2 s of untimed calls (their mean, as timeit): the steady state of a loop "
+        "calling one function, which the variant timed before does not disturb (its BLAS threads' spinning has passed)",
+    )
     p.add_argument("--memory", action="store_true", help="the second-order memory table instead of the timings")
     p.add_argument("--out", default=None, help="write the rows and the machine line to this JSON file")
     args = p.parse_args(argv)
@@ -691,6 +701,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"machine": machine(args.threads), "command": " ".join(sys.argv)}
     if args.cpu_time:
         result["machine"] += ", timed by CPU time"
+    if args.number > 1:
+        result["machine"] += f", runs of {args.number} calls after 0.2 s of untimed ones"
     if args.memory:
         funcs = tuple(f for f in args.functions if f in MEMORY_FUNCTIONS) or MEMORY_FUNCTIONS
         print(MEMORY_HEAD, flush=True)
@@ -716,6 +728,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             cpu_time=args.cpu_time,
             progress=lambda s: print(s, flush=True),
             settle=args.settle,
+            number=args.number,
         )
         result["rows"] = rows
         result["machine_after"] = machine(args.threads)

@@ -69,8 +69,17 @@ def mT(a: Any) -> Any:
 
 
 def is_complex(a: Any) -> bool:
-    """Whether ``a`` has a complex dtype (static: the dtype only; NumPy, CuPy, torch, JAX, Dask, strict)."""
-    return "complex" in str(a.dtype)
+    """Whether ``a`` has a complex dtype (static: the dtype only; NumPy, CuPy, torch, JAX, Dask, strict). NumPy
+    dtypes (NumPy, CuPy, JAX, Dask) answer by their ``kind``, torch's by ``is_complex``; the others by name (a
+    dtype's ``str`` costs 7 us: 3500 of them were an eighth of a small call)."""
+    dt = a.dtype
+    kind = getattr(dt, "kind", None)
+    if isinstance(kind, str):
+        return kind == "c"
+    flag = getattr(dt, "is_complex", None)
+    if isinstance(flag, bool):
+        return flag
+    return "complex" in str(dt)
 
 
 def mH(a: Any) -> Any:
@@ -138,7 +147,8 @@ _TILE_BYTES = 1 << 17  # a tile (over the batch) of 128 KiB: 128 x 128 float64 o
 
 
 def _symmetrize_tiled(a: Any, with_asym: bool, lower: bool = False, overwrite: bool = False) -> Any:
-    """:func:`symmetrize` for real NumPy arrays on square tiles of ``_TILE_BYTES`` (None: too small to gain).
+    """:func:`symmetrize` for real NumPy arrays (None: small, the whole-array forms): matrices up to 512 KiB in
+    chunks of the batch (:func:`_symmetrize_chunked`), larger ones on square tiles of ``_TILE_BYTES``.
 
     For each pair of tiles ``(I, J)``, ``(J, I)`` below the diagonal: one transposed copy of ``a[J, I]`` into a
     contiguous scratch tile, then ``a[I, J] / 2 + a[J, I]^T / 2`` (``sym``'s operations, so its bits), mirrored
@@ -149,9 +159,13 @@ def _symmetrize_tiled(a: Any, with_asym: bool, lower: bool = False, overwrite: b
 
     n, batch = a.shape[-1], tuple(a.shape[:-2])
     count = math.prod(batch)
-    b = next((t for t in (128, 64, 32) if count * t * t * a.itemsize <= _TILE_BYTES), 0)
-    if not b or n < 2 * b or (overwrite and not a.flags.writeable):
+    if overwrite and not a.flags.writeable:
+        overwrite = False
+    if a.nbytes < _TILE_BYTES // 2:  # small: the whole-array forms (their temporaries come from the heap)
         return None
+    b = next((t for t in (128, 64, 32) if count * t * t * a.itemsize <= _TILE_BYTES), 0)
+    if n * n * a.itemsize <= 4 * _TILE_BYTES or not b or n < 2 * b:
+        return _symmetrize_chunked(a, with_asym, overwrite)
     # lower: zeros above the diagonal, not np.empty's leftovers (a signalling NaN there raises in eigh's float32
     # to float64 cast); calloc's pages cost no pass where they are fresh
     out = a if overwrite else (np.zeros if lower else np.empty)(a.shape, a.dtype)
@@ -174,6 +188,37 @@ def _symmetrize_tiled(a: Any, with_asym: bool, lower: bool = False, overwrite: b
             if i != j and not lower:
                 out[..., j : j + m, i : i + k] = np.swapaxes(o, -1, -2)
     return (out, worst) if with_asym else out  # (np.maximum propagates NaN, as the whole-array max does)
+
+
+def _symmetrize_chunked(a: Any, with_asym: bool, overwrite: bool) -> Any:
+    """:func:`symmetrize` of a batch of small real NumPy matrices in chunks of about ``_TILE_BYTES``: each
+    chunk's ``a^T`` copied into a small scratch array, then ``sym``'s operations (so its bits) into the result.
+    One fresh array of the batch's size, not two: on this project's machines two live temporaries of 2 MiB
+    were trimmed from the heap at every call and faulted back in (64 x 64x64 float64: 2.3 ms against 0.4)."""
+    import numpy as np
+
+    n, batch = a.shape[-1], tuple(a.shape[:-2])
+    flat = np.reshape(a, (-1, n, n))
+    count = flat.shape[0]
+    per = max(1, min(count, _TILE_BYTES // max(1, n * n * a.itemsize)))
+    out = flat if overwrite and np.shares_memory(flat, a) else np.empty(flat.shape, a.dtype)
+    scratch = np.empty((per, n, n), a.dtype)
+    diff = np.empty((per, n, n), a.dtype) if with_asym else None
+    worst = np.empty(count, a.dtype) if with_asym else None
+    for i in range(0, count, per):
+        x = flat[i : i + per]
+        k = x.shape[0]
+        t = scratch[:k]
+        np.copyto(t, np.swapaxes(x, -1, -2))
+        if diff is not None and worst is not None:
+            np.subtract(x, t, out=diff[:k])
+            np.max(diff[:k], axis=(-2, -1), out=worst[i : i + k])
+        o = out[i : i + k]
+        np.multiply(x, 0.5, out=o)
+        t *= 0.5
+        o += t
+    out = np.reshape(out, a.shape)
+    return (out, np.reshape(worst, batch)) if worst is not None else out
 
 
 def gram(w: Any, /, *, xp: ModuleType, out: Any = None) -> Any:
