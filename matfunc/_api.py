@@ -12,7 +12,6 @@ from . import _compat, _threads, _validation
 from .core import gradients as _gradients
 from .core import lyapunov as _lyapunov
 from .core import options as _options
-from .core.blocking import BLOCK_BYTES as _BLOCK_BYTES
 from .core.blocking import block_rows as _block_rows
 from .core.blocking import over_batch as _over_batch
 from .core.forward import forward as _forward
@@ -162,19 +161,15 @@ def _host_threads(a: Any) -> Any:
 
 def _blocks(x: Any, xp: Any, workers: int = 1, *, eig: bool = False) -> tuple[tuple[int, ...], int | None]:
     """Batch shape and block size for eager host arrays (NumPy, array-api-strict): see core.blocking; at
-    least one block per worker thread. ``eig``: at most 8 blocks per worker: the decomposition gains nothing from
-    cache blocks and each block's Python calls cost (4000 x 32x32 float64 with its checks: 63 blocks took 5%
-    more than 2), while the symmetrisation and the product still gain (32 x 128x128: 8 blocks 25 ms, 2 blocks
-    30 ms); none beyond the workers' where one matrix fills a cache block (``core.blocking.BLOCK_BYTES``):
-    nothing stays in cache, and joining the blocks costs a copy (4 x 256x256 float64, one thread, CPU time:
-    the default calls went from 1.08-1.14 to 1.03-1.08 times the eigh code, their VJPs from 1.10-1.12 to
-    1.04-1.10)."""
-    rows = _block_rows(tuple(x.shape), xp.finfo(x.dtype).bits // 8) if _compat.is_cpu(x) else None
+    least one block per worker thread. ``eig``: one block per worker and no more: the decomposition gains nothing
+    from cache blocks, the symmetrisation works in cache-sized chunks itself
+    (``core.primitives.symmetrize``), and joining blocks costs a fresh array and a copy of every output (one
+    thread, CPU time, ``sqrtm`` of 1024 x 32x32 float64: 92 ms in 8 blocks, 87 ms in one; 4000 x 32x32: 372
+    and 353 ms)."""
     batch = tuple(x.shape[:-2])
-    if eig and rows is not None:
-        rows = max(rows, -(-math.prod(batch) // (8 * max(workers, 1))))
-        if x.shape[-1] * x.shape[-2] * (xp.finfo(x.dtype).bits // 8) >= _BLOCK_BYTES:
-            rows = None
+    if eig:
+        return batch, _threads.split_rows(math.prod(batch), None, workers)
+    rows = _block_rows(tuple(x.shape), xp.finfo(x.dtype).bits // 8) if _compat.is_cpu(x) else None
     return batch, _threads.split_rows(math.prod(batch), rows, workers)
 
 
