@@ -37,7 +37,7 @@ class _Spectral(torch.autograd.Function):
     @staticmethod
     def forward(a: torch.Tensor, fn: spectral.Spectral, eps: float) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
         with _no_autocast(a):
-            return spectral.spectral_forward(primitives.sym(a), fn, eps=eps, xp=_XP)
+            return spectral.spectral_forward(primitives.symmetrize(a, xp=_XP), fn, eps=eps, xp=_XP)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:

@@ -131,6 +131,19 @@ def _signed_gram(v: torch.Tensor, d: torch.Tensor, out: torch.Tensor | None = No
     return primitives.hermitian_product(u, v, xp=_XP, out=_hermitian_out(u))
 
 
+def _symmetrize(a: torch.Tensor, with_asym: bool, lower: bool = False, overwrite: bool = False) -> torch.Tensor | None:
+    """:func:`matfunc.core.primitives.symmetrize` in one fresh tensor, ``a / 2`` and then ``+ a^T / 2`` in place
+    (the bits of ``sym``: the halving is exact, so a fused multiply-add rounds the same sum once). ``sym`` makes
+    two: on the host each fresh page faults (1 x 1024x1024 float32, 4 MiB each). None (the portable forms) for
+    the asymmetry, under a trace or ``torch.func`` transform, and where autograd records."""
+    if with_asym or is_traced(a) or a.requires_grad:
+        return None
+    s = torch.mul(a, 0.5)
+    s.add_(a.mT, alpha=0.5)
+    return s
+
+
+primitives.register(_XP.__name__, "symmetrize", _symmetrize)
 primitives.register(_XP.__name__, "eigh", _eigh)
 primitives.register(_XP.__name__, "gram", _gram)
 primitives.register(_XP.__name__, "signed_gram", _signed_gram)
@@ -175,7 +188,9 @@ class _Sqrtm(torch.autograd.Function):
             # (100000 x 8x8 on a busy 2-core machine: 8.1-9.1 s in 49 blocks, 1.0-1.2 s in one call)
             batch, rows = _blocks(a)
             rows = None if opts.method == "eig" else rows
-            y, saved = over_batch(lambda t: forward(primitives.sym(t), opts=opts, xp=_XP), (a,), batch, rows, xp=_XP)
+            y, saved = over_batch(
+                lambda t: forward(primitives.symmetrize(t, xp=_XP), opts=opts, xp=_XP), (a,), batch, rows, xp=_XP
+            )
         # y goes out once (as output 0, never marked non-differentiable); setup_context picks what to keep
         return y, *_pack(saved._replace(y=None))
 
