@@ -631,3 +631,31 @@ def test_vs_eigh_cpu_time_clock():
     )
     assert result["machine"].endswith("timed by CPU time")
     assert all(r["ms"]["default"] > 0 for r in result["rows"])
+
+
+def test_vs_eigh_number_times_the_steady_state():
+    """``--number N``: each timed run is ``N`` calls after untimed ones filling ``SPIN_S`` seconds, and the time is
+    their mean; the machine line says so."""
+    import time
+
+    from matfunc.bench.measure import SPIN_S, measure_rounds
+
+    calls: list[float] = []
+
+    def fn() -> None:
+        calls.append(time.perf_counter())
+        time.sleep(0.01)
+
+    t0 = time.perf_counter()
+    runs = measure_rounds([fn], lambda: None, repeat=3, max_time=60.0, number=4)
+    assert len(runs[0]) == 3
+    assert all(0.009 < t < 0.05 for t in runs[0])  # the mean of 4 calls of 10 ms, not their sum
+    warm = (SPIN_S / 0.01) * 0.5  # at least half as many untimed calls as fill SPIN_S (timer slack)
+    assert len(calls) >= 3 * (4 + warm)
+    assert time.perf_counter() - t0 >= 3 * SPIN_S
+    result = vs_eigh.main(
+        ["--backend", "numpy:float64", "--sizes", "2x8", "--functions", "sqrtm", "--rounds", "3", "--retry", "0"]
+        + ["--number", "2"]
+    )
+    assert result["machine"].endswith("runs of 2 calls after 0.2 s of untimed ones")
+    assert all(r["ms"]["default"] > 0 for r in result["rows"])
