@@ -94,25 +94,25 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
             elif check:  # the checks block by block too: in the worker threads of a pooled batch
                 inputs = opts.method == "eig"  # the input's values too (deferred by _prepare)
                 with _named_input_errors(a, inputs, name=name, eps=opts.eps, xp=xp):
-                    y, rho, tol, *stats = _over_batch(
+                    y, *rest = _over_batch(
                         lambda t: _checked_forward(t, opts=opts, xp=xp, inputs=inputs),
                         (x,),
                         *_blocks(x, xp, workers, eig=inputs),
                         xp=xp,
                         map_=map_,
                     )
-                    if opts.method == "eig":  # rho: the joined eigenvalues; the statistics once for the batch
-                        rho, tol = _validation.accuracy_stats(x, y, opts=opts, xp=xp, lam=rho)
+                    if opts.method == "eig":  # the joined eigenvalues: the statistics once for the batch
+                        lam, *stats = rest
+                        rho, tol = _validation.accuracy_stats(x, y, opts=opts, xp=xp, lam=lam)
+                    else:
+                        rho, tol, *stats = rest
                 if inputs:
                     _validation.report_values(x, tuple(stats), name=name, eps=opts.eps, xp=xp, dtype=a.dtype)
                 _validation.report_accuracy(rho, tol, name=name, opts=opts, xp=xp)
                 return _cast(y, a.dtype, xp)
             else:
-                eig = opts.method == "eig"  # the symmetric part feeds eigh only, and is reused for the result
                 y = _over_batch(
-                    lambda t: _forward(
-                        _symmetrize(t, xp=xp, lower=eig), opts=opts, xp=xp, overwrite_a=eig, vectors=False
-                    )[0],
+                    lambda t: _host_forward(t, opts=opts, xp=xp, vectors=False)[0],
                     (x,),
                     *_blocks(x, xp, workers, eig=opts.method == "eig"),
                     xp=xp,
@@ -135,21 +135,29 @@ def _named_input_errors(a: Any, deferred: bool, /, *, name: str, eps: float, xp:
         raise
 
 
-def _checked_forward(t: Any, /, *, opts: Any, xp: Any, inputs: bool = False) -> tuple[Any, ...]:
-    """The result of one block and its check statistics (``_validation.accuracy_stats``; for ``"eig"`` its
-    eigenvalues instead, from which the caller computes them once for the whole batch: 16 blocks of 256 x 64x64
-    made 16 calls of 20 small operations each; for Newton–Schulz with the forward's own scale); ``inputs``: also
-    the input's
-    (``_validation.values_stats``), read while the block is in cache. NumPy, 4000 x 32x32 float64, 2 threads:
-    the checks cost 1-3% this way, 8-11% as a pass over the whole batch before the pooled forward."""
-    eig = opts.method == "eig"  # the symmetric part feeds eigh only, and is reused for the result
+def _host_forward(t: Any, /, *, opts: Any, xp: Any, inputs: bool = False, vectors: bool = True) -> tuple[Any, ...]:
+    """``(y, saved, input statistics)`` of one block of a host batch, from its symmetric part; for ``"eig"`` only
+    its lower triangle (the one ``eigh`` reads), and its array takes the result (``vectors=False``: no backward,
+    ``V``'s array too). ``inputs``: the input's statistics (``_validation.values_stats``), read in the pass
+    that symmetrises the block, while it is in cache."""
+    eig = opts.method == "eig"
     if inputs:
         s, stats = _validation.values_stats(t, xp=xp, symmetrize=True, lower=eig)
     else:
         s, stats = _symmetrize(t, xp=xp, lower=eig), ()
-    y, saved = _forward(s, opts=opts, xp=xp, overwrite_a=eig, vectors=False)
-    if eig:  # the eigenvalues (and a stand-in): the caller reads the statistics off them once, for the batch
-        return (y, saved.lam, saved.lam[..., :1], *stats)
+    y, saved = _forward(s, opts=opts, xp=xp, overwrite_a=eig, vectors=vectors)
+    return y, saved, stats
+
+
+def _checked_forward(t: Any, /, *, opts: Any, xp: Any, inputs: bool = False) -> tuple[Any, ...]:
+    """The result of one block and its check statistics: for ``"eig"`` its eigenvalues, from which the caller
+    computes ``_validation.accuracy_stats`` once for the whole batch (16 blocks of 256 x 64x64 made 16 calls of
+    20 small operations each), else the statistics themselves (Newton–Schulz with the forward's own scale);
+    ``inputs``: also the input's (:func:`_host_forward`). NumPy, 4000 x 32x32 float64, 2 threads: the checks
+    cost 1-3% this way, 8-11% as a pass over the whole batch before the pooled forward."""
+    y, saved, stats = _host_forward(t, opts=opts, xp=xp, inputs=inputs, vectors=False)
+    if opts.method == "eig":
+        return (y, saved.lam, *stats)
     return (y, *_validation.accuracy_stats(t, y, opts=opts, xp=xp, lam=saved.lam, scale=saved.c), *stats)
 
 
@@ -196,13 +204,9 @@ def _apply_vjp(
     x = _cast(a, ctype, xp)
     inputs = check and _deferred(glue, opts) and _compat.is_concrete(a)  # the input check _prepare deferred
 
-    eig = opts.method == "eig"  # the symmetric part feeds eigh only, and is reused for the result
-
     def fwd(t: Any) -> Any:
-        if inputs:  # the input's statistics read in the pass that symmetrises the block
-            s, stats = _validation.values_stats(t, xp=xp, symmetrize=True, lower=eig)
-            return (*_forward(s, opts=opts, xp=xp, overwrite_a=eig), *stats)
-        return _forward(_symmetrize(t, xp=xp, lower=eig), opts=opts, xp=xp, overwrite_a=eig)
+        y, saved, stats = _host_forward(t, opts=opts, xp=xp, inputs=inputs)
+        return (y, saved, *stats)
 
     with _compat.quiet(xp, x), _host_threads(x) as (workers, map_):
         with _named_input_errors(a, inputs, name=name, eps=opts.eps, xp=xp):
