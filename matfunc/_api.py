@@ -80,15 +80,18 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
                 inputs = _deferred(glue, opts) and _compat.is_concrete(a)
                 with _named_input_errors(a, inputs, name=name, eps=opts.eps, xp=xp):
                     y, saved = glue.apply_with_state(x, opts=opts, xp=xp)
-                if inputs:
-                    part = None if saved is None or saved.a is None else _compat.values(saved.a)
-                    v = _compat.values(x)
-                    with _compat.quiet(xp, v):
-                        if part is None:
-                            _validation.check_values(v, name=name, eps=opts.eps, xp=xp)
-                        else:
-                            stats = _validation.values_stats(v, xp=xp, part=part)
-                            _validation.report_values(v, stats, name=name, eps=opts.eps, xp=xp, dtype=a.dtype)
+                if not (inputs or _compat.is_concrete(y)):  # traced: no value can be read
+                    return _cast(y, a.dtype, xp)
+                cxp, (v, cy, saved) = _check_view(glue, xp, x, y, saved)
+                with _compat.quiet(cxp, v):
+                    if inputs:
+                        if saved is None or saved.a is None or saved.lam is None:
+                            _validation.check_values(v, name=name, eps=opts.eps, xp=cxp)
+                        else:  # the symmetric part and the eigenvalues the forward computed anyway
+                            stats = _validation.values_stats(v, xp=cxp, part=saved.a, spectral=True)
+                            _report_values(v, stats, saved.lam, name=name, eps=opts.eps, xp=cxp, input_eps=_eps(a, xp))
+                    _check_result(v, cy, saved, name=name, opts=opts, xp=cxp)
+                return _cast(y, a.dtype, xp)
             elif glue is not None:
                 y = glue.apply(x, opts=opts, xp=xp, check=check)
             elif check:  # the checks block by block too: in the worker threads of a pooled batch
@@ -107,7 +110,7 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
                     else:
                         rho, tol, *stats = rest
                 if inputs:
-                    _validation.report_values(x, tuple(stats), name=name, eps=opts.eps, xp=xp, dtype=a.dtype)
+                    _report_values(x, tuple(stats), lam, name=name, eps=opts.eps, xp=xp, input_eps=_eps(a, xp))
                 _validation.report_accuracy(rho, tol, name=name, opts=opts, xp=xp)
                 return _cast(y, a.dtype, xp)
             else:
@@ -121,6 +124,35 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
             if check and _compat.is_concrete(y):
                 _check_result(x, y, saved, name=name, opts=opts, xp=xp)
         return _cast(y, a.dtype, xp)
+
+
+def _eps(a: Any, xp: Any) -> float:
+    return float(xp.finfo(a.dtype).eps)
+
+
+def _report_values(x: Any, stats: tuple[Any, ...], lam: Any, /, **kw: Any) -> None:
+    """The deferred input check of an ``"eig"`` forward: ``_validation.values_stats(spectral=True)`` of the input,
+    its scale ``||a||_2`` from the eigenvalues ``lam`` (as for ``powm``/``logm``/``expm``: ``_family``)."""
+    stats = _validation.spectral_scale(stats, lam, xp=kw["xp"])
+    _validation.report_values(x, stats, spectral=True, **kw)
+
+
+def _check_view(glue: Any, xp: Any, x: Any, y: Any, saved: Any) -> tuple[Any, tuple[Any, Any, Any]]:
+    """``(namespace, (x, y, saved))`` for the checks of a glue's forward, without autodiff history, ``saved``
+    with only the fields they read (``a``, ``c``, ``lam``): the glue's ``host_view`` where it has one (PyTorch's
+    CPU tensors as NumPy arrays, no copy: the checks' small operations cost about 1 us each there instead of
+    8; 4 x 256x256 float32, 2 threads: 0.4 against 0.9 ms)."""
+    fields = (None, None, None) if saved is None else (saved.a, saved.c, saved.lam)
+    view = getattr(glue, "host_view", None)
+    host = view(x, y, *fields) if view is not None else None
+    if host is not None:
+        import array_api_compat.numpy as xp  # noqa: PLC0415
+
+        arrays = host
+    else:
+        arrays = tuple(None if t is None else _compat.values(t) for t in (x, y, *fields))
+    x, y, a, c, lam = arrays
+    return xp, (x, y, None if saved is None else saved._replace(a=a, y=None, c=c, v=None, s=None, lam=lam))
 
 
 @contextlib.contextmanager
@@ -141,8 +173,8 @@ def _host_forward(t: Any, /, *, opts: Any, xp: Any, inputs: bool = False, vector
     ``V``'s array too). ``inputs``: the input's statistics (``_validation.values_stats``), read in the pass
     that symmetrises the block, while it is in cache."""
     eig = opts.method == "eig"
-    if inputs:
-        s, stats = _validation.values_stats(t, xp=xp, symmetrize=True, lower=eig)
+    if inputs:  # (only "eig" defers the input check: the scale comes from its eigenvalues)
+        s, stats = _validation.values_stats(t, xp=xp, symmetrize=True, lower=eig, spectral=eig)
     else:
         s, stats = _symmetrize(t, xp=xp, lower=eig), ()
     y, saved = _forward(s, opts=opts, xp=xp, overwrite_a=eig, vectors=vectors)
@@ -214,7 +246,7 @@ def _apply_vjp(
                 fwd, (x,), *_blocks(x, xp, workers, eig=opts.method == "eig"), xp=xp, map_=map_
             )
         if inputs:
-            _validation.report_values(x, tuple(stats), name=name, eps=opts.eps, xp=xp, dtype=a.dtype)
+            _report_values(x, tuple(stats), saved.lam, name=name, eps=opts.eps, xp=xp, input_eps=_eps(a, xp))
         if check and _compat.is_concrete(y):
             _check_result(x, y, saved, name=name, opts=opts, xp=xp)
     saved = _gradients.saved_for(saved, opts)._replace(lam=None)

@@ -17,7 +17,9 @@ Dask arrays are mapped chunk by chunk (whole matrices per chunk) onto the NumPy 
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from types import ModuleType
@@ -326,7 +328,9 @@ def _check_cover(x: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
     )
 
 
-def _check_spectrum(x: Any, y: Any, w: Any, /, *, plan: _Plan, xp: ModuleType, asym: Any = None) -> None:
+def _check_spectrum(
+    x: Any, y: Any, w: Any, /, *, plan: _Plan, xp: ModuleType, asym: Any = None, part: Any = None
+) -> None:
     """``"eig"``, check=True, after the forward: everything from its eigenvalues ``w`` but one ``n^2`` pass.
 
     - Input finite and symmetric: ``max |a - a^H| <= rtol max|w|`` (``max|w| = ||a||_2``; a NaN or Inf anywhere
@@ -338,24 +342,56 @@ def _check_spectrum(x: Any, y: Any, w: Any, /, *, plan: _Plan, xp: ModuleType, a
     - Result finite: ``|y_ij| <= max_k |f(w_k)|`` (orthonormal ``V``; for ``exp`` the Gram form bounds ``y_ii``
       by ``e^{max w}``), so finite ``f(w)`` proves it; only an ``exp`` past the dtype's largest exponent reads
       ``y`` (:func:`_check_output`). ``asym``: :func:`matfunc._validation.asymmetry` of ``x``, where the forward
-      computed it."""
-    v, w = _compat.values(x), _compat.values(w)
+      computed it; else read off the symmetric part ``part`` where the forward returned it
+      (:func:`matfunc._validation.asymmetry_from_part`), or off ``x``. A glue's ``host_view`` (PyTorch's CPU
+      tensors) makes them NumPy arrays first, as in ``matfunc._api``."""
+    view = getattr(_glue(xp), "host_view", None)
+    host = view(x, w, part) if view is not None and asym is None else None
+    cxp: Any = xp
+    if host is not None:
+        import array_api_compat.numpy as npx
+
+        cxp = npx
+    else:
+        host = tuple(None if t is None else _compat.values(t) for t in (x, w, part))
+    v, w, part = host
     n = w.shape[-1]
-    with _compat.quiet(xp, v):
-        top = xp.max(xp.abs(w), axis=-1)
-        asym = _validation.asymmetry(v, xp=xp) if asym is None else _compat.values(asym)
-        rtol = max(_validation.symmetry_rtol(n, plan.eps), 16.0 * float(xp.finfo(v.dtype).eps))
+    with _compat.quiet(cxp, v):
+        if asym is not None:
+            asym = _compat.values(asym)
+        elif part is not None:
+            asym = _validation.asymmetry_from_part(v, part, xp=cxp)
+        else:
+            asym = _validation.asymmetry(v, xp=cxp)
+        top = _validation.spectral_scale((None, asym, None), w, xp=cxp)[0]
+        rtol = max(_validation.symmetry_rtol(n, plan.eps), 16.0 * float(cxp.finfo(v.dtype).eps))
         bad = ~(asym <= rtol * top)
-        if bool(xp.any(bad)):
-            _validation.check_finite(v, name=plan.name, xp=xp)
+        if bool(cxp.any(bad)):
+            _validation.check_finite(v, name=plan.name, xp=cxp)
             raise ValueError(
-                f"{plan.name} expects symmetric (Hermitian) matrices; {_first_bad(bad, tuple(v.shape[:-2]), xp)} "
+                f"{plan.name} expects symmetric (Hermitian) matrices; {_first_bad(bad, tuple(v.shape[:-2]), cxp)} "
                 f"is not (max |a - a^H| / ||a||_2 > {rtol:.3g}). Symmetrise it, e.g. (a + a^H) / 2."
             )
-        _check_eigenvalues(w, top, plan=plan, xp=xp)
-        fw = spectral.values(plan.fn, w, plan.eps, xp=xp)
-        if not bool(xp.all(xp.isfinite(xp.max(xp.abs(fw), axis=-1)))):
-            _check_output(x, y, plan=plan, xp=xp)  # exp past the largest exponent: y may still be finite
+        _check_eigenvalues(w, top, plan=plan, xp=cxp)
+        fw = spectral.values(plan.fn, w, plan.eps, xp=cxp)
+        finite = bool(cxp.all(cxp.isfinite(cxp.max(cxp.abs(fw), axis=-1))))
+    if not finite:
+        _check_output(x, y, plan=plan, xp=xp)  # exp past the largest exponent: y may still be finite
+
+
+@contextlib.contextmanager
+def _named_errors(x: Any, check: bool, /, *, plan: _Plan, xp: ModuleType) -> Iterator[None]:
+    """Around a forward whose input was not read before it (``"eig"``: :func:`_check_spectrum` reads it after):
+    an error of the forward itself (PyTorch's ``eigh`` of NaN input raises) becomes the input check's, which
+    names the problem."""
+    try:
+        yield
+    except Exception:
+        if check:
+            v = _compat.values(x)
+            with _compat.quiet(xp, v):
+                _validation.check_finite(v, name=plan.name, xp=xp)
+        raise
 
 
 def _check_eigenvalues(w: Any, top: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
@@ -488,19 +524,20 @@ def _host_threads(x: Any) -> Any:
     return plan(x)
 
 
-def _forward(x: Any, /, *, plan: _Plan, check: bool, xp: ModuleType) -> tuple[Any, Any]:
-    """``(f(x), w)``: ``w`` the eigenvalues for ``"eig"`` (for its checks), else None."""
+def _forward(x: Any, /, *, plan: _Plan, check: bool, xp: ModuleType) -> tuple[Any, Any, Any]:
+    """``(f(x), w, part)``: ``w`` the eigenvalues for ``"eig"`` (for its checks), else None; ``part`` the
+    symmetric part where the forward returns it (PyTorch, for the asymmetry: :func:`_check_spectrum`)."""
     glue = _glue(xp)
     if plan.method == "eig":
         if glue is not None:
             if check:
                 return glue.apply_spectral(x, fn=plan.fn, eps=plan.eps, eigenvalues=True)
-            return glue.apply_spectral(x, fn=plan.fn, eps=plan.eps), None
-        return spectral.spectral_forward(primitives.sym(x), plan.fn, eps=plan.eps, xp=xp)[:2]
+            return glue.apply_spectral(x, fn=plan.fn, eps=plan.eps), None, None
+        return (*spectral.spectral_forward(primitives.sym(x), plan.fn, eps=plan.eps, xp=xp)[:2], None)
     y = _product_forward(x, plan=plan, check=check, xp=xp)
     if plan.backward == "eig" and glue is not None:
         y = glue.straight_through(y, glue.apply_spectral(x, fn=plan.fn, eps=plan.eps))
-    return y, None
+    return y, None, None
 
 
 def _resolve(
@@ -635,22 +672,26 @@ def _run(
     if 0 in a.shape:
         return xp.astype(a, a.dtype, copy=True)
     x, check = _prepared(a, ctype, ridge, check, plan=plan, xp=xp)
-    with _compat.quiet(xp, x), _host_threads(x) as (workers, map_):
+    with _compat.quiet(xp, x), _host_threads(x) as (workers, map_), _named_errors(x, check, plan=plan, xp=xp):
         if plan.method == "eig" and _glue(xp) is None:  # host arrays: blocks of the batch in the worker threads
             from ._api import _blocks
             from .core.blocking import over_batch
 
-            y, w, _, asym = over_batch(
-                lambda t: _host_eig_forward(t, plan=plan, check=check, xp=xp, vectors=False),
-                (x,),
-                *_blocks(x, xp, workers, eig=True),
-                xp=xp,
-                map_=map_,
+            (y, w, _, asym), part = (
+                over_batch(
+                    lambda t: _host_eig_forward(t, plan=plan, check=check, xp=xp, vectors=False),
+                    (x,),
+                    *_blocks(x, xp, workers, eig=True),
+                    xp=xp,
+                    map_=map_,
+                ),
+                None,
             )
         else:
-            (y, w), asym = _forward(x, plan=plan, check=check, xp=xp), None
+            y, w, part = _forward(x, plan=plan, check=check, xp=xp)
+            asym = None
         if check and plan.method == "eig":
-            _check_spectrum(x, y, w, plan=plan, xp=xp, asym=asym)
+            _check_spectrum(x, y, w, plan=plan, xp=xp, asym=asym, part=part)
         elif check:
             _check_output(x, y, plan=plan, xp=xp)
     return _cast(y, a.dtype, xp)
@@ -733,13 +774,14 @@ def _run_vjp(
     with _compat.quiet(xp, x), _host_threads(x) as (workers, map_):
         chained = plan.backward == "auto" and plan.method in ("newton-schulz", "iss")
         if plan.method == "eig":
-            y, w, v, asym = over_batch(
-                lambda t: _host_eig_forward(t, plan=plan, check=check, xp=xp),
-                (x,),
-                *blocks(x, workers),
-                xp=xp,
-                map_=map_,
-            )
+            with _named_errors(x, check, plan=plan, xp=xp):
+                y, w, v, asym = over_batch(
+                    lambda t: _host_eig_forward(t, plan=plan, check=check, xp=xp),
+                    (x,),
+                    *blocks(x, workers),
+                    xp=xp,
+                    map_=map_,
+                )
         else:
             parts: list[Any] = []  # the VJPs of the chained roots (collected only when chained)
             y = _product_forward(x, plan=plan, check=check, xp=xp, vjps=parts if chained else None)

@@ -158,33 +158,73 @@ def check_values(a: Any, /, *, name: str, eps: float, xp: ModuleType) -> None:
     report_values(a, values_stats(a, xp=xp), name=name, eps=eps, xp=xp)
 
 
-def values_stats(a: Any, /, *, xp: ModuleType, symmetrize: bool = False, part: Any = None, lower: bool = False) -> Any:
+def values_stats(
+    a: Any,
+    /,
+    *,
+    xp: ModuleType,
+    symmetrize: bool = False,
+    part: Any = None,
+    lower: bool = False,
+    spectral: bool = False,
+) -> Any:
     """``(scale, asym, low)`` per matrix for :func:`report_values`: ``max |a_ij|``, ``max |a - a^H|`` and the
     smallest diagonal entry (real part). Computed block by block in the worker threads of a NumPy batch
     (``matfunc._api``), where each block is then decomposed while it is still in cache. ``symmetrize``: returns
     ``(sym(a), stats)``, the asymmetry read in the same pass as the symmetrisation the forward needs
     (``core.primitives.symmetrize``). ``part``: ``sym(a)`` as the forward computed it; the asymmetry is then
-    ``2 max |a - sym(a)|`` (the same to a rounding of ``sym(a)``, far below the tolerance), contiguous passes
-    instead of a transposed one (PyTorch, 1024x1024 float32: 0.6 against 2 ms). ``lower``: the symmetric
-    part only feeds ``eigh`` (``core.primitives.symmetrize``)."""
-    if is_complex(a):
-        scale = xp.max(xp.abs(a), axis=(-2, -1))
-    else:  # two reductions and no temporary (max and min propagate NaN)
-        scale = xp.maximum(xp.max(a, axis=(-2, -1)), -xp.min(a, axis=(-2, -1)))
-    huge = not bool(xp.all(scale <= 0.5 * float(xp.finfo(a.dtype).max)))
+    read off ``a - sym(a)`` (:func:`asymmetry_from_part`), contiguous passes instead of a transposed one.
+    ``lower``: the symmetric part only feeds ``eigh`` (``core.primitives.symmetrize``). ``spectral``: no
+    ``scale`` pass (None in its place): an ``"eig"`` forward's eigenvalues give ``||a||_2`` instead
+    (:func:`spectral_scale`)."""
+    scale = None if spectral else _max_abs(a, xp=xp)
+    huge = scale is not None and not bool(xp.all(scale <= 0.5 * float(xp.finfo(a.dtype).max)))
+    s = None
     if part is not None:
-        d = a - part
-        s = None
-        if is_complex(a):
-            asym = 2.0 * xp.max(xp.abs(d), axis=(-2, -1))
-        else:
-            asym = 2.0 * xp.maximum(xp.max(d, axis=(-2, -1)), -xp.min(d, axis=(-2, -1)))
+        asym = asymmetry_from_part(a, part, xp=xp)
     elif symmetrize and not huge:
         s, asym = primitives.symmetrize(a, xp=xp, with_asymmetry=True, lower=lower)
     else:
         s, asym = (sym(a) if symmetrize else None), asymmetry(a, xp=xp, halved=huge)
+    if spectral and not bool(xp.all(xp.isfinite(asym))):  # overflow near the float maximum, or NaN/Inf input
+        asym = asymmetry(a, xp=xp, halved=True)
     stats = (scale, asym, xp.min(real(xp.linalg.diagonal(a), xp=xp), axis=-1))
     return (s, stats) if symmetrize else stats
+
+
+def spectral_scale(stats: tuple[Any, Any, Any], lam: Any, /, *, xp: ModuleType) -> tuple[Any, Any, Any]:
+    """:func:`values_stats` (``spectral=True``) with ``||a||_2 = max |lambda|`` from an ``"eig"`` forward's
+    eigenvalues as the scale (NaN where they are: a non-finite input)."""
+    _, asym, low = stats  # (ascending: the extremes at the ends; NaN anywhere makes the sum NaN)
+    top = xp.maximum(xp.abs(lam[..., 0]), xp.abs(lam[..., -1]))
+    return xp.where(xp.isnan(xp.sum(lam, axis=-1)), xp.full_like(top, math.nan), top), asym, low
+
+
+def _max_abs(a: Any, /, *, xp: ModuleType) -> Any:
+    if is_complex(a):
+        return xp.max(xp.abs(a), axis=(-2, -1))
+    return xp.maximum(xp.max(a, axis=(-2, -1)), -xp.min(a, axis=(-2, -1)))  # no temporary; both propagate NaN
+
+
+def asymmetry_from_part(a: Any, part: Any, /, *, xp: ModuleType) -> Any:
+    """``max |a - a^H|`` per matrix from ``part = sym(a)``: ``2 max (a - part)`` (real; ``2 max |a - part|``
+    complex). ``sym(a)`` is exactly symmetric and within a rounding ``eps |sym(a)_ij| / 2`` of ``(a_ij + a_ji)
+    / 2``, so ``(a - part)_ij`` and ``(a - part)_ji`` are ``+-(a_ij - a_ji) / 2`` to that rounding, and the
+    largest entry is the largest magnitude to ``eps max |a|``: a thousandth of :func:`symmetry_rtol`. One
+    subtraction and one reduction (NumPy: in cache-sized chunks, no temporary of the batch's size)."""
+    if is_complex(a):
+        return 2.0 * xp.max(xp.abs(a - part), axis=(-2, -1))
+    if isinstance(a, np.ndarray) and isinstance(part, np.ndarray) and a.ndim >= 2:
+        n = a.shape[-1]
+        flat, pflat = np.reshape(a, (-1, n, n)), np.reshape(part, (-1, n, n))
+        count = flat.shape[0]
+        per = max(1, primitives._TILE_BYTES // max(1, n * n * a.itemsize))
+        scratch, worst = np.empty((min(per, count), n, n), a.dtype), np.empty(count, a.dtype)
+        for i in range(0, count, per):
+            d = np.subtract(flat[i : i + per], pflat[i : i + per], out=scratch[: min(per, count - i)])
+            np.max(d, axis=(-2, -1), out=worst[i : i + per])
+        return 2.0 * np.reshape(worst, a.shape[:-2])
+    return 2.0 * xp.max(a - part, axis=(-2, -1))
 
 
 def asymmetry(a: Any, /, *, xp: ModuleType, halved: bool = False) -> Any:
@@ -196,26 +236,37 @@ def asymmetry(a: Any, /, *, xp: ModuleType, halved: bool = False) -> Any:
 
 
 def report_values(
-    a: Any, stats: tuple[Any, Any, Any], /, *, name: str, eps: float, xp: ModuleType, dtype: Any = None
+    a: Any,
+    stats: tuple[Any, Any, Any],
+    /,
+    *,
+    name: str,
+    eps: float,
+    xp: ModuleType,
+    input_eps: float | None = None,
+    spectral: bool = False,
 ) -> None:
-    """The verdict of :func:`check_values` on :func:`values_stats` of ``a`` (``dtype``: the user's, if ``a`` was
-    cast to the compute dtype: half precision's own rounding is allowed)."""
+    """The verdict of :func:`check_values` on :func:`values_stats` of ``a`` (``input_eps``: the machine epsilon of
+    the user's dtype, if ``a`` was cast to the compute dtype: half precision's own rounding is allowed;
+    ``spectral``: the scale is ``||a||_2``, :func:`spectral_scale`)."""
     scale, asym, low = stats
     batch = tuple(a.shape[:-2])
-    if not bool(xp.all(xp.isfinite(scale))):  # max propagates NaN and Inf: one pass instead of isfinite(a)
+    # max propagates NaN and Inf (and a - sym(a) is NaN where a is not finite): no isfinite(a) pass
+    if not bool(xp.all(xp.isfinite(scale))) or not bool(xp.all(xp.isfinite(asym))):
         check_finite(a, name=name, xp=xp)
     n = a.shape[-1]
-    rtol = max(symmetry_rtol(n, eps), 16.0 * float(xp.finfo(a.dtype if dtype is None else dtype).eps))
+    rtol = max(symmetry_rtol(n, eps), 16.0 * (float(xp.finfo(a.dtype).eps) if input_eps is None else input_eps))
     bad = asym > rtol * scale
     if bool(xp.any(bad)):
         where = _first_bad(bad, xp=xp, shape=batch)
         worst = float(xp.max(asym / xp.where(scale > 0, scale, xp.ones_like(scale))))
+        norm = "||a||_2" if spectral else "max |a|"
         raise ValueError(
             f"{name} expects symmetric matrices; {where} is not symmetric "
-            f"(max |a - a^T| / max |a| = {worst:.3g} > {rtol:.3g}). Symmetrise it, e.g. (a + a^T) / 2."
+            f"(max |a - a^T| / {norm} = {worst:.3g} > {rtol:.3g}). Symmetrise it, e.g. (a + a^T) / 2."
             if not is_complex(a)
             else f"{name} expects Hermitian matrices; {where} is not Hermitian "
-            f"(max |a - a^H| / max |a| = {worst:.3g} > {rtol:.3g}; a real diagonal included). "
+            f"(max |a - a^H| / {norm} = {worst:.3g} > {rtol:.3g}; a real diagonal included). "
             "Take its Hermitian part, e.g. (a + a^H) / 2."
         )
     negative = low < -rtol * scale
@@ -362,19 +413,25 @@ def accuracy_stats(
     n = a.shape[-1]
     rtol = symmetry_rtol(n, opts.eps)
     if opts.method == "eig" and lam is not None:
-        lmax = xp.max(xp.abs(lam), axis=-1)
-        lmin = lam[..., 0]
+        # eigenvalues in ascending order: the extremes at the ends, no temporary of lam's size (1024 x 32: each
+        # one faults on the host); tr = sum(lam) is NaN where any eigenvalue is
+        lmin, tr = lam[..., 0], xp.sum(lam, axis=-1)
+        lmax = xp.maximum(xp.abs(lmin), xp.abs(lam[..., -1]))
         ones = xp.ones_like(lmax)
         if opts.inverse:
             ratio = (n * opts.eps) * lmax / xp.where(lmin > 0, lmin, ones)
             rho = xp.where(lmin > 0, ratio, xp.full_like(lmax, math.inf))
-            rho = xp.where(xp.isnan(lmin) | xp.isnan(lmax), xp.full_like(rho, math.nan), rho)
+            rho = xp.where(xp.isnan(tr) | xp.isnan(lmax), xp.full_like(rho, math.nan), rho)
             return rho, ones
         # ||Y^2 - A||_F / tr(A) of the clamped root, read off the eigenvalues: its negative part over their sum
-        neg = xp.minimum(lam, xp.zeros_like(lam))
-        tr = xp.sum(lam, axis=-1)
-        rho = xp.sqrt(xp.sum(neg * neg, axis=-1)) / xp.where(tr > 0, tr, ones)
+        if bool(xp.any(lmin < 0)):
+            neg = xp.minimum(lam, xp.zeros_like(lam))
+            rho = xp.sqrt(xp.sum(neg * neg, axis=-1))
+        else:
+            rho = xp.zeros_like(tr)
+        rho = rho / xp.where(tr > 0, tr, ones)
         rho = xp.where((tr > 0) | (lmax == 0), rho, xp.full_like(rho, math.inf))
+        rho = xp.where(xp.isnan(tr), xp.full_like(rho, math.nan), rho)
         return rho, xp.full_like(rho, rtol)
     d = xp.max(real(xp.linalg.diagonal(a), xp=xp), axis=-1)[..., None, None]
     d = xp.where(d > 0, d, xp.ones_like(d))

@@ -189,3 +189,83 @@ def test_quoted_covered_conditions_are_the_computed_ones():
         assert "1.55e8" in doc and "1.8e8" not in doc and "1.5e8 " not in doc
     assert "3.9e8 / 1.0e6" in matfunc.sqrtm.__doc__
     assert "complex dtype" not in matfunc.sqrtm.__doc__.split("TypeError")[1].split("References")[0]
+
+
+_EIG_FUNCS = {
+    "sqrtm": matfunc.sqrtm,
+    "inv_sqrtm": matfunc.inv_sqrtm,
+    "powm": lambda a: matfunc.powm(a, -0.25),
+    "logm": matfunc.logm,
+    "expm": matfunc.expm,
+}
+
+
+@pytest.mark.parametrize("lib", ["numpy", "torch"])
+@pytest.mark.parametrize("name", list(_EIG_FUNCS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_eig_input_check_is_read_off_the_forward(lib, name, dtype):
+    """The deferred input check of every "eig" function (the asymmetry read off the symmetric part the forward
+    formed, the scale ``||a||_2`` off its eigenvalues): an asymmetry of twice the tolerance ``max(1000, 10 n) eps
+    ||a||_2`` raises and names the matrix, half of it passes; NaN names itself (torch's eigh raises on it)."""
+    n, fn = 6, _EIG_FUNCS[name]
+    a = np.stack([_case(n, 10.0, seed)[0] for seed in range(3)]) + np.eye(n)
+    norm = np.linalg.norm(a[1], 2)
+    rtol = max(1000.0, 10.0 * n) * float(np.finfo(dtype).eps)
+
+    def arr(m):
+        return torch.tensor(m.astype(dtype)) if lib == "torch" else m.astype(dtype)
+
+    for factor, raises in ((2.0, True), (0.5, False)):
+        b = a.copy()
+        b[1, 0, 3] += factor * rtol * norm
+        if raises:
+            with pytest.raises(ValueError, match=r"not.*batch index \(1,\)|batch index \(1,\).*not"):
+                fn(arr(b))
+        else:
+            fn(arr(b))
+    b = a.copy()
+    b[2, 1, 4] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or Inf.*batch index \(2,\)"):
+        fn(arr(b))
+
+
+@pytest.mark.parametrize("lib", ["numpy", "torch"])
+def test_asymmetry_from_part_is_the_asymmetry(lib):
+    """``2 max(a - sym(a))`` is ``max |a - a^T|`` to ``eps max |a|`` (a thousandth of the tolerance), at every
+    level of asymmetry and batch shape; NaN where ``a`` has NaN or Inf."""
+    from matfunc import _compat, _validation
+    from matfunc.core import primitives
+
+    rng = np.random.default_rng(7)
+    for shape in ((5, 7, 7), (2, 3, 40, 40), (300, 16, 16)):
+        for level in (0.0, 1e-14, 1e-8, 1e-2, 1.0):
+            s = rng.standard_normal(shape)
+            a = s + np.swapaxes(s, -1, -2) + level * rng.standard_normal(shape)
+            x = torch.tensor(a) if lib == "torch" else a
+            xp = _compat.array_namespace(x)
+            est = np.asarray(_validation.asymmetry_from_part(x, primitives.sym(x), xp=xp))
+            true = np.max(np.abs(a - np.swapaxes(a, -1, -2)), axis=(-2, -1))
+            bound = 2.0 * np.finfo(np.float64).eps * np.max(np.abs(a), axis=(-2, -1))
+            assert np.all(np.abs(est - true) <= bound), (shape, level)
+    for bad in (np.nan, np.inf):
+        a = np.eye(4)[None].repeat(3, axis=0)
+        a[1, 2, 0] = bad
+        x = torch.tensor(a) if lib == "torch" else a
+        with np.errstate(invalid="ignore"):  # Inf - Inf (the callers read it under _compat.quiet)
+            est = np.asarray(_validation.asymmetry_from_part(x, primitives.sym(x), xp=_compat.array_namespace(x)))
+        assert np.isnan(est[1]) and np.all(est[[0, 2]] == 0.0)
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+def test_eig_accuracy_stats_fail_on_any_nan_eigenvalue(inverse):
+    """The eigenvalue-based result check reads the extremes at the ends of the (ascending) eigenvalues, and a
+    NaN anywhere in between still fails it (through their sum)."""
+    import array_api_compat.numpy as xp
+
+    from matfunc import _validation
+
+    a = np.eye(3)[None].repeat(2, axis=0)
+    lam = np.array([[1.0, np.nan, 2.0], [1.0, 1.5, 2.0]])
+    opts = _opts("eig", inverse=inverse, dtype="float64", n=3)
+    rho, tol = _validation.accuracy_stats(a, a, opts=opts, xp=xp, lam=lam)
+    assert list(rho <= tol) == [False, True]

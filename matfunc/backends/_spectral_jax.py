@@ -121,12 +121,13 @@ def _leaf_jvp(fn: spectral.Spectral, eps: float, primals: tuple[Any], tangents: 
 
 
 def apply_spectral(a: Any, /, *, fn: spectral.Spectral, eps: float, eigenvalues: bool = False) -> Any:
-    """``f(sym a)`` by ``eigh`` with the Daleckii–Krein tangent rule; with ``eigenvalues``, ``(f(sym a), w)``
-    where ``w`` are the eigenvalues for the value checks (eager calls only: one ``eigh``, no gradient)."""
+    """``f(sym a)`` by ``eigh`` with the Daleckii–Krein tangent rule; with ``eigenvalues``, ``(f(sym a), w,
+    None)`` where ``w`` are the eigenvalues for the value checks (eager calls only: one ``eigh``, no gradient;
+    no symmetric part: ``matfunc._family`` reads the asymmetry itself)."""
     if not eigenvalues:
         return _spectral(a, fn, eps)
     y, w = _spectral_w(a, fn, eps)
-    return y, jax.lax.stop_gradient(w)
+    return y, jax.lax.stop_gradient(w), None
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1, 2))

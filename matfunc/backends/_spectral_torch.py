@@ -20,6 +20,7 @@ import torch
 from .. import _compat
 from ..core import primitives, spectral
 from .torch import _no_autocast  # autocast off (none on meta tensors), as for the roots
+from .torch import host_view as host_view  # the checks read CPU tensors through NumPy (matfunc._family)
 
 __all__ = ["apply_spectral", "straight_through"]
 
@@ -36,14 +37,16 @@ class _Spectral(torch.autograd.Function):
 
     @staticmethod
     def forward(a: torch.Tensor, fn: spectral.Spectral, eps: float) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        """``(f(sym a), w, V, sym a)``: the symmetric part for ``check=True`` (``matfunc._family``)."""
         with _no_autocast(a):
-            return spectral.spectral_forward(primitives.symmetrize(a, xp=_XP), fn, eps=eps, xp=_XP)
+            s = primitives.symmetrize(a, xp=_XP)
+            return (*spectral.spectral_forward(s, fn, eps=eps, xp=_XP), s)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
         a, ctx.fn, ctx.eps = inputs
-        _, w, v = output
-        ctx.mark_non_differentiable(w, v)
+        _, w, v, s = output
+        ctx.mark_non_differentiable(w, v, s)
         ctx.save_for_backward(w, v, a)
         ctx.save_for_forward(w, v)
         ctx.set_materialize_grads(False)
@@ -124,12 +127,13 @@ def _second(
     return d2
 
 
-def _jvp(ctx: Any, da: torch.Tensor | None, *_: Any) -> tuple[torch.Tensor | None, None, None]:
+def _jvp(ctx: Any, da: torch.Tensor | None, *_: Any) -> tuple[torch.Tensor | None, None, None, None]:
+    """The tangents of ``(f(sym a), w, V, sym a)``: only the first is differentiable."""
     if da is None:
-        return None, None, None
+        return None, None, None, None
     w, v = ctx.saved_tensors[:2]
     with _no_autocast(da):
-        return spectral.spectral_jvp(w, v, da.to(v.dtype), ctx.fn, eps=ctx.eps, xp=_XP), None, None
+        return spectral.spectral_jvp(w, v, da.to(v.dtype), ctx.fn, eps=ctx.eps, xp=_XP), None, None, None
 
 
 class _SpectralFwd(_Spectral):
@@ -148,10 +152,10 @@ def _forward_mode(a: torch.Tensor) -> bool:
 
 def apply_spectral(a: torch.Tensor, /, *, fn: spectral.Spectral, eps: float, eigenvalues: bool = False) -> Any:
     """``f(sym a)`` by ``eigh`` with the Daleckii–Krein backward (float32/float64/complex tensors); with
-    ``eigenvalues``, ``(f(sym a), w)`` (``w`` non-differentiable: for the value checks)."""
+    ``eigenvalues``, ``(f(sym a), w, sym a)`` (``w`` and ``sym a`` non-differentiable: for the value checks)."""
     cls = _SpectralFwd if _forward_mode(a) else _Spectral
     out = cls.apply(a, fn, eps)
-    return (out[0], out[1]) if eigenvalues else out[0]
+    return (out[0], out[1], out[3]) if eigenvalues else out[0]
 
 
 def straight_through(value: torch.Tensor, grad_of: torch.Tensor) -> torch.Tensor:

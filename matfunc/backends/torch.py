@@ -48,6 +48,21 @@ def is_traced(a: Any) -> bool:
     return a.device.type == "meta" or bool(torch._C._functorch.is_functorch_wrapped_tensor(a))
 
 
+_HOST_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
+
+
+def host_view(*tensors: torch.Tensor | None) -> tuple[Any, ...] | None:
+    """CPU tensors as NumPy arrays sharing their memory (``check=True`` reads them there: ``matfunc._api``), or
+    None where one cannot be read that way (another device, a traced or wrapped tensor, a dtype NumPy lacks)."""
+    present = [t for t in tensors if t is not None]
+    if not present or is_traced(present[0]):
+        return None
+    for t in present:
+        if t.device.type != "cpu" or t.dtype not in _HOST_DTYPES or torch._C._functorch.is_functorch_wrapped_tensor(t):
+            return None
+    return tuple(None if t is None else t.detach().resolve_conj().resolve_neg().numpy() for t in tensors)
+
+
 # --- primitives -------------------------------------------------------------------------------------
 
 
