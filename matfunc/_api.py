@@ -79,16 +79,16 @@ def _apply(a: Any, /, *, name: str, inverse: bool, method: str, check: bool, **k
             if glue is not None and check and hasattr(glue, "apply_with_state"):  # the forward's eigenvalues / scale
                 inputs = _deferred(glue, opts) and _compat.is_concrete(a)
                 with _named_input_errors(a, inputs, name=name, eps=opts.eps, xp=xp):
-                    y, saved = glue.apply_with_state(x, opts=opts, xp=xp)
+                    y, saved, asym = glue.apply_with_state(x, opts=opts, xp=xp, asym=inputs)
                 if not (inputs or _compat.is_concrete(y)):  # traced: no value can be read
                     return _cast(y, a.dtype, xp)
-                cxp, (v, cy, saved) = _check_view(glue, xp, x, y, saved)
+                cxp, (v, cy, saved, asym) = _check_view(glue, xp, x, y, saved, asym)
                 with _compat.quiet(cxp, v):
                     if inputs:
-                        if saved is None or saved.a is None or saved.lam is None:
+                        if asym is None or saved is None or saved.lam is None:
                             _validation.check_values(v, name=name, eps=opts.eps, xp=cxp)
-                        else:  # the symmetric part and the eigenvalues the forward computed anyway
-                            stats = _validation.values_stats(v, xp=cxp, part=saved.a, spectral=True)
+                        else:  # the asymmetry and the eigenvalues the forward computed anyway
+                            stats = _validation.values_stats(v, xp=cxp, asym=asym, spectral=True)
                             _report_values(v, stats, saved.lam, name=name, eps=opts.eps, xp=cxp, input_eps=_eps(a, xp))
                     _check_result(v, cy, saved, name=name, opts=opts, xp=cxp)
                 return _cast(y, a.dtype, xp)
@@ -133,26 +133,27 @@ def _eps(a: Any, xp: Any) -> float:
 def _report_values(x: Any, stats: tuple[Any, ...], lam: Any, /, **kw: Any) -> None:
     """The deferred input check of an ``"eig"`` forward: ``_validation.values_stats(spectral=True)`` of the input,
     its scale ``||a||_2`` from the eigenvalues ``lam`` (as for ``powm``/``logm``/``expm``: ``_family``)."""
-    stats = _validation.spectral_scale(stats, lam, xp=kw["xp"])
+    stats = _validation.spectral_scale(stats, lam, x, xp=kw["xp"])
     _validation.report_values(x, stats, spectral=True, **kw)
 
 
-def _check_view(glue: Any, xp: Any, x: Any, y: Any, saved: Any) -> tuple[Any, tuple[Any, Any, Any]]:
-    """``(namespace, (x, y, saved))`` for the checks of a glue's forward, without autodiff history, ``saved``
-    with only the fields they read (``a``, ``c``, ``lam``): the glue's ``host_view`` where it has one (PyTorch's
-    CPU tensors as NumPy arrays, no copy: the checks' small operations cost about 1 us each there instead of
-    8; 4 x 256x256 float32, 2 threads: 0.4 against 0.9 ms)."""
-    fields = (None, None, None) if saved is None else (saved.a, saved.c, saved.lam)
+def _check_view(glue: Any, xp: Any, x: Any, y: Any, saved: Any, asym: Any) -> tuple[Any, tuple[Any, Any, Any, Any]]:
+    """``(namespace, (x, y, saved, asym))`` for the checks of a glue's forward, without autodiff history,
+    ``saved`` with only the fields they read (``c``, ``lam``): the glue's ``host_view`` where it has one
+    (PyTorch's CPU tensors as NumPy arrays, no copy: the checks' small operations cost about 1 us each there
+    instead of 8; 4 x 256x256 float32, 2 threads: 0.4 against 0.9 ms)."""
+    fields = (None, None) if saved is None else (saved.c, saved.lam)
     view = getattr(glue, "host_view", None)
-    host = view(x, y, *fields) if view is not None else None
+    host = view(x, y, asym, *fields) if view is not None else None
     if host is not None:
         import array_api_compat.numpy as xp  # noqa: PLC0415
 
         arrays = host
     else:
-        arrays = tuple(None if t is None else _compat.values(t) for t in (x, y, *fields))
-    x, y, a, c, lam = arrays
-    return xp, (x, y, None if saved is None else saved._replace(a=a, y=None, c=c, v=None, s=None, lam=lam))
+        arrays = tuple(None if t is None else _compat.values(t) for t in (x, y, asym, *fields))
+    x, y, asym, c, lam = arrays
+    saved = None if saved is None else saved._replace(a=None, y=None, c=c, v=None, s=None, lam=lam)
+    return xp, (x, y, saved, asym)
 
 
 @contextlib.contextmanager

@@ -328,9 +328,7 @@ def _check_cover(x: Any, /, *, plan: _Plan, xp: ModuleType) -> None:
     )
 
 
-def _check_spectrum(
-    x: Any, y: Any, w: Any, /, *, plan: _Plan, xp: ModuleType, asym: Any = None, part: Any = None
-) -> None:
+def _check_spectrum(x: Any, y: Any, w: Any, /, *, plan: _Plan, xp: ModuleType, asym: Any = None) -> None:
     """``"eig"``, check=True, after the forward: everything from its eigenvalues ``w`` but one ``n^2`` pass.
 
     - Input finite and symmetric: ``max |a - a^H| <= rtol max|w|`` (``max|w| = ||a||_2``; a NaN or Inf anywhere
@@ -342,28 +340,27 @@ def _check_spectrum(
     - Result finite: ``|y_ij| <= max_k |f(w_k)|`` (orthonormal ``V``; for ``exp`` the Gram form bounds ``y_ii``
       by ``e^{max w}``), so finite ``f(w)`` proves it; only an ``exp`` past the dtype's largest exponent reads
       ``y`` (:func:`_check_output`). ``asym``: :func:`matfunc._validation.asymmetry` of ``x``, where the forward
-      computed it; else read off the symmetric part ``part`` where the forward returned it
-      (:func:`matfunc._validation.asymmetry_from_part`), or off ``x``. A glue's ``host_view`` (PyTorch's CPU
-      tensors) makes them NumPy arrays first, as in ``matfunc._api``."""
+      computed it (read in the pass that symmetrised it, or right after), else read here. A glue's
+      ``host_view`` (PyTorch's CPU tensors) makes them NumPy arrays first, as in ``matfunc._api``."""
     view = getattr(_glue(xp), "host_view", None)
-    host = view(x, w, part) if view is not None and asym is None else None
+    host = view(x, w, asym) if view is not None else None
     cxp: Any = xp
     if host is not None:
         import array_api_compat.numpy as npx
 
         cxp = npx
     else:
-        host = tuple(None if t is None else _compat.values(t) for t in (x, w, part))
-    v, w, part = host
+        host = tuple(None if t is None else _compat.values(t) for t in (x, w, asym))
+    v, w, asym = host
     n = w.shape[-1]
     with _compat.quiet(cxp, v):
-        if asym is not None:
-            asym = _compat.values(asym)
-        elif part is not None:
-            asym = _validation.asymmetry_from_part(v, part, xp=cxp)
-        else:
+        # a negative diagonal entry names itself first (as a test before the forward did); a_ii >= lambda_min,
+        # so the diagonal is read only where an eigenvalue is negative (or NaN)
+        if plan.name != "expm" and not bool(cxp.all(w[..., 0] >= 0)):
+            _check_diagonal(v, plan=plan, xp=cxp)
+        if asym is None:
             asym = _validation.asymmetry(v, xp=cxp)
-        top = _validation.spectral_scale((None, asym, None), w, xp=cxp)[0]
+        top = _validation.spectral_scale((None, asym, 0.0), w, v, xp=cxp)[0]
         rtol = max(_validation.symmetry_rtol(n, plan.eps), 16.0 * float(cxp.finfo(v.dtype).eps))
         bad = ~(asym <= rtol * top)
         if bool(cxp.any(bad)):
@@ -373,8 +370,10 @@ def _check_spectrum(
                 f"is not (max |a - a^H| / ||a||_2 > {rtol:.3g}). Symmetrise it, e.g. (a + a^H) / 2."
             )
         _check_eigenvalues(w, top, plan=plan, xp=cxp)
-        fw = spectral.values(plan.fn, w, plan.eps, xp=cxp)
-        finite = bool(cxp.all(cxp.isfinite(cxp.max(cxp.abs(fw), axis=-1))))
+        # f is monotone on the clamped eigenvalues, so max |f(w)| is at an end (ascending w; the ends also give
+        # the floor eps max |w|): two values per matrix
+        fw = spectral.values(plan.fn, cxp.stack([w[..., 0], w[..., -1]], axis=-1), plan.eps, xp=cxp)
+        finite = bool(cxp.all(cxp.isfinite(fw)))
     if not finite:
         _check_output(x, y, plan=plan, xp=xp)  # exp past the largest exponent: y may still be finite
 
@@ -399,7 +398,7 @@ def _check_eigenvalues(w: Any, top: Any, /, *, plan: _Plan, xp: ModuleType) -> N
     if plan.fn.kind == "exp" or (plan.fn.kind == "power" and plan.fn.p == 0):
         return
     n = w.shape[-1]
-    low = xp.min(w, axis=-1)
+    low = w[..., 0]  # (ascending)
     if plan.fn.singular:
         bad = ~(low > (n * plan.eps) * top)
     else:
@@ -525,8 +524,8 @@ def _host_threads(x: Any) -> Any:
 
 
 def _forward(x: Any, /, *, plan: _Plan, check: bool, xp: ModuleType) -> tuple[Any, Any, Any]:
-    """``(f(x), w, part)``: ``w`` the eigenvalues for ``"eig"`` (for its checks), else None; ``part`` the
-    symmetric part where the forward returns it (PyTorch, for the asymmetry: :func:`_check_spectrum`)."""
+    """``(f(x), w, asym)``: ``w`` the eigenvalues for ``"eig"`` (for its checks), else None; ``asym`` the
+    input's asymmetry where the forward read it (PyTorch: :func:`_check_spectrum`)."""
     glue = _glue(xp)
     if plan.method == "eig":
         if glue is not None:
@@ -608,12 +607,7 @@ def _prepared(a: Any, ctype: Any, ridge: float, check: bool, /, *, plan: Any, xp
     """The input in the compute dtype with its ridge, and whether values are checked; checks it if so."""
     x = _ridged(_cast(a, ctype, xp), ridge, xp)
     check = check and _compat.is_concrete(x)  # no value checks under a trace (issue 25 item 8)
-    if check and plan.method == "eig":  # the rest from the forward's eigenvalues (_check_spectrum)
-        if plan.name != "expm":
-            v = _compat.values(x)
-            with _compat.quiet(xp, v):
-                _check_diagonal(v, plan=plan, xp=xp)
-    elif check:
+    if check and plan.method != "eig":  # "eig": everything from its eigenvalues, after it (_check_spectrum)
         _check_input(x, plan=plan, xp=xp)
         if plan.method == "taylor":
             _check_spread(x, plan=plan, xp=xp)
@@ -677,21 +671,17 @@ def _run(
             from ._api import _blocks
             from .core.blocking import over_batch
 
-            (y, w, _, asym), part = (
-                over_batch(
-                    lambda t: _host_eig_forward(t, plan=plan, check=check, xp=xp, vectors=False),
-                    (x,),
-                    *_blocks(x, xp, workers, eig=True),
-                    xp=xp,
-                    map_=map_,
-                ),
-                None,
+            y, w, _, asym = over_batch(
+                lambda t: _host_eig_forward(t, plan=plan, check=check, xp=xp, vectors=False),
+                (x,),
+                *_blocks(x, xp, workers, eig=True),
+                xp=xp,
+                map_=map_,
             )
         else:
-            y, w, part = _forward(x, plan=plan, check=check, xp=xp)
-            asym = None
+            y, w, asym = _forward(x, plan=plan, check=check, xp=xp)
         if check and plan.method == "eig":
-            _check_spectrum(x, y, w, plan=plan, xp=xp, asym=asym, part=part)
+            _check_spectrum(x, y, w, plan=plan, xp=xp, asym=asym)
         elif check:
             _check_output(x, y, plan=plan, xp=xp)
     return _cast(y, a.dtype, xp)

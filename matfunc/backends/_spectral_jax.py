@@ -123,7 +123,7 @@ def _leaf_jvp(fn: spectral.Spectral, eps: float, primals: tuple[Any], tangents: 
 def apply_spectral(a: Any, /, *, fn: spectral.Spectral, eps: float, eigenvalues: bool = False) -> Any:
     """``f(sym a)`` by ``eigh`` with the Daleckii–Krein tangent rule; with ``eigenvalues``, ``(f(sym a), w,
     None)`` where ``w`` are the eigenvalues for the value checks (eager calls only: one ``eigh``, no gradient;
-    no symmetric part: ``matfunc._family`` reads the asymmetry itself)."""
+    no asymmetry: ``matfunc._family`` reads it itself)."""
     if not eigenvalues:
         return _spectral(a, fn, eps)
     y, w = _spectral_w(a, fn, eps)

@@ -19,7 +19,10 @@ import torch
 
 from .. import _compat
 from ..core import primitives, spectral
-from .torch import _no_autocast  # autocast off (none on meta tensors), as for the roots
+from .torch import (
+    _no_autocast,  # autocast off (none on meta tensors), as for the roots
+    input_asymmetry,
+)
 from .torch import host_view as host_view  # the checks read CPU tensors through NumPy (matfunc._family)
 
 __all__ = ["apply_spectral", "straight_through"]
@@ -36,30 +39,32 @@ class _Spectral(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(a: torch.Tensor, fn: spectral.Spectral, eps: float) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
-        """``(f(sym a), w, V, sym a)``: the symmetric part for ``check=True`` (``matfunc._family``)."""
+    def forward(a: torch.Tensor, fn: spectral.Spectral, eps: float, asym: bool = False) -> tuple[Any, ...]:  # type: ignore[override]
+        """``(f(sym a), w, V, asymmetry)``; ``asym``: the input's asymmetry for ``check=True``
+        (``matfunc.backends.torch.input_asymmetry``, read right after the symmetrisation; else None)."""
         with _no_autocast(a):
             s = primitives.symmetrize(a, xp=_XP)
-            return (*spectral.spectral_forward(s, fn, eps=eps, xp=_XP), s)
+            asymmetry = input_asymmetry(a, s) if asym else None
+            return (*spectral.spectral_forward(s, fn, eps=eps, xp=_XP), asymmetry)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
-        a, ctx.fn, ctx.eps = inputs
-        _, w, v, s = output
-        ctx.mark_non_differentiable(w, v, s)
+        a, ctx.fn, ctx.eps = inputs[:3]
+        _, w, v, asymmetry = output
+        ctx.mark_non_differentiable(*(t for t in (w, v, asymmetry) if t is not None))
         ctx.save_for_backward(w, v, a)
         ctx.save_for_forward(w, v)
         ctx.set_materialize_grads(False)
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor | None, *_: Any) -> tuple[torch.Tensor | None, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, g: torch.Tensor | None, *_: Any) -> tuple[torch.Tensor | None, None, None, None]:  # type: ignore[override]
         if g is None:
-            return None, None, None
+            return None, None, None, None
         w, v, a = ctx.saved_tensors
         with _no_autocast(g):
             if torch.is_grad_enabled():  # differentiable: exact second derivatives
-                return _FirstOrder.apply(a, g.to(v.dtype), w, v, ctx.fn, ctx.eps), None, None
-            return spectral.spectral_vjp(w, v, g.to(v.dtype), ctx.fn, eps=ctx.eps, xp=_XP), None, None
+                return _FirstOrder.apply(a, g.to(v.dtype), w, v, ctx.fn, ctx.eps), None, None, None
+            return spectral.spectral_vjp(w, v, g.to(v.dtype), ctx.fn, eps=ctx.eps, xp=_XP), None, None, None
 
 
 class _FirstOrder(torch.autograd.Function):
@@ -128,7 +133,7 @@ def _second(
 
 
 def _jvp(ctx: Any, da: torch.Tensor | None, *_: Any) -> tuple[torch.Tensor | None, None, None, None]:
-    """The tangents of ``(f(sym a), w, V, sym a)``: only the first is differentiable."""
+    """The tangents of ``(f(sym a), w, V, asymmetry)``: only the first is differentiable."""
     if da is None:
         return None, None, None, None
     w, v = ctx.saved_tensors[:2]
@@ -152,9 +157,10 @@ def _forward_mode(a: torch.Tensor) -> bool:
 
 def apply_spectral(a: torch.Tensor, /, *, fn: spectral.Spectral, eps: float, eigenvalues: bool = False) -> Any:
     """``f(sym a)`` by ``eigh`` with the Daleckii–Krein backward (float32/float64/complex tensors); with
-    ``eigenvalues``, ``(f(sym a), w, sym a)`` (``w`` and ``sym a`` non-differentiable: for the value checks)."""
+    ``eigenvalues``, ``(f(sym a), w, asymmetry)`` (non-differentiable: for the value checks; the asymmetry of
+    ``a``, read in the forward, None under a transform)."""
     cls = _SpectralFwd if _forward_mode(a) else _Spectral
-    out = cls.apply(a, fn, eps)
+    out = cls.apply(a, fn, eps, eigenvalues)
     return (out[0], out[1], out[3]) if eigenvalues else out[0]
 
 
