@@ -238,24 +238,30 @@ def asymmetry_from_part(a: Any, part: Any, /, *, xp: ModuleType) -> Any:
 
 
 def _max_difference(a: Any, part: Any) -> Any:
-    """``max(a - part)`` per matrix of two NumPy batches, in chunks of ``primitives._TILE_BYTES`` (several small
-    matrices, or a slice of a large one) through one scratch array."""
+    """``max(a - part)`` per matrix of two NumPy batches, in chunks of ``_CHUNK_BYTES`` (several small matrices, or
+    a slice of a large one) through one scratch array."""
     n = a.shape[-1]
     fa, fp = np.reshape(a, (-1, n * n)), np.reshape(part, (-1, n * n))
     count, m = fa.shape
-    step = max(1, primitives._TILE_BYTES // a.itemsize)  # elements per chunk
-    if m > step:  # large matrices: slices of each
-        pieces = [(r, r + 1, c, min(c + step, m)) for r in range(count) for c in range(0, m, step)]
-    else:
-        rows = step // m
-        pieces = [(r, min(r + rows, count), 0, m) for r in range(0, count, rows)]
+    step = max(1, _CHUNK_BYTES // a.itemsize)  # elements per chunk
     scratch = np.empty(min(step, count * m), a.dtype)
-    worst = np.full(count, -np.inf, a.dtype)
-    for r0, r1, c0, c1 in pieces:
-        d = np.reshape(scratch[: (r1 - r0) * (c1 - c0)], (r1 - r0, c1 - c0))
-        np.subtract(fa[r0:r1, c0:c1], fp[r0:r1, c0:c1], out=d)
-        np.maximum(worst[r0:r1], np.max(d, axis=-1), out=worst[r0:r1])  # (propagates NaN)
+    if m > step:  # large matrices: slices of each
+        worst = np.full(count, -np.inf, a.dtype)
+        for r in range(count):
+            for c in range(0, m, step):
+                d = np.subtract(fa[r, c : c + step], fp[r, c : c + step], out=scratch[: min(step, m - c)])
+                worst[r] = np.maximum(worst[r], np.max(d))  # (propagates NaN)
+        return worst
+    worst = np.empty(count, a.dtype)
+    rows = step // m
+    for r in range(0, count, rows):
+        k = min(rows, count - r)
+        d = np.subtract(fa[r : r + k], fp[r : r + k], out=np.reshape(scratch[: k * m], (k, m)))
+        np.max(d, axis=-1, out=worst[r : r + k])
     return worst
+
+
+_CHUNK_BYTES = 1 << 19  # 512 KiB: in a core's L2 cache with its operands, few enough Python steps
 
 
 def asymmetry(a: Any, /, *, xp: ModuleType, halved: bool = False) -> Any:
