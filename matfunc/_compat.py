@@ -89,6 +89,20 @@ def is_cpu(x: Any) -> bool:
     return "cpu" in str(kind).lower()
 
 
+def check_arrays(glue: Any, xp: Any, *arrays: Any) -> tuple[Any, tuple[Any, ...]]:
+    """``(namespace, arrays)`` for value checks after a glue's forward, without autodiff history: through the
+    glue's ``host_view`` where it has one (PyTorch's CPU tensors as NumPy arrays sharing their memory: the
+    checks' small operations cost about 1 us each there instead of 8), else :func:`values` of each (None
+    stays None)."""
+    view = getattr(glue, "host_view", None)
+    host = view(*arrays) if view is not None else None
+    if host is not None:
+        import array_api_compat.numpy as npx
+
+        return npx, host
+    return xp, tuple(None if t is None else values(t) for t in arrays)
+
+
 def values(x: Any) -> Any:
     """``x`` without autodiff history (torch: ``x.detach()``), for value checks that read it back."""
     detach = getattr(x, "detach", None)

@@ -164,7 +164,6 @@ def values_stats(
     *,
     xp: ModuleType,
     symmetrize: bool = False,
-    part: Any = None,
     lower: bool = False,
     spectral: bool = False,
     asym: Any = None,
@@ -173,28 +172,22 @@ def values_stats(
     smallest diagonal entry (real part). Computed block by block in the worker threads of a NumPy batch
     (``matfunc._api``), where each block is then decomposed while it is still in cache. ``symmetrize``: returns
     ``(sym(a), stats)``, the asymmetry read in the same pass as the symmetrisation the forward needs
-    (``core.primitives.symmetrize``). ``part``: ``sym(a)`` as the forward computed it; the asymmetry is then
-    read off ``a - sym(a)`` (:func:`asymmetry_from_part`), contiguous passes instead of a transposed one.
-    ``lower``: the symmetric part only feeds ``eigh`` (``core.primitives.symmetrize``). ``spectral``: no
-    ``scale`` pass (None in its place): an ``"eig"`` forward's eigenvalues give ``||a||_2`` instead
-    (:func:`spectral_scale`). ``asym``: the asymmetry, where the forward read it (``part`` and
-    ``symmetrize`` unused then)."""
-    scale = None if spectral else _max_abs(a, xp=xp)
+    (``core.primitives.symmetrize``). ``lower``: the symmetric part only feeds ``eigh``
+    (``core.primitives.symmetrize``). ``spectral``: no ``scale`` pass (None in its place): an ``"eig"``
+    forward's eigenvalues give ``||a||_2`` instead (:func:`spectral_scale`). ``asym``: the asymmetry, where the
+    forward read it (:func:`asymmetry_from_part`, PyTorch); the diagonal is then left to :func:`spectral_scale`
+    too (None), which reads it only where an eigenvalue is negative."""
+    scale = None if spectral else max_abs(a, xp=xp)
     huge = scale is not None and not bool(xp.all(scale <= 0.5 * float(xp.finfo(a.dtype).max)))
-    s = None
-    if asym is not None:
-        pass
-    elif part is not None:
-        asym = asymmetry_from_part(a, part, xp=xp)
-    elif symmetrize and not huge:
-        s, asym = primitives.symmetrize(a, xp=xp, with_asymmetry=True, lower=lower)
-    else:
-        s, asym = (sym(a) if symmetrize else None), asymmetry(a, xp=xp, halved=huge)
+    s, low = None, None
+    if asym is None:
+        if symmetrize and not huge:
+            s, asym = primitives.symmetrize(a, xp=xp, with_asymmetry=True, lower=lower)
+        else:
+            s, asym = (sym(a) if symmetrize else None), asymmetry(a, xp=xp, halved=huge)
+        low = min_diagonal(a, xp=xp)
     if spectral and not bool(xp.all(xp.isfinite(asym))):  # overflow near the float maximum, or NaN/Inf input
         asym = asymmetry(a, xp=xp, halved=True)
-    # spectral with the symmetric part given (a pass after the forward): the diagonal only where the eigenvalues
-    # do not already show it nonnegative (spectral_scale)
-    low = None if spectral and not symmetrize else min_diagonal(a, xp=xp)
     stats = (scale, asym, low)
     return (s, stats) if symmetrize else stats
 
@@ -209,15 +202,20 @@ def spectral_scale(stats: tuple[Any, Any, Any], lam: Any, a: Any, /, *, xp: Modu
     forward's eigenvalues as the scale (NaN where they are: a non-finite input). A smallest diagonal entry
     not given is read only where some eigenvalue is negative (or NaN): ``a_ii >= lambda_min``, so a nonnegative
     ``lambda_min`` passes the diagonal test as the diagonal itself would."""
-    _, asym, low = stats  # (ascending: the extremes at the ends; NaN anywhere makes the sum NaN)
-    lmin = lam[..., 0]
-    top = xp.maximum(xp.abs(lmin), xp.abs(lam[..., -1]))
+    _, asym, low = stats
     if low is None:
-        low = lmin if bool(xp.all(lmin >= 0)) else min_diagonal(a, xp=xp)
-    return xp.where(xp.isnan(xp.sum(lam, axis=-1)), xp.full_like(top, math.nan), top), asym, low
+        low = lam[..., 0] if bool(xp.all(lam[..., 0] >= 0)) else min_diagonal(a, xp=xp)
+    return spectral_norm(lam, xp=xp), asym, low
 
 
-def _max_abs(a: Any, /, *, xp: ModuleType) -> Any:
+def spectral_norm(lam: Any, /, *, xp: ModuleType) -> Any:
+    """``max |lambda|`` per matrix of ascending eigenvalues (the ends), NaN where any is (through their sum)."""
+    top = xp.maximum(xp.abs(lam[..., 0]), xp.abs(lam[..., -1]))
+    return xp.where(xp.isnan(xp.sum(lam, axis=-1)), xp.full_like(top, math.nan), top)
+
+
+def max_abs(a: Any, /, *, xp: ModuleType) -> Any:
+    """``max |a_ij|`` per matrix (NaN where ``a`` has NaN)."""
     if is_complex(a):
         return xp.max(xp.abs(a), axis=(-2, -1))
     return xp.maximum(xp.max(a, axis=(-2, -1)), -xp.min(a, axis=(-2, -1)))  # no temporary; both propagate NaN
@@ -287,6 +285,30 @@ def report_values(
     the user's dtype, if ``a`` was cast to the compute dtype: half precision's own rounding is allowed;
     ``spectral``: the scale is ``||a||_2``, :func:`spectral_scale`)."""
     scale, asym, low = stats
+    rtol = report_symmetry(a, scale, asym, name=name, eps=eps, xp=xp, input_eps=input_eps, spectral=spectral)
+    negative = low < -rtol * scale
+    if bool(xp.any(negative)):
+        raise ValueError(
+            f"{name} expects positive semidefinite matrices; {_first_bad(negative, xp=xp, shape=tuple(a.shape[:-2]))} "
+            "has a negative diagonal entry, so it has a negative eigenvalue and no real square root"
+        )
+
+
+def report_symmetry(
+    a: Any,
+    scale: Any,
+    asym: Any,
+    /,
+    *,
+    name: str,
+    eps: float,
+    xp: ModuleType,
+    input_eps: float | None = None,
+    spectral: bool = False,
+) -> float:
+    """The finite-and-symmetric verdict of :func:`report_values` (``max |a - a^H| <= rtol * scale``, ``rtol`` =
+    :func:`symmetry_rtol`, at least 16 eps of the user's dtype), shared with ``powm``/``logm``/``expm``'s
+    ``"eig"`` check; returns ``rtol``."""
     batch = tuple(a.shape[:-2])
     # max propagates NaN and Inf (and a - sym(a) is NaN where a is not finite): no isfinite(a) pass
     if not bool(xp.all(xp.isfinite(scale))) or not bool(xp.all(xp.isfinite(asym))):
@@ -306,12 +328,7 @@ def report_values(
             f"(max |a - a^H| / {norm} = {worst:.3g} > {rtol:.3g}; a real diagonal included). "
             "Take its Hermitian part, e.g. (a + a^H) / 2."
         )
-    negative = low < -rtol * scale
-    if bool(xp.any(negative)):
-        raise ValueError(
-            f"{name} expects positive semidefinite matrices; {_first_bad(negative, xp=xp, shape=batch)} has a "
-            "negative diagonal entry, so it has a negative eigenvalue and no real square root"
-        )
+    return rtol
 
 
 def check_result(y: Any, /, *, name: str, method: str, xp: ModuleType) -> None:

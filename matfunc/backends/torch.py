@@ -121,8 +121,6 @@ def _eigh(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     1024 x 32x32 52 against 74 ms, 4 x 256x256 25 against 32 ms)."""
     if not _host_eigh_ok(a) or torch.get_num_threads() < 2:
         return torch.linalg.eigh(a)
-    import numpy as np
-
     try:
         out = _threads.host_eigh(a.detach().resolve_conj().resolve_neg().numpy(), max_workers=torch.get_num_threads())
     except np.linalg.LinAlgError:  # NaN/Inf or no convergence: torch's own eigh, its result or its error
