@@ -122,20 +122,25 @@ def test_deferred_input_checks_still_run_on_every_backend(xp):
             f(nan, method="eig")
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("shape", [(4, 256, 256), (1, 1024, 1024), (2, 130, 130), (3, 40, 40)])
-def test_symmetrize_lower_feeds_eigh_with_the_bits_of_sym(shape):
+def test_symmetrize_lower_feeds_eigh_with_the_bits_of_sym(shape, dtype):
     """``lower=True`` (the symmetric part only feeds ``eigh``): its lower triangle has the bits of ``sym``, and
     NumPy's ``eigh`` of it gives the bits of ``eigh(sym(a))``, so the strict upper triangle it leaves unspecified
-    is never read (this fails if ``eigh`` ever reads the upper triangle). The asymmetry is unchanged."""
+    is never read (this fails if ``eigh`` ever reads the upper triangle). The asymmetry is unchanged. float64
+    arrives column-major where it is tiled or chunked (the transposed view of the upper triangle, or of all of
+    the symmetric matrix: ``primitives._fortran_eigh``), in the same bits."""
     rng = np.random.default_rng(5)
-    a = rng.standard_normal(shape)
+    a = rng.standard_normal(shape).astype(dtype)
     a[..., 9, 3] += 1.0
     xp = array_namespace(a)
     s, asym = primitives.symmetrize(a, xp=xp, with_asymmetry=True, lower=True)
     ref = _plain_sym(a)
     np.testing.assert_array_equal(np.tril(s), np.tril(ref))
     np.testing.assert_array_equal(asym, np.max(a - np.swapaxes(a, -1, -2), axis=(-2, -1)))
-    garbage = s.copy()
+    if dtype == "float64" and a.nbytes >= primitives._TILE_BYTES // 2:
+        assert np.swapaxes(s, -1, -2).flags.c_contiguous
+    garbage = s.copy(order="K")  # (its layout)
     rows, cols = np.triu_indices(shape[-1], 1)
     garbage[..., rows, cols] = np.nan  # whatever the upper triangle holds
     for got, want in zip(np.linalg.eigh(garbage), np.linalg.eigh(ref), strict=True):

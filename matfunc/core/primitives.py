@@ -152,7 +152,8 @@ def _symmetrize_tiled(a: Any, with_asym: bool, lower: bool = False, overwrite: b
 
     For each pair of tiles ``(I, J)``, ``(J, I)`` below the diagonal: one transposed copy of ``a[J, I]`` into a
     contiguous scratch tile, then ``a[I, J] / 2 + a[J, I]^T / 2`` (``sym``'s operations, so its bits), mirrored
-    into ``[J, I]`` (not for ``lower``), and ``a[I, J] - a[J, I]^T`` for the asymmetry; ``overwrite``: in ``a``
+    into ``[J, I]`` (not for ``lower``; float64, :func:`_fortran_eigh`: the pairs the other way round, the upper
+    triangle, returned as the transposed view), and ``a[I, J] - a[J, I]^T`` for the asymmetry; ``overwrite``: in ``a``
     itself (the scratch tile holds what the mirror overwrites). 1 x 1024x1024 float64, 2 threads: 5.7 ms
     against 12 ms for ``sym`` and ``asymmetry`` as whole-array operations (2048: 25 against 68 ms)."""
     import numpy as np
@@ -165,32 +166,35 @@ def _symmetrize_tiled(a: Any, with_asym: bool, lower: bool = False, overwrite: b
         return None
     b = next((t for t in (128, 64, 32) if count * t * t * a.itemsize <= _TILE_BYTES), 0)
     if n * n * a.itemsize <= 4 * _TILE_BYTES or not b or n < 2 * b:
-        return _symmetrize_chunked(a, with_asym, overwrite)
+        return _symmetrize_chunked(a, with_asym, overwrite, lower)
     # lower: zeros above the diagonal, not np.empty's leftovers (a signalling NaN there raises in eigh's float32
     # to float64 cast); calloc's pages cost no pass where they are fresh
+    upper = lower and _fortran_eigh(a) and not overwrite
     out = a if overwrite else (np.zeros if lower else np.empty)(a.shape, a.dtype)
     worst = np.zeros(batch, a.dtype)
     scratch, half = np.empty((*batch, b, b), a.dtype), np.empty((*batch, b, b), a.dtype)
-    for i in range(0, n, b):
-        for j in range(0, i + 1, b):
-            x = a[..., i : i + b, j : j + b]
-            k, m = x.shape[-2], x.shape[-1]
-            t, h, o = scratch[..., :k, :m], half[..., :k, :m], out[..., i : i + k, j : j + m]
-            np.copyto(t, np.swapaxes(a[..., j : j + m, i : i + k], -1, -2))
-            if with_asym:  # (before an in-place o overwrites x)
-                np.subtract(x, t, out=h)
-                np.maximum(worst, np.max(h, axis=(-2, -1)), out=worst)
-                if i != j:  # the transposed tile's differences are these, negated
-                    np.maximum(worst, -np.min(h, axis=(-2, -1)), out=worst)
-            np.multiply(x, 0.5, out=o)
-            np.multiply(t, 0.5, out=h)
-            o += h
-            if i != j and not lower:
-                out[..., j : j + m, i : i + k] = np.swapaxes(o, -1, -2)
+    # (r, c): a tile at or below the diagonal (i, j); upper: at or above it (j, i)
+    for r, c in ((j, i) if upper else (i, j) for i in range(0, n, b) for j in range(0, i + 1, b)):
+        x = a[..., r : r + b, c : c + b]
+        k, m = x.shape[-2], x.shape[-1]
+        t, h, o = scratch[..., :k, :m], half[..., :k, :m], out[..., r : r + k, c : c + m]
+        np.copyto(t, np.swapaxes(a[..., c : c + m, r : r + k], -1, -2))
+        if with_asym:  # (before an in-place o overwrites x)
+            np.subtract(x, t, out=h)
+            np.maximum(worst, np.max(h, axis=(-2, -1)), out=worst)
+            if r != c:  # the transposed tile's differences are these, negated
+                np.maximum(worst, -np.min(h, axis=(-2, -1)), out=worst)
+        np.multiply(x, 0.5, out=o)
+        np.multiply(t, 0.5, out=h)
+        o += h
+        if r != c and not lower:
+            out[..., c : c + m, r : r + k] = np.swapaxes(o, -1, -2)
+    if upper:  # the lower triangle of the column-major view, what eigh reads
+        out = np.swapaxes(out, -1, -2)
     return (out, worst) if with_asym else out  # (np.maximum propagates NaN, as the whole-array max does)
 
 
-def _symmetrize_chunked(a: Any, with_asym: bool, overwrite: bool) -> Any:
+def _symmetrize_chunked(a: Any, with_asym: bool, overwrite: bool, lower: bool = False) -> Any:
     """:func:`symmetrize` of a batch of small real NumPy matrices in chunks of about ``_TILE_BYTES``: each
     chunk's ``a^T`` copied into a small scratch array, then ``sym``'s operations (so its bits) into the result.
     One fresh array of the batch's size, not two: on this project's machines two live temporaries of 2 MiB
@@ -218,7 +222,19 @@ def _symmetrize_chunked(a: Any, with_asym: bool, overwrite: bool) -> Any:
         t *= 0.5
         o += t
     out = np.reshape(out, a.shape)
+    if lower and _fortran_eigh(a) and not np.shares_memory(out, a):  # exactly symmetric: the same matrix
+        out = np.swapaxes(out, -1, -2)
     return (out, np.reshape(worst, batch)) if worst is not None else out
+
+
+def _fortran_eigh(a: Any) -> bool:
+    """Whether :func:`symmetrize` (``lower=True``) hands NumPy's ``eigh`` a column-major view (the transposed
+    view of a row-major array holding the upper triangle, or all of a symmetric matrix): NumPy copies each
+    matrix into column-major order for LAPACK, reading a row-major one across its rows. For float64; float32 is
+    copied into a float64 array anyway, where the row-major read was the faster. 2 threads, ``eigh`` of a
+    column-major against a row-major float64 array: 0.97x the time at 1 x 1024x1024, 1 x 512x512 and 4 x
+    256x256 (0.99 at 1024 x 32x32)."""
+    return bool(a.dtype.char == "d")
 
 
 def gram(w: Any, /, *, xp: ModuleType, out: Any = None) -> Any:
@@ -309,7 +325,19 @@ def _gram_syrk(w: Any, out: Any = None) -> Any:
     """NumPy runs ``W @ W.T`` (the second operand the transposed view of the first) as a symmetric rank-k
     update, ``syrk``: half the flops, and one triangle mirrored, so exactly symmetric (no ``sym`` pass; 4 ms of a
     1024 x 1024 float64 root)."""
-    return _matmul_out(w, mT(w), out)
+    return _matmul_out(w, mT(w), _row_major(out))
+
+
+def _row_major(out: Any) -> Any:
+    """``out`` for a symmetric result: a column-major ``out`` (:func:`_fortran_eigh`) as its row-major
+    transposed view, the same memory, where NumPy's ``matmul`` writes without a buffer."""
+    import numpy as np
+
+    if isinstance(out, np.ndarray) and out.ndim >= 2 and not out.flags.c_contiguous:
+        t = np.swapaxes(out, -1, -2)
+        if t.flags.c_contiguous:
+            return t
+    return out
 
 
 def _matmul_out(a: Any, b: Any, out: Any) -> Any:
@@ -327,6 +355,7 @@ def _signed_gram_syrk(v: Any, d: Any, out: Any = None) -> Any:
     import numpy as np
 
     d = np.asarray(d, dtype=v.dtype)
+    out = _row_major(out)
     batch_axes = tuple(range(d.ndim - 1))
     y = None
     for sign in (1.0, -1.0):
