@@ -199,3 +199,54 @@ def test_matmul_and_congruence_reuse_temporaries_with_the_same_result(xp):
     v2 = xp.asarray(to_numpy(v), copy=True)
     tmp = xp.asarray(np.zeros((3, 50, 50)))
     np.testing.assert_array_equal(to_numpy(from_eig(v2, d, xp=ns, out=tmp, overwrite_v=True)), plain)
+
+
+@pytest.mark.parametrize("n", [100, 512, 1024])
+def test_hermitian_congruence_is_the_symmetric_part_of_the_congruence(xp, n):
+    """``hermitian_congruence(v, g, scale)`` for a non-symmetric ``G`` and a Hadamard ``scale`` with a symmetric
+    matrix: exactly symmetric, and ``sym(V s(V^T G V) V^T)`` within the products' rounding of the float64
+    reference (``4 n eps`` times the same products of absolute values), by halves (CPU, n >= 512) or not."""
+    rng = np.random.default_rng(n + 1)
+    v = np.linalg.qr(rng.standard_normal((2, n, n)))[0]
+    g = rng.standard_normal((2, n, n))
+    k = rng.uniform(0.5, 2.0, (2, n, n))
+    k = k + np.swapaxes(k, -1, -2)
+    x, gx, kx = (xp.asarray(t) for t in (v, g, k))
+    ns = array_namespace(x)
+
+    def scale(m):
+        return m * kx
+
+    y = to_numpy(primitives.hermitian_congruence(x, gx, xp=ns, scale=scale))
+    np.testing.assert_array_equal(y, np.swapaxes(y, -1, -2))
+    vt = np.swapaxes(v, -1, -2)
+    ref = _plain_sym(v @ (k * (vt @ g @ v)) @ vt)
+    av, avt = np.abs(v), np.abs(vt)
+    bound = 4 * n * EPS64 * (av @ (k * (avt @ np.abs(g) @ av)) @ avt)
+    assert np.all(np.abs(y - ref) <= bound)
+
+
+def test_torch_cpu_eigh_reads_the_lower_triangle_from_the_column_major_view():
+    """PyTorch's CPU ``eigh`` (``backends.torch._lapack_eigh``) hands LAPACK a row-major matrix as its
+    column-major ``a^H`` with ``UPLO="U"``: the lower triangle of ``a`` and nothing else, real and complex
+    Hermitian, one matrix and batches, to ``torch.linalg.eigh``'s accuracy (``n eps ||a||`` for the eigenvalues,
+    eigenvectors of the same matrix); a column-major input goes in as it is."""
+    torch = pytest.importorskip("torch")
+    from matfunc.backends import torch as glue
+
+    rng = np.random.default_rng(11)
+    for shape, dtype in (((600, 600), torch.float64), ((3, 64, 64), torch.float32), ((2, 40, 40), torch.complex128)):
+        n = shape[-1]
+        z = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if dtype.is_complex else 0)
+        h = z + np.conj(np.swapaxes(z, -1, -2))
+        a = torch.as_tensor(np.tril(h)).to(dtype)
+        rows, cols = np.triu_indices(n, 1)
+        a[..., rows, cols] = float("nan")  # whatever the upper triangle holds is never read
+        w, v = glue._lapack_eigh(a)
+        w_ref = np.linalg.eigvalsh(h)
+        tol = 10 * n * float(torch.finfo(dtype).eps) * np.max(np.abs(w_ref))
+        assert np.max(np.abs(w.numpy() - w_ref)) <= tol
+        hv = torch.as_tensor(h).to(dtype) @ v
+        assert float((hv - v * w.to(v.dtype)[..., None, :]).abs().max()) <= tol
+        col = torch.as_tensor(h).to(dtype).mT.contiguous().mT  # column-major already
+        np.testing.assert_allclose(glue._lapack_eigh(col)[0].numpy(), w.numpy(), rtol=0, atol=tol)

@@ -174,6 +174,7 @@ def _symmetrize(a: torch.Tensor, with_asym: bool, lower: bool = False, overwrite
 primitives.register(_XP.__name__, "symmetrize", _symmetrize)
 primitives.register(_XP.__name__, "eigh", _eigh)
 primitives.register(_XP.__name__, "gram", _gram)
+primitives.register(_XP.__name__, "hermitian_out", _hermitian_out)
 primitives.register(_XP.__name__, "signed_gram", _signed_gram)
 primitives.register(_XP.__name__, "spd_solve", _spd_solve)
 primitives.register(_XP.__name__, "matmul_add", _matmul_add)

@@ -49,6 +49,7 @@ _NAMES = {
     "gram",
     "signed_gram",
     "symmetrize",
+    "hermitian_out",
 }
 
 
@@ -321,6 +322,20 @@ def congruence(v: Any, g: Any, /, *, xp: ModuleType, scale: Callable[[Any], Any]
     return matmul(t, vh, xp=xp, out=m)
 
 
+def hermitian_congruence(v: Any, g: Any, /, *, xp: ModuleType, scale: Callable[[Any], Any]) -> Any:
+    """``sym(V s(V^H G V) V^H) = V s(sym(V^H G V)) V^H``, exactly Hermitian, for a ``scale`` that keeps a
+    Hermitian argument Hermitian (a Hadamard product with a symmetric matrix). Where :func:`hermitian_product`
+    splits (CPU, ``n >= 512``): the middle symmetrised, then the last product by halves (5/8 of its flops at
+    1024); elsewhere :func:`congruence` and one :func:`symmetrize` of the result. Each form has one pass of
+    ``sym``; 1 x 1024x1024 float64, NumPy, 2 threads: 0.93x the time."""
+    if v.shape[-1] < _GRAM_SPLIT or not _on_cpu(v):
+        return symmetrize(congruence(v, g, xp=xp, scale=scale), xp=xp, overwrite=True)
+    m = scale(symmetrize((mH(v) @ g) @ v, xp=xp, overwrite=True))
+    u = v @ m
+    new = _override(xp, "hermitian_out")  # a fresh array to assemble the blocks in (no concat copies)
+    return hermitian_product(u, v, xp=xp, out=None if new is None else new(u))
+
+
 def _gram_syrk(w: Any, out: Any = None) -> Any:
     """NumPy runs ``W @ W.T`` (the second operand the transposed view of the first) as a symmetric rank-k
     update, ``syrk``: half the flops, and one triangle mirrored, so exactly symmetric (no ``sym`` pass; 4 ms of a
@@ -381,6 +396,9 @@ _OVERRIDES[("array_api_compat.numpy", "gram")] = _gram_syrk
 _OVERRIDES[("array_api_compat.numpy", "matmul")] = _matmul_out
 _OVERRIDES[("array_api_compat.numpy", "signed_gram")] = _signed_gram_syrk
 _OVERRIDES[("array_api_compat.numpy", "symmetrize")] = _symmetrize_tiled
+_OVERRIDES[("array_api_compat.numpy", "hermitian_out")] = lambda u: __import__("numpy").empty(
+    (*u.shape[:-1], u.shape[-2]), u.dtype
+)
 
 
 def eye_like(a: Any, /, *, xp: ModuleType) -> Any:
