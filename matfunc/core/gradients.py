@@ -30,7 +30,7 @@ from . import primitives
 from .coefficients import geometric_pade_floats
 from .eig import from_eig, sqrt_floor
 from .forward import Saved
-from .lyapunov import loewner_solve, sign_lyapunov
+from .lyapunov import hermitian_loewner_solve, sign_lyapunov
 from .options import Options
 
 __all__ = ["sqrtm_vjp", "sqrtm_jvp", "saved_for"]
@@ -55,7 +55,7 @@ def _eig_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
     if opts.inverse:  # -denom (sc_i sc_j), in place where the array allows ((-a) b = -(a b) exactly)
         sc = xp.maximum(s, floor)
         denom *= sc[..., :, None] * (-sc[..., None, :])
-    return loewner_solve(v, denom, g, xp=xp)
+    return hermitian_loewner_solve(v, denom, g, xp=xp)  # sym(...), exactly symmetric
 
 
 def _svd_pade_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
@@ -138,9 +138,9 @@ def sqrtm_vjp(saved: Saved, g: Any, /, *, opts: Options, xp: ModuleType) -> Any:
     """``dA`` for upstream gradient ``g`` of ``sqrtm`` (``opts.inverse``: ``inv_sqrtm``) at the saved point."""
     if opts.backward == "lyapunov":  # the symmetric sign solve takes sym(rhs) itself and returns a symmetric X
         return _lyapunov_solve(saved, g, adjoint=True, opts=opts, xp=xp)
-    if opts.backward == "eig":  # V [K o (V^H G V)] V^H with K symmetric: sym(G) is taken by the final sym
-        da = _eig_vjp(saved, g, opts=opts, xp=xp)
-    elif opts.backward == "svd-pade":
+    if opts.backward == "eig":  # V [K o sym(V^H G V)] V^H with K symmetric: exactly symmetric already
+        return _eig_vjp(saved, g, opts=opts, xp=xp)
+    if opts.backward == "svd-pade":
         da = _svd_pade_vjp(saved, primitives.symmetrize(g, xp=xp), opts=opts, xp=xp)
     else:
         raise ValueError(
@@ -183,9 +183,9 @@ def sqrtm_jvp(saved: Saved, da: Any, /, *, opts: Options, xp: ModuleType) -> Any
     if opts.backward == "lyapunov":  # the symmetric sign solve takes sym(da) itself and returns a symmetric dS
         dy = _lyapunov_solve(saved, da, adjoint=False, opts=opts, xp=xp)
         return primitives.sym(dy) if opts.inverse else dy
-    if opts.backward == "eig":  # sym(da) taken by the final sym, as in the VJP
-        dy = _eig_vjp(saved, da, opts=opts, xp=xp)
-    elif opts.backward == "svd-pade":
+    if opts.backward == "eig":  # sym(da) taken in the eigenbasis, as in the VJP
+        return _eig_vjp(saved, da, opts=opts, xp=xp)
+    if opts.backward == "svd-pade":
         dy = _svd_pade_vjp(saved, primitives.symmetrize(da, xp=xp), opts=opts, xp=xp)
     else:
         raise ValueError(

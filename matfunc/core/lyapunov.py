@@ -146,6 +146,13 @@ def loewner_solve(v: Any, denom: Any, g: Any, /, *, xp: ModuleType) -> Any:
     return primitives.congruence(v, g, xp=xp, scale=lambda m: _divide(m, denom))
 
 
+def hermitian_loewner_solve(v: Any, denom: Any, g: Any, /, *, xp: ModuleType) -> Any:
+    """``sym(V [(V^T G V) / denom] V^T)`` for a symmetric ``denom``, exactly symmetric
+    (:func:`.primitives.hermitian_congruence`): the middle symmetrised instead of the result, and where the
+    backend forms its products by halves, the last product by halves too."""
+    return primitives.hermitian_congruence(v, g, xp=xp, scale=lambda m: _divide(m, denom))
+
+
 def _divide(m: Any, denom: Any) -> Any:
     m /= denom  # in place where the array allows (a temporary fewer: page faults cost on the host)
     return m
