@@ -175,8 +175,8 @@ def values_stats(
     (``core.primitives.symmetrize``). ``lower``: the symmetric part only feeds ``eigh``
     (``core.primitives.symmetrize``). ``spectral``: no ``scale`` pass (None in its place): an ``"eig"``
     forward's eigenvalues give ``||a||_2`` instead (:func:`spectral_scale`). ``asym``: the asymmetry, where the
-    forward read it (:func:`asymmetry_from_part`, PyTorch); the diagonal is then left to :func:`spectral_scale`
-    too (None), which reads it only where an eigenvalue is negative."""
+    forward read it (:func:`asymmetry_from_part`, PyTorch). With ``spectral`` the diagonal is left to
+    :func:`spectral_scale` (None), which reads it only where an eigenvalue is negative."""
     scale = None if spectral else max_abs(a, xp=xp)
     huge = scale is not None and not bool(xp.all(scale <= 0.5 * float(xp.finfo(a.dtype).max)))
     s, low = None, None
@@ -185,7 +185,7 @@ def values_stats(
             s, asym = primitives.symmetrize(a, xp=xp, with_asymmetry=True, lower=lower)
         else:
             s, asym = (sym(a) if symmetrize else None), asymmetry(a, xp=xp, halved=huge)
-        low = min_diagonal(a, xp=xp)
+        low = None if spectral else min_diagonal(a, xp=xp)  # spectral: spectral_scale reads it where needed
     if spectral and not bool(xp.all(xp.isfinite(asym))):  # overflow near the float maximum, or NaN/Inf input
         asym = asymmetry(a, xp=xp, halved=True)
     stats = (scale, asym, low)
