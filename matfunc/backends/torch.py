@@ -150,15 +150,6 @@ def _hermitian_out(u: torch.Tensor) -> torch.Tensor | None:
     return torch.empty((*u.shape[:-1], u.shape[-2]), dtype=u.dtype)
 
 
-def _gram(w: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    return primitives.hermitian_product(w, w, xp=_XP, out=_hermitian_out(w))
-
-
-def _signed_gram(v: torch.Tensor, d: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    u = v * d.to(v.dtype)[..., None, :]
-    return primitives.hermitian_product(u, v, xp=_XP, out=_hermitian_out(u))
-
-
 def _symmetrize(a: torch.Tensor, with_asym: bool, lower: bool = False, overwrite: bool = False) -> torch.Tensor | None:
     """:func:`matfunc.core.primitives.symmetrize` in one fresh tensor, ``a / 2`` and then ``+ a^T / 2`` in place
     (the bits of ``sym``: the halving is exact, so a fused multiply-add rounds the same sum once). ``sym`` makes
@@ -173,9 +164,7 @@ def _symmetrize(a: torch.Tensor, with_asym: bool, lower: bool = False, overwrite
 
 primitives.register(_XP.__name__, "symmetrize", _symmetrize)
 primitives.register(_XP.__name__, "eigh", _eigh)
-primitives.register(_XP.__name__, "gram", _gram)
 primitives.register(_XP.__name__, "hermitian_out", _hermitian_out)
-primitives.register(_XP.__name__, "signed_gram", _signed_gram)
 primitives.register(_XP.__name__, "spd_solve", _spd_solve)
 primitives.register(_XP.__name__, "matmul_add", _matmul_add)
 primitives.register(_XP.__name__, "solve", _solve)

@@ -263,9 +263,10 @@ def hermitian_product(u: Any, w: Any, /, *, xp: ModuleType, out: Any = None) -> 
     On the CPU, for ``n >= 512``, by halves: the rows ``[U_1; U_2]``, ``[W_1; W_2]`` give the blocks
     ``U_1 W_1^H``, ``U_2 W_1^H`` and ``U_2 W_2^H`` (the fourth is the transpose of the second), the diagonal
     ones again by halves: 3/4 of the flops per level where a product has no symmetric form (PyTorch, JAX).
-    ``out``: a writable array of the result's shape to assemble the blocks in (PyTorch's glue passes one),
-    instead of joining them. 1 x 1024x1024 float32, PyTorch, 2 threads: 8.4 ms in place (11.4 joined by
-    ``concat``) against 10.7 ms for the bare product and 18 ms for ``sym(W @ W^T)``."""
+    ``out``: a writable array of the result's shape to assemble the blocks in, instead of joining them; where it
+    splits and none is given, the backend's ``hermitian_out`` makes a fresh one (PyTorch, NumPy; None: joined).
+    1 x 1024x1024 float32, PyTorch, 2 threads: 8.4 ms in place (11.4 joined by ``concat``) against 10.7 ms for
+    the bare product and 18 ms for ``sym(W @ W^T)``."""
     n = u.shape[-2]
     if n < _GRAM_SPLIT or not _on_cpu(u):
         y = sym(u @ mH(w))
@@ -273,6 +274,9 @@ def hermitian_product(u: Any, w: Any, /, *, xp: ModuleType, out: Any = None) -> 
             return y
         out[...] = y
         return out
+    if out is None:
+        new = _override(xp, "hermitian_out")
+        out = None if new is None else new(u)
     m = n // 2
     if out is None:
         y11 = hermitian_product(u[..., :m, :], w[..., :m, :], xp=xp)
@@ -331,9 +335,7 @@ def hermitian_congruence(v: Any, g: Any, /, *, xp: ModuleType, scale: Callable[[
     if v.shape[-1] < _GRAM_SPLIT or not _on_cpu(v):
         return symmetrize(congruence(v, g, xp=xp, scale=scale), xp=xp, overwrite=True)
     m = scale(symmetrize((mH(v) @ g) @ v, xp=xp, overwrite=True))
-    u = v @ m
-    new = _override(xp, "hermitian_out")  # a fresh array to assemble the blocks in (no concat copies)
-    return hermitian_product(u, v, xp=xp, out=None if new is None else new(u))
+    return hermitian_product(v @ m, v, xp=xp)
 
 
 def _gram_syrk(w: Any, out: Any = None) -> Any:
@@ -392,13 +394,18 @@ def _signed_gram_syrk(v: Any, d: Any, out: Any = None) -> Any:
     return np.zeros(v.shape, v.dtype) if y is None else y
 
 
+def _empty_square(u: Any) -> Any:
+    """A fresh ``(..., n, n)`` array for :func:`hermitian_product` of ``u`` (``(..., n, k)``) to assemble in."""
+    import numpy as np
+
+    return np.empty((*u.shape[:-1], u.shape[-2]), u.dtype)
+
+
 _OVERRIDES[("array_api_compat.numpy", "gram")] = _gram_syrk
 _OVERRIDES[("array_api_compat.numpy", "matmul")] = _matmul_out
 _OVERRIDES[("array_api_compat.numpy", "signed_gram")] = _signed_gram_syrk
 _OVERRIDES[("array_api_compat.numpy", "symmetrize")] = _symmetrize_tiled
-_OVERRIDES[("array_api_compat.numpy", "hermitian_out")] = lambda u: __import__("numpy").empty(
-    (*u.shape[:-1], u.shape[-2]), u.dtype
-)
+_OVERRIDES[("array_api_compat.numpy", "hermitian_out")] = _empty_square
 
 
 def eye_like(a: Any, /, *, xp: ModuleType) -> Any:
