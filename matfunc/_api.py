@@ -15,7 +15,7 @@ from .core import options as _options
 from .core.blocking import block_rows as _block_rows
 from .core.blocking import over_batch as _over_batch
 from .core.forward import forward as _forward
-from .core.primitives import sym
+from .core.primitives import shares_memory, sym
 from .core.primitives import symmetrize as _symmetrize
 from .core.scaling import normalize as _normalize
 
@@ -165,10 +165,12 @@ def _host_forward(t: Any, /, *, opts: Any, xp: Any, inputs: bool = False, vector
     that symmetrises the block, while it is in cache."""
     eig = opts.method == "eig"
     if inputs:  # (only "eig" defers the input check: the scale comes from its eigenvalues)
-        s, stats = _validation.values_stats(t, xp=xp, symmetrize=True, lower=eig, spectral=eig)
+        s, stats = _validation.values_stats(t, xp=xp, symmetrize=True, lower=eig, spectral=eig, copy=not eig)
     else:
-        s, stats = _symmetrize(t, xp=xp, lower=eig), ()
-    y, saved = _forward(s, opts=opts, xp=xp, overwrite_a=eig, vectors=vectors)
+        s, stats = _symmetrize(t, xp=xp, lower=eig, copy=not eig), ()
+    # "eig": exactly symmetric input feeds eigh itself (nothing written), else its symmetric part, which then
+    # takes the result
+    y, saved = _forward(s, opts=opts, xp=xp, overwrite_a=eig and not shares_memory(s, t), vectors=vectors)
     return y, saved, stats
 
 

@@ -667,13 +667,15 @@ def _host_eig_forward(
 ) -> tuple[Any, Any, Any, Any]:
     """``(f(t), w, V, asym)`` of one block of a host batch: the asymmetry of the input for ``check=True``
     (:func:`_check_spectrum`), read in the pass that symmetrises it, while the block is in cache. The symmetric
-    part feeds ``eigh`` only (its lower triangle) and its array takes the result; ``vectors=False``: no ``V``
+    part feeds ``eigh`` only (its lower triangle) and its array takes the result (exactly symmetric input: the
+    input itself, read only); ``vectors=False``: no ``V``
     (forward only: its array is reused too)."""
     if check:
-        s, asym = primitives.symmetrize(t, xp=xp, with_asymmetry=True, lower=True)
+        s, asym = primitives.symmetrize(t, xp=xp, with_asymmetry=True, lower=True, copy=False)
     else:
-        s, asym = primitives.symmetrize(t, xp=xp, lower=True), None
-    return (*spectral.spectral_forward(s, plan.fn, eps=plan.eps, xp=xp, overwrite_a=True, vectors=vectors), asym)
+        s, asym = primitives.symmetrize(t, xp=xp, lower=True, copy=False), None
+    fresh = not primitives.shares_memory(s, t)  # (exactly symmetric input: t itself, never written)
+    return (*spectral.spectral_forward(s, plan.fn, eps=plan.eps, xp=xp, overwrite_a=fresh, vectors=vectors), asym)
 
 
 def _run_vjp(

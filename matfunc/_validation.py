@@ -167,6 +167,7 @@ def values_stats(
     lower: bool = False,
     spectral: bool = False,
     asym: Any = None,
+    copy: bool = True,
 ) -> Any:
     """``(scale, asym, low)`` per matrix for :func:`report_values`: ``max |a_ij|``, ``max |a - a^H|`` and the
     smallest diagonal entry (real part). Computed block by block in the worker threads of a NumPy batch
@@ -182,7 +183,7 @@ def values_stats(
     s, low = None, None
     if asym is None:
         if symmetrize and not huge:
-            s, asym = primitives.symmetrize(a, xp=xp, with_asymmetry=True, lower=lower)
+            s, asym = primitives.symmetrize(a, xp=xp, with_asymmetry=True, lower=lower, copy=copy)
         else:
             s, asym = (sym(a) if symmetrize else None), asymmetry(a, xp=xp, halved=huge)
         low = None if spectral else min_diagonal(a, xp=xp)  # spectral: spectral_scale reads it where needed

@@ -170,6 +170,73 @@ def test_symmetrize_overwrite_gives_the_bits_of_sym(shape):
     np.testing.assert_array_equal(primitives.symmetrize(ro, xp=xp, overwrite=True), _plain_sym(a))
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", [(1, 1024, 1024), (4, 256, 256), (2, 130, 130), (300, 300), (64, 32, 32)])
+def test_symmetrize_copy_false_reads_symmetric_input_and_writes_nothing(shape, dtype):
+    """``copy=False``: exactly symmetric input comes back as itself (a view; float64 ``lower``: the column-major
+    one), with a zero asymmetry, and nothing is written (a read-only input is accepted). Where one matrix (chunks)
+    or one tile pair (tiles) is not symmetric, past others that are, the result is fresh and has the bits of
+    ``sym`` everywhere, the asymmetry those of the whole-array form."""
+    rng = np.random.default_rng(8)
+    b = rng.standard_normal(shape).astype(dtype)
+    a = _plain_sym(b)
+    a.flags.writeable = False
+    xp = array_namespace(a)
+    for lower in (False, True):
+        s, asym = primitives.symmetrize(a, xp=xp, with_asymmetry=True, lower=lower, copy=False)
+        s2 = primitives.symmetrize(a, xp=xp, lower=lower, copy=False)
+        np.testing.assert_array_equal(asym, np.zeros(shape[:-2], dtype))
+        for got in (s, s2):
+            np.testing.assert_array_equal(got, a)
+            assert primitives.shares_memory(got, a) == (a.nbytes >= primitives._TILE_BYTES // 2)  # (small: sym)
+            if lower and dtype == "float64" and primitives.shares_memory(got, a):
+                assert np.swapaxes(got, -1, -2).flags.c_contiguous  # what eigh copies in order
+    late = a.copy()
+    late[(*(k - 1 for k in shape[:-2]), shape[-1] - 2, shape[-1] - 5)] += 1.0  # the last matrix, the last tile row
+    for with_asym in (True, False):
+        got = primitives.symmetrize(late, xp=xp, with_asymmetry=with_asym, lower=False, copy=False)
+        s = got[0] if with_asym else got
+        np.testing.assert_array_equal(s, _plain_sym(late))
+        assert not primitives.shares_memory(s, late)
+        if with_asym:
+            np.testing.assert_array_equal(got[1], np.max(late - np.swapaxes(late, -1, -2), axis=(-2, -1)))
+        low = primitives.symmetrize(late, xp=xp, with_asymmetry=with_asym, lower=True, copy=False)
+        low = low[0] if with_asym else low
+        np.testing.assert_array_equal(np.tril(low), np.tril(_plain_sym(late)))
+
+
+@pytest.mark.parametrize("shape", [(1, 600, 600), (3, 200, 200), (64, 24, 24)])
+def test_eig_calls_read_symmetric_input_without_writing_it(shape):
+    """The ``"eig"`` forwards and VJPs hand exactly symmetric NumPy input to ``eigh`` itself
+    (``symmetrize(copy=False)``) and never write into it (writable, and read-only), and the results agree
+    with the plain eigh code to the conditioning's rounding."""
+    import matfunc
+
+    rng = np.random.default_rng(9)
+    q = np.linalg.qr(rng.standard_normal(shape))[0]
+    w = np.geomspace(1.0, 10.0, shape[-1]) * np.ones(shape[:-1])
+    a = _plain_sym((q * w[..., None, :]) @ np.swapaxes(q, -1, -2))
+    before = a.copy()
+    ro = a.copy()
+    ro.flags.writeable = False
+    ref_w, ref_v = np.linalg.eigh(a)
+    g = _plain_sym(rng.standard_normal(shape))
+    for name, f in (("sqrt", np.sqrt), ("inv_sqrt", lambda x: 1 / np.sqrt(x)), ("log", np.log), ("exp", np.exp)):
+        ref = (ref_v * f(ref_w)[..., None, :]) @ np.swapaxes(ref_v, -1, -2)
+        fn = {"sqrt": matfunc.sqrtm, "inv_sqrt": matfunc.inv_sqrtm, "log": matfunc.logm, "exp": matfunc.expm}[name]
+        vjp = {"sqrt": matfunc.sqrtm_vjp, "inv_sqrt": matfunc.inv_sqrtm_vjp, "log": matfunc.logm_vjp}.get(name)
+        kw = {"method": "eig"} if name in ("sqrt", "inv_sqrt") else {}
+        outs = [fn(x, check=c, **kw) for c in (True, False) for x in (a, ro)]
+        if vjp is not None:
+            y, back = vjp(a, **kw)
+            outs.append(y)
+            assert np.all(np.isfinite(back(g)))
+        for y in outs:
+            bound = 100 * shape[-1] * EPS64 * np.max(np.abs(ref), axis=(-2, -1), keepdims=True)
+            assert np.all(np.abs(y - ref) <= bound), name
+        np.testing.assert_array_equal(a, before, err_msg=name)
+
+
 def test_matmul_and_congruence_reuse_temporaries_with_the_same_result(xp):
     """``matmul(out=)`` writes into ``out`` where the backend allows (NumPy) and gives ``a @ b`` everywhere
     (a mismatched ``out`` is ignored); ``congruence`` is ``V s(V^H G V) V^H`` bit for bit; ``from_eig`` with

@@ -150,11 +150,14 @@ def _hermitian_out(u: torch.Tensor) -> torch.Tensor | None:
     return torch.empty((*u.shape[:-1], u.shape[-2]), dtype=u.dtype)
 
 
-def _symmetrize(a: torch.Tensor, with_asym: bool, lower: bool = False, overwrite: bool = False) -> torch.Tensor | None:
+def _symmetrize(
+    a: torch.Tensor, with_asym: bool, lower: bool = False, overwrite: bool = False, copy: bool = True
+) -> torch.Tensor | None:
     """:func:`matfunc.core.primitives.symmetrize` in one fresh tensor, ``a / 2`` and then ``+ a^T / 2`` in place
     (the bits of ``sym``: the halving is exact, so a fused multiply-add rounds the same sum once). ``sym`` makes
     two: on the host each fresh page faults (1 x 1024x1024 float32, 4 MiB each). None (the portable forms) for
-    the asymmetry, under a trace or ``torch.func`` transform, and where autograd records."""
+    the asymmetry, under a trace or ``torch.func`` transform, and where autograd records. Always a fresh
+    tensor (``copy=False`` allows, never requires, ``a`` itself)."""
     if with_asym or is_traced(a) or a.requires_grad:
         return None
     s = torch.mul(a, 0.5)

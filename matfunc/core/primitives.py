@@ -123,7 +123,14 @@ def asymmetry(a: Any, /, *, xp: ModuleType) -> Any:
 
 
 def symmetrize(
-    a: Any, /, *, xp: ModuleType, with_asymmetry: bool = False, lower: bool = False, overwrite: bool = False
+    a: Any,
+    /,
+    *,
+    xp: ModuleType,
+    with_asymmetry: bool = False,
+    lower: bool = False,
+    overwrite: bool = False,
+    copy: bool = True,
 ) -> Any:
     """:func:`sym` of an input matrix, the first step of every forward; with ``with_asymmetry=True`` the pair
     ``(sym(a), max |a - a^H|)`` (:func:`asymmetry`, for the input check), bit for bit the two separately.
@@ -134,20 +141,31 @@ def symmetrize(
     ``lower``: the result only feeds :func:`eigh`, which reads its lower triangle; a backend may leave the
     strict upper triangle unspecified (NumPy writes the lower one only, zeros above: the mirrored, transposed
     writes are a third of the pass). ``overwrite``: ``a`` is a temporary of the caller's and may be symmetrised
-    in place (a fresh array fewer: NumPy)."""
+    in place (a fresh array fewer: NumPy). ``copy=False`` (as ``astype``'s): where ``a`` is exactly symmetric
+    the result may be ``a`` itself or a view of it (NumPy: the pass reads ``a - a^T`` and writes nothing until
+    it finds a matrix that is not; ``a`` is then its own symmetric part, to the halving's rounding of subnormal
+    entries), so the caller may write into the result only where :func:`shares_memory` says it is not ``a``'s."""
     fn = _override(xp, "symmetrize")
     if fn is not None and not is_complex(a):
-        out = fn(a, with_asymmetry, lower, overwrite)
+        out = fn(a, with_asymmetry, lower, overwrite, copy)
         if out is not None:
             return out
     s = sym(a)
     return (s, asymmetry(a, xp=xp)) if with_asymmetry else s
 
 
+def shares_memory(s: Any, a: Any, /) -> bool:
+    """Whether :func:`symmetrize` (``copy=False``) returned ``a`` itself or a view of it (only NumPy does): the
+    caller must not write into ``s`` then."""
+    import numpy as np
+
+    return isinstance(s, np.ndarray) and isinstance(a, np.ndarray) and bool(np.may_share_memory(s, a))
+
+
 _TILE_BYTES = 1 << 17  # a tile (over the batch) of 128 KiB: 128 x 128 float64 of one matrix
 
 
-def _symmetrize_tiled(a: Any, with_asym: bool, lower: bool = False, overwrite: bool = False) -> Any:
+def _symmetrize_tiled(a: Any, with_asym: bool, lower: bool = False, overwrite: bool = False, copy: bool = True) -> Any:
     """:func:`symmetrize` for real NumPy arrays (None: small, the whole-array forms): matrices up to 512 KiB in
     chunks of the batch (:func:`_symmetrize_chunked`), larger ones on square tiles of ``_TILE_BYTES``.
 
@@ -156,7 +174,12 @@ def _symmetrize_tiled(a: Any, with_asym: bool, lower: bool = False, overwrite: b
     into ``[J, I]`` (not for ``lower``; float64, :func:`_fortran_eigh`: the pairs the other way round, the upper
     triangle, returned as the transposed view), and ``a[I, J] - a[J, I]^T`` for the asymmetry; ``overwrite``: in ``a``
     itself (the scratch tile holds what the mirror overwrites). 1 x 1024x1024 float64, 2 threads: 5.7 ms
-    against 12 ms for ``sym`` and ``asymmetry`` as whole-array operations (2048: 25 against 68 ms)."""
+    against 12 ms for ``sym`` and ``asymmetry`` as whole-array operations (2048: 25 against 68 ms).
+
+    ``copy=False``: the differences of each tile pair are read first and nothing is written while they are all
+    zero; at the first that is not, the result is made, the tiles passed so far given their ``sym`` (``x / 2 +
+    x / 2``: the same bits, as they are symmetric) and the rest symmetrised as above. Where none is, ``a`` is
+    returned (the transposed view for :func:`_fortran_eigh`: the same matrix)."""
     import numpy as np
 
     n, batch = a.shape[-1], tuple(a.shape[:-2])
@@ -167,65 +190,95 @@ def _symmetrize_tiled(a: Any, with_asym: bool, lower: bool = False, overwrite: b
         return None
     b = next((t for t in (128, 64, 32) if count * t * t * a.itemsize <= _TILE_BYTES), 0)
     if n * n * a.itemsize <= 4 * _TILE_BYTES or not b or n < 2 * b:
-        return _symmetrize_chunked(a, with_asym, overwrite, lower)
+        return _symmetrize_chunked(a, with_asym, overwrite, lower, copy)
     # lower: zeros above the diagonal, not np.empty's leftovers (a signalling NaN there raises in eigh's float32
     # to float64 cast); calloc's pages cost no pass where they are fresh
     upper = lower and _fortran_eigh(a) and not overwrite
-    out = a if overwrite else (np.zeros if lower else np.empty)(a.shape, a.dtype)
+    fresh = np.zeros if lower else np.empty
+    out: Any = a if overwrite else None if not copy else fresh(a.shape, a.dtype)
+    probe = with_asym or out is None  # the differences: for the asymmetry, or until one is not zero
+    passed: list[tuple[int, int]] = []  # copy=False: the tile pairs read before the result was made
     worst = np.zeros(batch, a.dtype)
     scratch, half = np.empty((*batch, b, b), a.dtype), np.empty((*batch, b, b), a.dtype)
     # (r, c): a tile at or below the diagonal (i, j); upper: at or above it (j, i)
     for r, c in ((j, i) if upper else (i, j) for i in range(0, n, b) for j in range(0, i + 1, b)):
         x = a[..., r : r + b, c : c + b]
         k, m = x.shape[-2], x.shape[-1]
-        t, h, o = scratch[..., :k, :m], half[..., :k, :m], out[..., r : r + k, c : c + m]
+        t, h = scratch[..., :k, :m], half[..., :k, :m]
         np.copyto(t, np.swapaxes(a[..., c : c + m, r : r + k], -1, -2))
-        if with_asym:  # (before an in-place o overwrites x)
+        if probe:  # (before an in-place o overwrites x)
             np.subtract(x, t, out=h)
             np.maximum(worst, np.max(h, axis=(-2, -1)), out=worst)
             if r != c:  # the transposed tile's differences are these, negated
                 np.maximum(worst, -np.min(h, axis=(-2, -1)), out=worst)
+            if out is None:
+                if not worst.any():  # (NaN counts as nonzero)
+                    passed.append((r, c))
+                    continue
+                out = fresh(a.shape, a.dtype)
+                for r0, c0 in passed:  # symmetric tiles: x / 2 + x / 2, sym's bits
+                    x0, o0 = a[..., r0 : r0 + b, c0 : c0 + b], out[..., r0 : r0 + b, c0 : c0 + b]
+                    np.multiply(x0, 0.5, out=o0)
+                    o0 += o0
+                    if r0 != c0 and not lower:
+                        out[..., c0 : c0 + b, r0 : r0 + b] = np.swapaxes(o0, -1, -2)
+                probe = with_asym
+        o = out[..., r : r + k, c : c + m]
         np.multiply(x, 0.5, out=o)
         np.multiply(t, 0.5, out=h)
         o += h
         if r != c and not lower:
             out[..., c : c + m, r : r + k] = np.swapaxes(o, -1, -2)
-    if upper:  # the lower triangle of the column-major view, what eigh reads
+    if out is None:  # exactly symmetric: a is its own symmetric part
+        out = a
+    if upper or (out is a and not overwrite and lower and _fortran_eigh(a)):  # what eigh reads, column-major
         out = np.swapaxes(out, -1, -2)
     return (out, worst) if with_asym else out  # (np.maximum propagates NaN, as the whole-array max does)
 
 
-def _symmetrize_chunked(a: Any, with_asym: bool, overwrite: bool, lower: bool = False) -> Any:
+def _symmetrize_chunked(a: Any, with_asym: bool, overwrite: bool, lower: bool = False, copy: bool = True) -> Any:
     """:func:`symmetrize` of a batch of small real NumPy matrices in chunks of about ``_TILE_BYTES``: each
     chunk's ``a^T`` copied into a small scratch array, then ``sym``'s operations (so its bits) into the result.
     One fresh array of the batch's size, not two: on this project's machines two live temporaries of 2 MiB
-    were trimmed from the heap at every call and faulted back in (64 x 64x64 float64: 2.3 ms against 0.4)."""
+    were trimmed from the heap at every call and faulted back in (64 x 64x64 float64: 2.3 ms against 0.4).
+    ``copy=False``: as in :func:`_symmetrize_tiled`, chunk by chunk."""
     import numpy as np
 
     n, batch = a.shape[-1], tuple(a.shape[:-2])
     flat = np.reshape(a, (-1, n, n))
     count = flat.shape[0]
     per = max(1, min(count, _TILE_BYTES // max(1, n * n * a.itemsize)))
-    out = flat if overwrite and np.shares_memory(flat, a) else np.empty(flat.shape, a.dtype)
+    inplace = overwrite and np.shares_memory(flat, a)
+    out: Any = flat if inplace else None if not copy else np.empty(flat.shape, a.dtype)
     scratch = np.empty((per, n, n), a.dtype)
-    diff = np.empty((per, n, n), a.dtype) if with_asym else None
-    worst = np.empty(count, a.dtype) if with_asym else None
+    probe = with_asym or out is None  # the differences: for the asymmetry, or until one is not zero
+    diff = np.empty((per, n, n), a.dtype) if probe else None
+    worst = np.empty(count, a.dtype) if probe else None
     for i in range(0, count, per):
         x = flat[i : i + per]
         k = x.shape[0]
         t = scratch[:k]
         np.copyto(t, np.swapaxes(x, -1, -2))
-        if diff is not None and worst is not None:
+        if probe and diff is not None and worst is not None:
             np.subtract(x, t, out=diff[:k])
             np.max(diff[:k], axis=(-2, -1), out=worst[i : i + k])
+            if out is None:
+                if not worst[i : i + k].any():  # (NaN counts as nonzero)
+                    continue
+                out = np.empty(flat.shape, a.dtype)
+                if i:  # the symmetric matrices passed so far: x / 2 + x / 2, sym's bits
+                    np.multiply(flat[:i], 0.5, out=out[:i])
+                    out[:i] += out[:i]
+                probe = with_asym
         o = out[i : i + k]
         np.multiply(x, 0.5, out=o)
         t *= 0.5
         o += t
-    out = np.reshape(out, a.shape)
-    if lower and _fortran_eigh(a) and not np.shares_memory(out, a):  # exactly symmetric: the same matrix
+    shared = out is None
+    out = np.reshape(flat if out is None else out, a.shape)
+    if lower and _fortran_eigh(a) and (shared or not np.shares_memory(out, a)):  # exactly symmetric: the same matrix
         out = np.swapaxes(out, -1, -2)
-    return (out, np.reshape(worst, batch)) if worst is not None else out
+    return (out, np.reshape(worst, batch)) if with_asym and worst is not None else out
 
 
 def _fortran_eigh(a: Any) -> bool:
