@@ -237,6 +237,27 @@ def test_eig_calls_read_symmetric_input_without_writing_it(shape):
         np.testing.assert_array_equal(a, before, err_msg=name)
 
 
+def test_putmask_is_where_and_updates_numpy_temporaries_in_place(xp):
+    """``putmask(a, mask, value)`` is ``where(mask, value, a)`` on every backend; NumPy writes into ``a`` (a
+    temporary of the caller's), but never into a read-only array or through a broadcast mask."""
+    rng = np.random.default_rng(10)
+    a = rng.standard_normal((3, 20, 20))
+    mask = a > 0.5
+    x, m = xp.asarray(a.copy()), xp.asarray(mask)
+    got = primitives.putmask(x, m, -1.0, xp=array_namespace(x))
+    np.testing.assert_array_equal(to_numpy(got), np.where(mask, -1.0, a))
+    if isinstance(x, np.ndarray):
+        assert got is x
+        ro = a.copy()
+        ro.flags.writeable = False
+        np.testing.assert_array_equal(primitives.putmask(ro, mask, 2.0, xp=array_namespace(ro)), np.where(mask, 2.0, a))
+        np.testing.assert_array_equal(ro, a)
+        row = mask[:1, :1]  # broadcast: a fresh result of the broadcast shape
+        np.testing.assert_array_equal(
+            primitives.putmask(a[:1], row, 3.0, xp=array_namespace(a)), np.where(row, 3.0, a[:1])
+        )
+
+
 def test_matmul_and_congruence_reuse_temporaries_with_the_same_result(xp):
     """``matmul(out=)`` writes into ``out`` where the backend allows (NumPy) and gives ``a @ b`` everywhere
     (a mismatched ``out`` is ignored); ``congruence`` is ``V s(V^H G V) V^H`` bit for bit; ``from_eig`` with

@@ -28,6 +28,7 @@ __all__ = [
     "hermitian_product",
     "symmetrize",
     "asymmetry",
+    "putmask",
     "self_adjoint_solve",
     "eye_like",
     "sym",
@@ -50,6 +51,7 @@ _NAMES = {
     "signed_gram",
     "symmetrize",
     "hermitian_out",
+    "putmask",
 }
 
 
@@ -459,6 +461,30 @@ _OVERRIDES[("array_api_compat.numpy", "matmul")] = _matmul_out
 _OVERRIDES[("array_api_compat.numpy", "signed_gram")] = _signed_gram_syrk
 _OVERRIDES[("array_api_compat.numpy", "symmetrize")] = _symmetrize_tiled
 _OVERRIDES[("array_api_compat.numpy", "hermitian_out")] = _empty_square
+
+
+def putmask(a: Any, mask: Any, value: float, /, *, xp: ModuleType) -> Any:
+    """``where(mask, value, a)`` for a temporary ``a`` of the caller's, which the backend may update in place
+    (NumPy, as its ``putmask``: no fresh array, whose pages cost faults on the host: 1024x1024 float64, 4.7 ms
+    for ``np.where`` against 1.1 ms). Always use the returned array."""
+    fn = _override(xp, "putmask")
+    if fn is not None:
+        out = fn(a, mask, value)
+        if out is not None:
+            return out
+    return xp.where(mask, value, a)
+
+
+def _putmask_numpy(a: Any, mask: Any, value: float) -> Any:
+    import numpy as np
+
+    if not (isinstance(a, np.ndarray) and a.flags.writeable and a.shape == np.shape(mask)):
+        return None
+    np.copyto(a, value, where=mask)
+    return a
+
+
+_OVERRIDES[("array_api_compat.numpy", "putmask")] = _putmask_numpy
 
 
 def eye_like(a: Any, /, *, xp: ModuleType) -> Any:

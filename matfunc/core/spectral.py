@@ -162,11 +162,11 @@ def divided_differences(fn: Spectral, w: Any, eps: float, /, *, xp: ModuleType) 
     z /= x  # y / x, in (0, 1]
     d = z - 1.0  # exact for z >= 1/2
     tie = d == 0  # y/x rounds to 1: the limit is exact to rounding
-    d = xp.where(tie, -1.0, d)
+    d = primitives.putmask(d, tie, -1.0, xp=xp)
     if fn.kind == "log":  # log(z) / (z - 1) / x
         q = xp.log(z)
         q /= d
-        q = xp.where(tie, 1.0, q)
+        q = primitives.putmask(q, tie, 1.0, xp=xp)
         q /= x
         return q
     p = fn.p
@@ -174,7 +174,9 @@ def divided_differences(fn: Spectral, w: Any, eps: float, /, *, xp: ModuleType) 
     q *= p
     q = xp.expm1(q)
     q /= d  # (z^p - 1) / (z - 1)
-    q = xp.where(tie, p, q) if positive is None else xp.where(positive, xp.where(tie, p, q), 1.0)
+    q = primitives.putmask(q, tie, p, xp=xp)
+    if positive is not None:
+        q = primitives.putmask(q, ~positive, 1.0, xp=xp)
     b = w ** (p - 1.0)  # x^(p-1): min over the pair for p < 1 (decreasing), max for p > 1
     q *= (xp.minimum if p < 1 else xp.maximum)(b[..., :, None], b[..., None, :])
     return q  # (where y = 0, (1 - 0) / 1; at a tie at 0 the base is 0^(p-1) = 0 = f'(0))
@@ -188,9 +190,9 @@ def _exp_divided_differences(w: Any, wi: Any, wj: Any, /, *, xp: ModuleType) -> 
     tie = d == 0
     q = xp.expm1(xp.minimum(d, 40.0))
     den = q + 1.0
-    den *= xp.where(tie, 1.0, d)
+    den *= primitives.putmask(d, tie, 1.0, xp=xp)
     q /= den
-    q = xp.where(tie, 1.0, q)
+    q = primitives.putmask(q, tie, 1.0, xp=xp)
     ew = xp.exp(w)
     q *= xp.maximum(ew[..., :, None], ew[..., None, :])
     return q
