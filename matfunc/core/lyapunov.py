@@ -148,8 +148,8 @@ def loewner_solve(v: Any, denom: Any, g: Any, /, *, xp: ModuleType) -> Any:
 
 def hermitian_loewner_solve(v: Any, denom: Any, g: Any, /, *, xp: ModuleType) -> Any:
     """``sym(V [(V^T G V) / denom] V^T)`` for a symmetric ``denom``, exactly symmetric
-    (:func:`.primitives.hermitian_congruence`): the middle symmetrised instead of the result, and where the
-    backend forms its products by halves, the last product by halves too."""
+    (:func:`.primitives.hermitian_congruence`: where the backend forms its products by halves, ``sym(G)`` first
+    and both Hermitian products by halves; elsewhere one symmetrisation of the result)."""
     return primitives.hermitian_congruence(v, g, xp=xp, scale=lambda m: _divide(m, denom))
 
 

@@ -231,9 +231,10 @@ def _symmetrize_tiled(a: Any, with_asym: bool, lower: bool = False, overwrite: b
         o += h
         if r != c and not lower:
             out[..., c : c + m, r : r + k] = np.swapaxes(o, -1, -2)
-    if out is None:  # exactly symmetric: a is its own symmetric part
+    shared = out is None  # exactly symmetric: a is its own symmetric part
+    if shared:
         out = a
-    if upper or (out is a and not overwrite and lower and _fortran_eigh(a)):  # what eigh reads, column-major
+    if upper or (shared and lower and _fortran_eigh(a)):  # what eigh reads, column-major
         out = np.swapaxes(out, -1, -2)
     return (out, worst) if with_asym else out  # (np.maximum propagates NaN, as the whole-array max does)
 

@@ -228,8 +228,8 @@ def spectral_vjp(w: Any, v: Any, g: Any, fn: Spectral, /, *, eps: float, xp: Mod
         gh *= xp.astype(k, gh.dtype, copy=False)  # (in place where the array allows: one temporary fewer)
         return gh
 
-    # sym(V [K o (V^H G V)] V^H) = V [K o sym(V^H G V)] V^H for symmetric K: one sym pass (in place, in a
-    # product's own temporary), and where the last product splits, by halves
+    # sym(V [K o (V^H G V)] V^H) = V [K o (V^H sym(G) V)] V^H for symmetric K: sym(G) and both products by
+    # halves where they split, else one sym pass of the result (in place, in a product's own temporary)
     return primitives.hermitian_congruence(v, g, xp=xp, scale=hadamard)
 
 
